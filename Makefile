@@ -1,0 +1,38 @@
+# One set of commands, the same locally and in CI.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint test-fast test-slow bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## Start the demo service (API + embedded worker) on the embedded SQLite store.
+run: $(STAMP)
+	$(BIN)/lro serve
+
+## Lint, type-check, check layers, then every test except the slow suites.
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+## Benchmarks: prints a table of figures (see bench/README.md).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro-results

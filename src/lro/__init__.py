@@ -1,0 +1,23 @@
+"""lro: long-running operations for Python APIs."""
+
+from lro.app import LRO
+from lro.config import Settings
+from lro.context import JobContext
+from lro.errors import JobError, PermanentError
+from lro.models import TERMINAL, ErrorDetail, Job, Status
+from lro.results import File
+from lro.submission import SubmitRequest
+
+__all__ = [
+    "LRO",
+    "TERMINAL",
+    "ErrorDetail",
+    "File",
+    "Job",
+    "JobContext",
+    "JobError",
+    "PermanentError",
+    "Settings",
+    "Status",
+    "SubmitRequest",
+]

@@ -1,0 +1,185 @@
+"""LRO: the composition root. Holds the operation registry and settings, and wires the
+store, change hub, result store, HTTP router and workers together on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lro.config import Settings
+from lro.events import ChangeHub
+from lro.models import Job
+from lro.operations import Handler, Operation, make_operation
+from lro.results import LocalResultStore, ResultStore
+from lro.store import Store, open_store
+from lro.submission import Estimator, SubmitRequest, submit_jobs
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, FastAPI
+
+    from lro.worker.runner import Worker
+
+H = TypeVar("H", bound=Handler)
+
+
+class LRO:
+    """Register operations with `@lro.operation(...)`, mount `lro.router`, run workers.
+
+    The store is opened lazily on first use (a request, a submit, a worker start), so
+    `app.include_router(lro.router)` is all a FastAPI application needs.
+    """
+
+    def __init__(
+        self,
+        store: str | Store | None = None,
+        *,
+        settings: Settings | None = None,
+        result_store: ResultStore | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        if isinstance(store, str):
+            self.settings = self.settings.model_copy(update={"store_url": store})
+        self._store: Store | None = None if store is None or isinstance(store, str) else store
+        self.result_store: ResultStore = result_store or LocalResultStore(
+            self.settings.result_dir
+        )
+        self.operations: dict[str, Operation] = {}
+        self.estimator = Estimator()
+        self._hub: ChangeHub | None = None
+        self._router: APIRouter | None = None
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+
+    # -- registry -----------------------------------------------------------------------
+    def operation(
+        self,
+        name: str,
+        *,
+        route: str | None = None,
+        estimated_duration: float | None = None,
+        max_attempts: int = 3,
+        timeout: float | None = None,
+        retry_base_seconds: float | None = None,
+    ) -> Callable[[H], H]:
+        """Register `handler(ctx)` or `handler(ctx, params: Model)` as operation `name`,
+        optionally exposed at `POST {prefix}{route}`."""
+
+        def register(handler: H) -> H:
+            if name in self.operations:
+                raise ValueError(f"operation {name!r} is already registered")
+            if route is not None and any(o.route == route for o in self.operations.values()):
+                raise ValueError(f"route {route!r} is already used by another operation")
+            self.operations[name] = make_operation(
+                handler,
+                name=name,
+                route=route,
+                estimated_duration=estimated_duration,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                retry_base_seconds=retry_base_seconds,
+            )
+            self._router = None
+            return handler
+
+        return register
+
+    # -- wiring -------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(
+                self.settings.store_url, poll_interval=self.settings.poll_interval_seconds
+            )
+        return self._store
+
+    @property
+    def hub(self) -> ChangeHub:
+        if self._hub is None:
+            self._hub = ChangeHub(self.store)
+        return self._hub
+
+    async def start(self) -> None:
+        """Open the store (migrating it) and start the change hub. Idempotent."""
+        if self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.store.open()
+            self.hub.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self.hub.stop()
+        await self.store.close()
+
+    @property
+    def router(self) -> APIRouter:
+        """The HTTP API (contract v1) as a FastAPI router, prefixed with settings.api_prefix."""
+        if self._router is None:
+            from lro.api import build_router
+
+            self._router = build_router(self)
+        return self._router
+
+    def create_app(self, *, embedded_worker: bool = False, **fastapi_kwargs: Any) -> FastAPI:
+        """A ready FastAPI app: the router, problem+json errors, health routes, and a
+        lifespan that opens the store and (optionally) runs a worker in-process."""
+        from lro.api.application import create_app
+
+        return create_app(self, embedded_worker=embedded_worker, **fastapi_kwargs)
+
+    def worker(self, concurrency: int | None = None) -> Worker:
+        from lro.worker.runner import Worker
+
+        return Worker(self, concurrency=concurrency or self.settings.concurrency)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[LRO]:
+        """`async with lro.running():` — started store for scripts and tests."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    # -- enqueue without HTTP -----------------------------------------------------------
+    async def submit(
+        self,
+        operation: str,
+        params: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        callback_url: str | None = None,
+        priority: int = 0,
+        delay: float | None = None,
+        owner: str = "",
+    ) -> Job:
+        """Enqueue one job and return it (the existing job when the idempotency key was
+        used before with the same operation and params)."""
+        [inserted] = await self.submit_many(
+            [
+                SubmitRequest(
+                    operation=operation,
+                    params=params,
+                    owner=owner,
+                    idempotency_key=idempotency_key,
+                    callback_url=callback_url,
+                    priority=priority,
+                    delay=delay,
+                )
+            ]
+        )
+        return inserted
+
+    async def submit_many(self, requests: Sequence[SubmitRequest]) -> list[Job]:
+        """Enqueue a batch in one transaction; all are validated before any is stored."""
+        await self.start()
+        return [i.job for i in await submit_jobs(self, requests)]

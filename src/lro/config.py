@@ -1,0 +1,47 @@
+"""Settings from the LRO_* environment, read in one place; CLI flags override them."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of lro. Names follow HTTP-CONTRACT §11 (`LRO_` + upper-case field)."""
+
+    model_config = SettingsConfigDict(env_prefix="LRO_", extra="ignore")
+
+    store_url: str = "sqlite:///./lro.db"
+    concurrency: int = Field(10, ge=1, le=10_000)
+    retention_seconds: float = Field(604_800, gt=0)
+    idempotency_ttl_seconds: float = Field(86_400, gt=0)
+    tombstone_seconds: float = Field(2_592_000, ge=0)
+    lease_seconds: float = Field(30, gt=0)
+    max_wait_seconds: float = Field(30, ge=0)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    api_prefix: str = "/api/v1"
+    result_dir: str = "./lro-results"
+    inline_result_bytes: int = Field(65_536, ge=0)
+    """JSON results up to this size are returned inline in the job resource; larger ones
+    are stored as a file and served only at result_url."""
+    shutdown_grace_seconds: float = Field(10, ge=0)
+    poll_interval_seconds: float = Field(0.05, gt=0)
+    """How often an idle worker or a waiter looks for changes made by other processes
+    when the store cannot push notifications (SQLite)."""
+    sweep_interval_seconds: float = Field(60, gt=0)
+    sweep_batch_size: int = Field(500, gt=0)
+    progress_flush_seconds: float = Field(0.25, ge=0)
+    """Progress calls are coalesced: at most one store write per job per this interval."""
+    retry_base_seconds: float = Field(1.0, ge=0)
+    retry_max_seconds: float = Field(300.0, ge=0)
+    webhook_secret: str | None = None
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(15, gt=0)
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    api_keys: str = ""
+
+    @field_validator("api_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        v = "/" + v.strip("/")
+        return "" if v == "/" else v

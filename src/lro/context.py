@@ -1,0 +1,98 @@
+"""JobContext: what a handler gets besides its params — progress, cancellation, identity."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from lro.errors import JobCancelled
+from lro.models import Job
+from lro.results import ResultStore
+
+_log = logging.getLogger("lro.job")
+
+
+class _Done:
+    """An already-finished awaitable, so `await ctx.progress(...)` works in async handlers
+    and a plain `ctx.progress(...)` works in sync ones (no coroutine left un-awaited)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())
+
+
+_DONE = _Done()
+
+ProgressSink = Callable[[float, "str | None"], None]
+
+
+class JobContext:
+    """Handed to every handler call. Thread-safe: sync handlers run in a thread pool.
+
+    Progress is recorded in memory and written to the store by the worker, coalesced
+    (at most one write per job per flush interval), so calling it in a tight loop is cheap.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        *,
+        result_store: ResultStore,
+        on_progress: ProgressSink,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.job_id = job.id
+        self.operation = job.operation
+        self.attempt = job.attempt
+        self.max_attempts = job.max_attempts
+        self.params: Any = job.params
+        self.logger = logging.LoggerAdapter(
+            logger or _log, {"job_id": job.id, "operation": job.operation}
+        )
+        self._result_store = result_store
+        self._on_progress = on_progress
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._pct = 0.0
+        self._step: str | None = None
+
+    @property
+    def progress_pct(self) -> float:
+        return self._pct
+
+    def progress(self, pct: float, step: str | None = None) -> _Done:
+        """Report progress 0-100 (clamped; never goes backwards) and optional step text."""
+        if pct != pct:  # NaN
+            raise ValueError("progress must be a number between 0 and 100")
+        with self._lock:
+            self._pct = max(self._pct, min(100.0, max(0.0, float(pct))))
+            if step is not None:
+                self._step = step[:500]
+            pct_now, step_now = self._pct, self._step
+        self._on_progress(pct_now, step_now)
+        return _DONE
+
+    def step(self, text: str) -> _Done:
+        """Change the step text without moving the percentage."""
+        return self.progress(self._pct, text)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a cancel was requested; long handlers should check and stop."""
+        return self._cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def result_path(self, filename: str) -> Path:
+        """A path to write the job's artifact to; return `lro.File(path)` when done."""
+        return self._result_store.staging_path(self.job_id, filename)
+
+    def _request_cancel(self) -> None:
+        """Called by the worker when the store reports a cancel request."""
+        self._cancel.set()

@@ -1,0 +1,101 @@
+"""One change hub per process: fans store change notifications out to in-memory waiters.
+
+Long polls, `Prefer: wait`, SSE streams and idle workers all wait here, so a process holds
+one listener on the store (one LISTEN connection, or one poll of the events table) no
+matter how many clients are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+
+from lro.models import Status
+from lro.store.base import JobChange, Store
+
+
+class ChangeHub:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._job_waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._queue_waiters: set[asyncio.Event] = set()
+        self._remove: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        if self._remove is None:
+            self._remove = self._store.add_listener(self._on_change)
+
+    def stop(self) -> None:
+        if self._remove is not None:
+            self._remove()
+            self._remove = None
+        for events in self._job_waiters.values():
+            for ev in events:
+                ev.set()
+        for ev in self._queue_waiters:
+            ev.set()
+
+    def _on_change(self, change: JobChange) -> None:
+        for ev in self._job_waiters.get(change.job_id, ()):
+            ev.set()
+        if change.status is Status.QUEUED:
+            for ev in self._queue_waiters:
+                ev.set()
+
+    def job_waiter(self, job_id: str) -> Waiter:
+        """Register interest in one job *before* reading its state, then wait; a change
+        committed between the read and the wait still wakes the waiter."""
+        return Waiter(self._job_waiters, job_id)
+
+    def queue_waiter(self) -> QueueWaiter:
+        """Wakes when some job becomes queued (submit, retry, release, rescue)."""
+        return QueueWaiter(self._queue_waiters)
+
+
+class Waiter:
+    def __init__(self, registry: dict[str, set[asyncio.Event]], job_id: str) -> None:
+        self._registry = registry
+        self._job_id = job_id
+        self.event = asyncio.Event()
+
+    def __enter__(self) -> Waiter:
+        self._registry[self._job_id].add(self.event)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        waiters = self._registry.get(self._job_id)
+        if waiters is not None:
+            waiters.discard(self.event)
+            if not waiters:
+                del self._registry[self._job_id]
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken by a change, False on timeout. Clears the flag for reuse."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self.event.clear()
+        return True
+
+
+class QueueWaiter:
+    def __init__(self, registry: set[asyncio.Event]) -> None:
+        self._registry = registry
+        self.event = asyncio.Event()
+
+    def __enter__(self) -> QueueWaiter:
+        self._registry.add(self.event)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._registry.discard(self.event)
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self.event.clear()
+        return True

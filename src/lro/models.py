@@ -1,0 +1,237 @@
+"""Pure types shared by every layer: a job, its status machine, its error, its result.
+
+Nothing here imports the rest of lro, so the store, the worker, the API and the client can
+all depend on these without dragging each other in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JSON = Any
+"""A JSON-compatible value (dict, list, str, int, float, bool, None)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(enum.StrEnum):
+    """The job state machine; the comment on each member says who moves a job out of it."""
+
+    QUEUED = "queued"
+    """Waiting for `run_at`. Left by a worker's claim, or a cancel (-> cancelled)."""
+    PROCESSING = "processing"
+    """Leased by a worker. Left by that worker (complete / fail / retry / cancelled /
+    release on shutdown) or by the rescuer when the lease expires."""
+    COMPLETED = "completed"
+    """Terminal. Left only by deletion (user or retention sweeper)."""
+    FAILED = "failed"
+    """Terminal. Left only by deletion."""
+    CANCELLED = "cancelled"
+    """Terminal. Left only by deletion."""
+
+
+TERMINAL: frozenset[Status] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+ACTIVE: frozenset[Status] = frozenset({Status.QUEUED, Status.PROCESSING})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """An RFC 9457-shaped description of why a job failed, meant for the client to act on."""
+
+    type: str
+    title: str
+    detail: str
+    code: str
+    retryable: bool
+    attempts: int
+
+    def to_json(self) -> dict[str, JSON]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, JSON]) -> ErrorDetail:
+        return cls(
+            type=str(data["type"]),
+            title=str(data["title"]),
+            detail=str(data["detail"]),
+            code=str(data["code"]),
+            retryable=bool(data["retryable"]),
+            attempts=int(data["attempts"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRef:
+    """Where a job's artifact lives in the result store, and how to serve it."""
+
+    key: str
+    content_type: str
+    size: int
+    filename: str | None = None
+
+    def to_json(self) -> dict[str, JSON]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, JSON]) -> ResultRef:
+        return cls(
+            key=str(data["key"]),
+            content_type=str(data["content_type"]),
+            size=int(data["size"]),
+            filename=None if data.get("filename") is None else str(data["filename"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job, exactly as one row of the store holds it.
+
+    `version` increases by one with every committed change of the row; it is the job's
+    event sequence (SSE ids), the basis of its ETag, and what long polls wait on.
+    """
+
+    id: str
+    operation: str
+    status: Status
+    params: JSON
+    owner: str
+    priority: int
+    progress_pct: float
+    step: str | None
+    attempt: int
+    max_attempts: int
+    timeout_seconds: float | None
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None
+    estimated_duration_seconds: float | None
+    version: int
+    cancel_requested: bool = False
+    result: JSON = None
+    result_ref: ResultRef | None = None
+    error: ErrorDetail | None = None
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    worker_id: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """Everything needed to insert one job; ids and timestamps are chosen by the caller so
+    the same values can be replayed and compared."""
+
+    id: str
+    operation: str
+    params: JSON
+    owner: str = ""
+    priority: int = 0
+    max_attempts: int = 3
+    timeout_seconds: float | None = None
+    run_at: datetime | None = None
+    estimated_duration_seconds: float | None = None
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    idempotency_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """Outcome of inserting one NewJob: the job now stored under its id or its idempotency
+    key, and whether this call created it (False: an earlier job owns the key)."""
+
+    job: Job
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What stays of an expired job after the sweeper deleted it, so it can answer 410."""
+
+    job_id: str
+    owner: str
+    expired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    owner: str = ""
+    statuses: Sequence[Status] = ()
+    operation: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on one attempt of a job; every write of that attempt names it."""
+
+    job_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    lease: Lease
+    progress_pct: float
+    step: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    lease: Lease
+    result: JSON = None
+    result_ref: ResultRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt. With `retry_at` the job goes back to the queue; without, it ends
+    `failed` with `error`."""
+
+    lease: Lease
+    error: ErrorDetail
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    """Per leased job: still ours (`alive`), and whether a cancel was requested."""
+
+    job_id: str
+    alive: bool
+    cancel_requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """What one retention pass removed, so the caller can delete the result files."""
+
+    job_ids: list[str]
+    result_refs: list[ResultRef] = field(default_factory=list)

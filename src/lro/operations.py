@@ -1,0 +1,88 @@
+"""Operation: a registered handler with its params model, limits and retry policy."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+Handler = Callable[..., Any]
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:")
+
+
+class EmptyParams(BaseModel):
+    """Params model of an operation whose handler takes no params argument."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    handler: Handler
+    params_model: type[BaseModel]
+    takes_params: bool
+    is_async: bool
+    route: str | None = None
+    estimated_duration: float | None = None
+    max_attempts: int = 3
+    timeout: float | None = None
+    retry_base_seconds: float | None = None
+    """Backoff base for this operation; None uses the LRO_RETRY_BASE_SECONDS setting."""
+    summary: str | None = None
+
+
+def make_operation(
+    handler: Handler,
+    *,
+    name: str,
+    route: str | None,
+    estimated_duration: float | None,
+    max_attempts: int,
+    timeout: float | None,
+    retry_base_seconds: float | None,
+) -> Operation:
+    """Build an Operation from `handler(ctx)` or `handler(ctx, params: SomeModel)`.
+
+    The params model is read from the second parameter's annotation so the handler's own
+    signature is the single declaration of what the operation accepts.
+    """
+    if not name or not set(name) <= NAME_CHARS or len(name) > 200:
+        raise ValueError(f"operation name {name!r}: use letters, digits and . _ - :")
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if timeout is not None and timeout <= 0:
+        raise ValueError("timeout must be positive")
+    if route is not None and not route.startswith("/"):
+        raise ValueError(f"route {route!r} must start with '/'")
+    params = list(inspect.signature(handler).parameters.values())
+    if not 1 <= len(params) <= 2:
+        raise TypeError(f"handler {handler.__qualname__} must take (ctx) or (ctx, params)")
+    model: type[BaseModel] = EmptyParams
+    takes_params = len(params) == 2
+    if takes_params:
+        hints = typing.get_type_hints(handler)
+        ann = hints.get(params[1].name)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            raise TypeError(
+                f"handler {handler.__qualname__}: annotate its params argument with a "
+                f"pydantic model, e.g. `params: ReportParams`"
+            )
+        model = ann
+    doc = inspect.getdoc(handler)
+    return Operation(
+        name=name,
+        handler=handler,
+        params_model=model,
+        takes_params=takes_params,
+        is_async=inspect.iscoroutinefunction(handler),
+        route=route,
+        estimated_duration=estimated_duration,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        retry_base_seconds=retry_base_seconds,
+        summary=doc.splitlines()[0] if doc else None,
+    )

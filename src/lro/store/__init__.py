@@ -1,0 +1,42 @@
+"""Store backends, chosen by URL scheme with lazy imports so optional drivers stay optional."""
+
+from __future__ import annotations
+
+from lro.store.base import (
+    ClaimParams,
+    JobChange,
+    JobEvent,
+    Listener,
+    RescueParams,
+    Store,
+    SweepParams,
+    worker_lost_error,
+)
+
+
+def open_store(url: str, *, poll_interval: float = 0.05) -> Store:
+    """Build (not connect) the backend for `url`: `sqlite:///path` or `postgresql://...`."""
+    if url.startswith("sqlite://"):
+        from lro.store.sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url, poll_interval=poll_interval)
+    if url.startswith(("postgresql://", "postgres://")):
+        from lro.store.postgres import PostgresStore
+
+        return PostgresStore.from_url(url)
+    raise ValueError(
+        f"unsupported store URL {url!r}: use sqlite:///path/to/lro.db or postgresql://..."
+    )
+
+
+__all__ = [
+    "ClaimParams",
+    "JobChange",
+    "JobEvent",
+    "Listener",
+    "RescueParams",
+    "Store",
+    "SweepParams",
+    "open_store",
+    "worker_lost_error",
+]

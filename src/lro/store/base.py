@@ -1,0 +1,254 @@
+"""The Store protocol: the job table is the queue, and these are its lifecycle verbs.
+
+Every backend (sqlite, postgres) implements this and passes the one contract suite in
+tests/contract, so behaviour cannot drift between them. Rules every method follows:
+
+* Each method is one transaction: a job's status, progress, lease, result, error and event
+  change together or not at all. Batch methods are one transaction for the whole batch.
+* Callers pass `now`; the store never reads the clock for job timestamps (tests move time
+  by passing a later `now`).
+* Every write made on behalf of a running attempt is *fenced* by its `Lease` token: if the
+  job's current token differs (the lease expired and another worker took it, or it was
+  released), the write changes nothing and reports that (None / False / alive=False).
+* Every committed change of a job row increments `Job.version` by exactly one and records
+  one event row `(job_id, version, kind, ...)`, where kind is `status`, `progress`,
+  `completed`, `failed` or `cancelled`. The version is assigned under the row's lock in the
+  same transaction, so per-job event ids are in commit order.
+* After a commit the store calls its in-process listeners with a `JobChange` for each
+  changed job; while listeners exist it also delivers changes committed by *other*
+  processes (SQLite: a short poll of the events table; PostgreSQL: LISTEN/NOTIFY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from lro.models import (
+    Completion,
+    ErrorDetail,
+    Failure,
+    HeartbeatResult,
+    Inserted,
+    Job,
+    Lease,
+    ListQuery,
+    NewJob,
+    Page,
+    ProgressUpdate,
+    Status,
+    Swept,
+    Tombstone,
+)
+
+WORKER_LOST_TYPE = "https://lro.dev/problems/worker-lost"
+
+
+def worker_lost_error(attempts: int) -> ErrorDetail:
+    """The error a job ends with when its worker vanished on every allowed attempt."""
+    return ErrorDetail(
+        type=WORKER_LOST_TYPE,
+        title="The worker running this job was lost",
+        detail=(
+            f"The worker running this job stopped responding (killed, crashed or cut off) "
+            f"on each of {attempts} attempt(s), so the job was given up. If the job is "
+            f"heavy, it may be exhausting the worker's memory or time; submit it again "
+            f"with smaller input or raise the operation's limits."
+        ),
+        code="worker_lost",
+        retryable=True,
+        attempts=attempts,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A committed change of one job, as delivered to listeners."""
+
+    job_id: str
+    version: int
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One row of a job's event history (feeds SSE resumption)."""
+
+    job_id: str
+    version: int
+    kind: str
+    status: Status
+    progress_pct: float
+    step: str | None
+    attempt: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimParams:
+    worker_id: str
+    limit: int
+    lease_seconds: float
+    now: datetime
+    operations: Sequence[str] | None = None
+    """Only claim these operations (the ones the worker can run); None means any."""
+
+
+@dataclass(frozen=True, slots=True)
+class RescueParams:
+    now: datetime
+    retention_seconds: float
+    retry_delay_seconds: float = 0.0
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SweepParams:
+    now: datetime
+    batch_size: int
+    tombstone_seconds: float
+
+
+Listener = Callable[[JobChange], None]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Async job store. See the module docstring for the rules every method keeps."""
+
+    supports_listen: bool
+    """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations (safe when many processes start at once).
+        Raises SchemaTooNew when the database is ahead of this code, StoreUnavailable
+        when it cannot be reached."""
+
+    async def close(self) -> None:
+        """Stop background listeners and close connections. Idempotent."""
+
+    async def migrate(self) -> int:
+        """Apply pending numbered migrations under a lock; return the schema version."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless a trivial query round-trips now."""
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Register a change listener (called on the event loop, must not block); returns
+        a function that removes it."""
+
+    # -- submit ---------------------------------------------------------------------
+    async def insert_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+        """Insert jobs as `queued` (version 1, one `status` event each), in one transaction.
+
+        Idempotency: a NewJob with `idempotency_key` is unique per (owner, key) among keys
+        that are still live: `idempotency_expires_at > now` and the owning job neither
+        deleted nor expired. When a live key exists, nothing is inserted for that NewJob
+        and its Inserted carries the existing job with `created=False` (the caller compares
+        `request_fingerprint`). A stale key is released and the new job takes it. The
+        decision rests on a unique index, so concurrent duplicates from many processes
+        make exactly one job; the loser reads the winner's row.
+        """
+        ...
+
+    # -- read -----------------------------------------------------------------------
+    async def get_job(self, job_id: str) -> Job | None:
+        """The row as stored, whoever owns it and whether or not it has expired."""
+        ...
+
+    async def get_tombstone(self, job_id: str, now: datetime) -> Tombstone | None:
+        """The tombstone of a swept job, if kept until after `now`."""
+        ...
+
+    async def list_jobs(self, query: ListQuery, now: datetime) -> Page:
+        """The owner's unexpired jobs, newest first (created_at, then id), cursor-paginated.
+        The cursor is opaque; a malformed cursor raises ValueError."""
+        ...
+
+    async def events_after(self, job_id: str, after_version: int) -> list[JobEvent]:
+        """The job's events with version > after_version, oldest first."""
+        ...
+
+    async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
+        """Run times (finished_at - started_at, seconds) of the latest completed jobs of
+        this operation, newest first; feeds estimated_duration_seconds."""
+        ...
+
+    # -- worker ---------------------------------------------------------------------
+    async def claim_jobs(self, params: ClaimParams) -> list[Job]:
+        """Lease up to `limit` queued jobs with run_at <= now, highest priority first, then
+        oldest run_at. Each becomes `processing` with attempt + 1, a fresh lease token,
+        lease_expires_at = now + lease_seconds, worker_id, started_at = now, progress 0 and
+        step None. No two callers ever get the same job."""
+        ...
+
+    async def heartbeat(
+        self, leases: Sequence[Lease], lease_seconds: float, now: datetime
+    ) -> list[HeartbeatResult]:
+        """Extend the leases still held (no version change, no event); report per lease
+        whether it is still held and whether a cancel was requested."""
+        ...
+
+    async def set_progress(self, updates: Sequence[ProgressUpdate], now: datetime) -> list[bool]:
+        """Fenced. progress_pct = max(current, given) (never decreasing within an attempt),
+        step replaced when given. A change writes a `progress` event; an update that
+        changes nothing writes nothing. Returns per update whether the lease is held."""
+        ...
+
+    async def complete_jobs(
+        self, completions: Sequence[Completion], now: datetime, retention_seconds: float
+    ) -> list[Job | None]:
+        """Fenced. -> `completed`, progress 100, result or result_ref, finished_at = now,
+        expires_at = now + retention, lease cleared. None where the lease is not held."""
+        ...
+
+    async def fail_job(
+        self, failure: Failure, now: datetime, retention_seconds: float
+    ) -> Job | None:
+        """Fenced. With retry_at: back to `queued` at run_at = retry_at, lease cleared, no
+        error shown. Without: `failed` with the error, finished_at and expires_at set."""
+        ...
+
+    async def cancel_running(
+        self, lease: Lease, now: datetime, retention_seconds: float
+    ) -> Job | None:
+        """Fenced. The worker stopped a job whose cancel was requested: -> `cancelled`."""
+        ...
+
+    async def release_jobs(self, leases: Sequence[Lease], now: datetime) -> list[Job | None]:
+        """Fenced. Graceful shutdown: give jobs back to the queue at once, run_at = now,
+        and the interrupted run does not count (attempt - 1)."""
+        ...
+
+    async def rescue_expired(self, params: RescueParams) -> list[Job]:
+        """Take back `processing` jobs whose lease expired before `now`, re-checking status
+        and lease in the same statement. The lost run counts as an attempt: a job with a
+        cancel requested ends `cancelled`; one that used up max_attempts ends `failed`
+        with `worker_lost_error(attempt)`; others go back to `queued` at
+        now + retry_delay_seconds. Returns the changed jobs."""
+        ...
+
+    # -- client actions ---------------------------------------------------------------
+    async def request_cancel(
+        self, job_id: str, now: datetime, retention_seconds: float
+    ) -> Job | None:
+        """A queued job becomes `cancelled` at once; a processing one gets
+        cancel_requested (version + 1, a `status` event) and ends when its worker notices.
+        A terminal job is returned unchanged. None when there is no such job."""
+        ...
+
+    async def delete_job(self, job_id: str) -> Job | None:
+        """Delete a terminal job with its events and idempotency key; no tombstone.
+        Returns the job as it was (a non-terminal job is returned and NOT deleted), or None
+        when there is no such job."""
+        ...
+
+    # -- maintenance ------------------------------------------------------------------
+    async def sweep(self, params: SweepParams) -> Swept:
+        """Delete up to batch_size terminal jobs with expires_at <= now (never an active
+        one), with their events, leaving a tombstone kept until expires_at +
+        tombstone_seconds; drop tombstones past that. Safe to run in many processes at
+        once: nothing is deleted twice and claims are not blocked."""
+        ...
