@@ -70,6 +70,9 @@ class JobChange:
     job_id: str
     version: int
     status: Status
+    cancel_requested: bool = False
+    """True when this change requested cancellation of a processing job, so a worker can
+    react to just these notifications without querying on every change."""
 
 
 @dataclass(frozen=True, slots=True)
