@@ -42,9 +42,7 @@ class LRO:
         if isinstance(store, str):
             self.settings = self.settings.model_copy(update={"store_url": store})
         self._store: Store | None = None if store is None or isinstance(store, str) else store
-        self.result_store: ResultStore = result_store or LocalResultStore(
-            self.settings.result_dir
-        )
+        self.result_store: ResultStore = result_store or LocalResultStore(self.settings.result_dir)
         self.operations: dict[str, Operation] = {}
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None

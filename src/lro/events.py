@@ -53,11 +53,27 @@ class ChangeHub:
         return QueueWaiter(self._queue_waiters)
 
 
-class Waiter:
+class _Flag:
+    """An asyncio.Event that can be awaited with a timeout and re-armed."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken by a change, False on timeout. Clears the flag for reuse."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self.event.clear()
+        return True
+
+
+class Waiter(_Flag):
     def __init__(self, registry: dict[str, set[asyncio.Event]], job_id: str) -> None:
+        super().__init__()
         self._registry = registry
         self._job_id = job_id
-        self.event = asyncio.Event()
 
     def __enter__(self) -> Waiter:
         self._registry[self._job_id].add(self.event)
@@ -70,20 +86,11 @@ class Waiter:
             if not waiters:
                 del self._registry[self._job_id]
 
-    async def wait(self, timeout: float) -> bool:
-        """True when woken by a change, False on timeout. Clears the flag for reuse."""
-        try:
-            await asyncio.wait_for(self.event.wait(), timeout)
-        except TimeoutError:
-            return False
-        self.event.clear()
-        return True
 
-
-class QueueWaiter:
+class QueueWaiter(_Flag):
     def __init__(self, registry: set[asyncio.Event]) -> None:
+        super().__init__()
         self._registry = registry
-        self.event = asyncio.Event()
 
     def __enter__(self) -> QueueWaiter:
         self._registry.add(self.event)
@@ -91,11 +98,3 @@ class QueueWaiter:
 
     def __exit__(self, *exc: object) -> None:
         self._registry.discard(self.event)
-
-    async def wait(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self.event.wait(), timeout)
-        except TimeoutError:
-            return False
-        self.event.clear()
-        return True

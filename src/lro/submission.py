@@ -115,8 +115,7 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
         op = lro.operations.get(req.operation)
         if op is None:
             raise Unprocessable(
-                f"Unknown operation {req.operation!r}; known: "
-                + ", ".join(sorted(lro.operations)),
+                f"Unknown operation {req.operation!r}; known: " + ", ".join(sorted(lro.operations)),
                 extensions={"errors": [{"pointer": "/operation", "detail": "unknown"}]},
             )
         params = validate_params(op, req.params)
