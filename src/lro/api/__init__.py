@@ -1,0 +1,38 @@
+"""The HTTP API (HTTP-CONTRACT v1) as a FastAPI router.
+
+`build_router(lro)` is what `lro.router` returns, for mounting in any FastAPI app;
+`lro.api.application.create_app` wraps it in a ready app with problem+json errors, the
+body limit, health routes and a lifespan. This package never imports `lro.worker`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends
+
+from lro.api.jobs import add_job_routes
+from lro.api.submit import add_submit_routes
+
+if TYPE_CHECKING:
+    from lro.app import LRO
+
+
+def build_router(lro: LRO) -> APIRouter:
+    """Submit routes (one per operation with a route, plus the generic one) and job routes,
+    under `lro.settings.api_prefix`.
+
+    Every route first makes sure the LRO is started (store opened, change hub listening),
+    so an app that only includes the router, without lro's lifespan, still works.
+    """
+
+    async def started() -> None:
+        await lro.start()
+
+    router = APIRouter(dependencies=[Depends(started)])
+    add_submit_routes(router, lro)
+    add_job_routes(router, lro)
+    return router
+
+
+__all__ = ["build_router"]

@@ -1,0 +1,255 @@
+"""Job routes (HTTP-CONTRACT §2, §3, §5): poll (with ETag and long poll), result download,
+cancel, delete and list. Every route is scoped to the caller's principal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from lro.api.auth import Owner
+from lro.api.download import ArtifactResponse
+from lro.api.http import etag_matches, job_etag
+from lro.api.problems import problem_responses
+from lro.api.schemas import JobList, JobResource
+from lro.api.views import job_headers, job_response, not_found, visible_job, wait_for_job
+from lro.errors import BadRequest, Conflict, ProblemError
+from lro.models import Job, ListQuery, Status, utcnow
+from lro.resource import job_resource, job_url
+
+if TYPE_CHECKING:
+    from lro.app import LRO
+
+MAX_LIMIT = 200
+
+JobId = Annotated[str, Path(description="The job's id, as returned by the submit.")]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="ETag(s) of a state the client already has."),
+]
+Wait = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        allow_inf_nan=False,
+        description="Long poll: hold up to this many seconds (capped by the server) until "
+        "the job differs from If-None-Match, or from its state when the request arrived.",
+    ),
+]
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_JOB_HEADERS = {
+    "ETag": {"description": "Validator for If-None-Match.", "schema": {"type": "string"}},
+    "Retry-After": {
+        "description": "On non-terminal answers: seconds until the next poll is worthwhile.",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _conflict(job: Job, action: str) -> Conflict:
+    headers = {} if job.is_terminal else {"Retry-After": "1"}
+    return Conflict(
+        f"Cannot {action} job {job.id!r}: it is {job.status.value}.",
+        extensions={"job_status": job.status.value, "job_id": job.id},
+        headers=headers,
+    )
+
+
+def _parse_statuses(raw: str | None) -> list[Status]:
+    if raw is None or not raw.strip():
+        return []
+    statuses: list[Status] = []
+    for part in raw.split(","):
+        name = part.strip().lower()
+        try:
+            statuses.append(Status(name))
+        except ValueError:
+            raise BadRequest(
+                f"Unknown status {part.strip()!r}; use a comma-separated list of "
+                + ", ".join(s.value for s in Status)
+                + ".",
+                extensions={"errors": [{"pointer": "status", "detail": "unknown status"}]},
+            ) from None
+    return statuses
+
+
+def add_job_routes(router: APIRouter, lro: LRO) -> None:
+    prefix = lro.settings.api_prefix
+    settings = lro.settings
+
+    @router.get(
+        f"{prefix}/jobs",
+        response_model=None,
+        responses={200: {"model": JobList}, **problem_responses(400, 503)},
+        operation_id="list_jobs",
+        summary="List the caller's jobs, newest first",
+        tags=["jobs"],
+    )
+    async def list_jobs(
+        owner: Owner,
+        status: Annotated[
+            str | None,
+            Query(description="Comma-separated statuses, e.g. `queued,processing`."),
+        ] = None,
+        operation: Annotated[str | None, Query(description="Operation name.")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
+        cursor: Annotated[
+            str | None, Query(description="`next_cursor` of the previous page.")
+        ] = None,
+    ) -> Response:
+        query = ListQuery(
+            owner=owner,
+            statuses=_parse_statuses(status),
+            operation=operation or None,
+            limit=limit,
+            cursor=cursor or None,
+        )
+        try:
+            page = await lro.store.list_jobs(query, utcnow())
+        except ValueError:
+            raise BadRequest(
+                "The cursor is malformed; pass a next_cursor exactly as it was returned.",
+                extensions={"errors": [{"pointer": "cursor", "detail": "malformed cursor"}]},
+            ) from None
+        body = {
+            "items": [job_resource(job, prefix) for job in page.items],
+            "next_cursor": page.next_cursor,
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
+
+    @router.get(
+        f"{prefix}/jobs/{{job_id}}",
+        response_model=None,
+        responses={
+            200: {"model": JobResource, "headers": _JOB_HEADERS},
+            304: {"description": "Not modified since the given ETag.", "headers": _JOB_HEADERS},
+            **problem_responses(400, 404, 410, 503),
+        },
+        operation_id="get_job",
+        summary="Poll a job",
+        tags=["jobs"],
+    )
+    async def get_job(
+        request: Request,
+        job_id: JobId,
+        owner: Owner,
+        wait: Wait = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        tags = request.headers.getlist("if-none-match")
+        if wait is not None and wait > 0:
+            job = await _long_poll(lro, job_id, owner, tags, min(wait, settings.max_wait_seconds))
+        else:
+            job = await visible_job(lro, job_id, owner)
+        if tags and etag_matches(tags, job_etag(job, prefix)):
+            return Response(status_code=304, headers=job_headers(job, prefix))
+        return job_response(job, prefix)
+
+    @router.get(
+        f"{prefix}/jobs/{{job_id}}/result",
+        response_model=None,
+        responses={
+            200: {
+                "description": "The artifact with its own media type (e.g. text/csv), or "
+                "the job's JSON result.",
+                "content": {"application/json": {"schema": {}}, "*/*": _BINARY},
+            },
+            206: {
+                "description": "The requested byte range(s) of the artifact.",
+                "content": {"*/*": _BINARY},
+                "headers": {"Content-Range": {"schema": {"type": "string"}}},
+            },
+            **problem_responses(404, 409, 410, 416, 503),
+        },
+        operation_id="get_job_result",
+        summary="Download a completed job's result",
+        tags=["jobs"],
+    )
+    async def get_result(
+        job_id: JobId,
+        owner: Owner,
+        range_: Annotated[
+            str | None, Header(alias="Range", description="A byte range of the artifact.")
+        ] = None,
+    ) -> Response:
+        job = await visible_job(lro, job_id, owner)
+        if job.status is not Status.COMPLETED:
+            raise _conflict(job, "download the result of")
+        ref = job.result_ref
+        if ref is None:
+            return JSONResponse(job.result, headers={"ETag": job_etag(job, prefix)})
+        path = lro.result_store.local_path(ref)
+        if not await asyncio.to_thread(path.is_file):
+            raise ProblemError(f"The result file of job {job_id!r} is missing on the server.")
+        return ArtifactResponse(
+            path,
+            media_type=ref.content_type,
+            filename=ref.filename,
+            content_disposition_type="attachment",
+        )
+
+    @router.post(
+        f"{prefix}/jobs/{{job_id}}/cancel",
+        status_code=202,
+        response_model=None,
+        responses={
+            202: {"model": JobResource, "headers": _JOB_HEADERS},
+            **problem_responses(404, 409, 410, 503),
+        },
+        operation_id="cancel_job",
+        summary="Cancel a job",
+        description="A queued job is cancelled at once; a processing one is asked to stop "
+        "and ends `cancelled` when its handler notices. A terminal job answers 409.",
+        tags=["jobs"],
+    )
+    async def cancel_job(job_id: JobId, owner: Owner) -> Response:
+        job = await visible_job(lro, job_id, owner)
+        if job.is_terminal:
+            raise _conflict(job, "cancel")
+        changed = await lro.store.request_cancel(job_id, utcnow(), settings.retention_seconds)
+        if changed is None:
+            raise not_found(job_id)
+        # It may have finished on its own between our read and the cancel.
+        if changed.is_terminal and changed.status is not Status.CANCELLED:
+            raise _conflict(changed, "cancel")
+        location = {"Location": job_url(prefix, job_id)}
+        return job_response(changed, prefix, status_code=202, headers=location)
+
+    @router.delete(
+        f"{prefix}/jobs/{{job_id}}",
+        status_code=204,
+        response_class=Response,
+        responses=problem_responses(404, 409, 410, 503),
+        operation_id="delete_job",
+        summary="Delete a finished job and its result",
+        tags=["jobs"],
+    )
+    async def delete_job(job_id: JobId, owner: Owner) -> Response:
+        job = await visible_job(lro, job_id, owner)
+        if not job.is_terminal:
+            raise _conflict(job, "delete")
+        deleted = await lro.store.delete_job(job_id)
+        if deleted is None:
+            raise not_found(job_id)
+        if not deleted.is_terminal:
+            raise _conflict(deleted, "delete")
+        await lro.result_store.delete_job(job_id)
+        return Response(status_code=204)
+
+
+async def _long_poll(lro: LRO, job_id: str, owner: str, tags: list[str], timeout: float) -> Job:
+    """Hold until the job differs from the client's ETag(s), or from the state at arrival
+    when none was given. A terminal job cannot change any more, so it returns at once."""
+    prefix = lro.settings.api_prefix
+    baseline: list[str] = list(tags)
+
+    def done(job: Job) -> bool:
+        etag = job_etag(job, prefix)
+        if not baseline:
+            baseline.append(etag)
+        return job.is_terminal or not etag_matches(baseline, etag)
+
+    return await wait_for_job(lro, job_id, owner, timeout, done=done)

@@ -1,0 +1,251 @@
+"""Submit routes (HTTP-CONTRACT §1, §6): one per operation with a `route`, and the generic
+`POST {prefix}/jobs` for any operation by name.
+
+The body is parsed here rather than by FastAPI because the idempotency fingerprint is the
+canonical form of exactly what the client sent (method, path, body with sorted keys), and
+because validation must go through `lro.submission.submit_jobs`, the same path the
+library's `lro.submit` takes, so HTTP and Python callers get identical rules and errors.
+The OpenAPI request bodies are declared with `openapi_extra` to match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from lro.api.auth import Owner
+from lro.api.http import check_idempotency_key, parse_prefer_wait
+from lro.api.limits import too_large
+from lro.api.problems import problem_responses
+from lro.api.schemas import (
+    GenericSubmit,
+    JobResource,
+    Reserved,
+    inline_schema,
+    operation_body_schema,
+)
+from lro.api.views import job_response, wait_for_job
+from lro.errors import BadRequest, Unprocessable
+from lro.models import Job
+from lro.resource import job_url
+from lro.submission import (
+    SubmitRequest,
+    canonical_json,
+    fingerprint,
+    submit_jobs,
+    validation_problem,
+)
+
+if TYPE_CHECKING:
+    from lro.app import LRO
+    from lro.operations import Operation
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="1-255 printable ASCII characters; the same key and request replay the "
+        "original job instead of creating another.",
+    ),
+]
+PreferHeader = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="RFC 7240. `wait=N` holds the request up to N seconds (capped by the "
+        "server); a job that ends meanwhile is answered 200 with its final state.",
+    ),
+]
+
+_HEADER_SCHEMAS = {
+    "Location": {"description": "The job's poll URL.", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds until the next poll.", "schema": {"type": "integer"}},
+    "ETag": {"description": "Validator of the job resource.", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this answer replays an earlier request with the same key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": JobResource,
+        "description": "Accepted: the job is queued (or replayed).",
+        "headers": _HEADER_SCHEMAS,
+    },
+    200: {
+        "model": JobResource,
+        "description": "With `Prefer: wait=N`: the job ended within the wait; final state.",
+        "headers": {
+            "Preference-Applied": {"schema": {"type": "string"}},
+            "ETag": _HEADER_SCHEMAS["ETag"],
+        },
+    },
+    **problem_responses(400, 409, 413, 422, 503),
+}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed body; an empty body counts as `{}` so parameterless operations can be
+    submitted without one. Malformed JSON is a 400: the request cannot even be read,
+    which is different from a readable request with invalid fields (422)."""
+    body = await request.body()
+    # The ASGI middleware normally stops oversized bodies while they stream; this check
+    # covers a router mounted in an app without that middleware.
+    if len(body) > limit:
+        raise too_large(limit)
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(
+            f"The request body is not valid JSON: {exc}",
+            extensions={"errors": [{"pointer": "", "detail": "malformed JSON"}]},
+        ) from None
+
+
+def _validate(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+def read_headers(request: Request) -> tuple[str | None, int | None]:
+    """Idempotency-Key (validated: a malformed key is a 400 before anything else is
+    looked at) and the `Prefer: wait` seconds (malformed: ignored)."""
+    key = check_idempotency_key(request.headers.getlist("idempotency-key"))
+    return key, parse_prefer_wait(request.headers.getlist("prefer"))
+
+
+async def submit_and_answer(
+    lro: LRO, request: Request, body: Any, req: SubmitRequest, owner: str
+) -> Response:
+    """One insert (validated by submit_jobs), then the 202, the replay, or the 200 of a
+    job that ended within `Prefer: wait`."""
+    key, prefer_wait = read_headers(request)
+    req = dataclasses.replace(
+        req,
+        owner=owner,
+        idempotency_key=key,
+        fingerprint=fingerprint("POST", request.url.path, canonical_json(body)),
+    )
+    [inserted] = await submit_jobs(lro, [req])
+    prefix = lro.settings.api_prefix
+    headers: dict[str, str] = {}
+    if not inserted.created:
+        headers["Idempotent-Replayed"] = "true"
+    job: Job = inserted.job
+    if prefer_wait is not None:
+        timeout = min(float(prefer_wait), lro.settings.max_wait_seconds)
+        job = await wait_for_job(lro, job.id, owner, timeout, done=lambda j: j.is_terminal)
+        if job.is_terminal:
+            headers["Preference-Applied"] = f"wait={prefer_wait}"
+            return job_response(job, prefix, headers=headers)
+    headers["Location"] = job_url(prefix, job.id)
+    return job_response(job, prefix, status_code=202, headers=headers, retry_after=True)
+
+
+def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Response]]:
+    async def submit_operation(
+        request: Request,
+        owner: Owner,
+        idempotency_key: IdempotencyKeyHeader = None,
+        prefer: PreferHeader = None,
+    ) -> Response:
+        read_headers(request)
+        body = await read_json(request, lro.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise Unprocessable(
+                "The body must be a JSON object of the operation's parameters.",
+                extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
+            )
+        reserved = _validate(Reserved, body)
+        params = {k: v for k, v in body.items() if k not in Reserved.model_fields}
+        req = SubmitRequest(
+            operation=op.name,
+            params=params,
+            callback_url=reserved.callback_url,
+            priority=reserved.priority,
+        )
+        return await submit_and_answer(lro, request, body, req, owner)
+
+    return submit_operation
+
+
+def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
+    async def submit_job(
+        request: Request,
+        owner: Owner,
+        idempotency_key: IdempotencyKeyHeader = None,
+        prefer: PreferHeader = None,
+    ) -> Response:
+        read_headers(request)
+        body = await read_json(request, lro.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise Unprocessable(
+                'The body must be a JSON object: {"operation": ..., "params": {...}}.',
+                extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
+            )
+        parsed: GenericSubmit = _validate(GenericSubmit, body)
+        req = SubmitRequest(
+            operation=parsed.operation,
+            params=parsed.params,
+            callback_url=parsed.callback_url,
+            priority=parsed.priority,
+            delay=parsed.delay_seconds,
+        )
+        return await submit_and_answer(lro, request, body, req, owner)
+
+    return submit_job
+
+
+def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": False, "content": {"application/json": {"schema": schema}}}}
+
+
+def add_submit_routes(router: APIRouter, lro: LRO) -> None:
+    prefix = lro.settings.api_prefix
+    router.add_api_route(
+        f"{prefix}/jobs",
+        _generic_endpoint(lro),
+        methods=["POST"],
+        status_code=202,
+        response_model=None,
+        responses=SUBMIT_RESPONSES,
+        openapi_extra=_request_body(inline_schema(GenericSubmit)),
+        operation_id="submit_job",
+        summary="Submit a job of any registered operation",
+        tags=["jobs"],
+    )
+    for op in sorted(lro.operations.values(), key=lambda o: o.name):
+        if op.route is None:
+            continue
+        if op.route == "/jobs" or op.route.startswith("/jobs/"):
+            raise ValueError(f"operation {op.name!r}: route {op.route!r} is reserved by lro")
+        router.add_api_route(
+            f"{prefix}{op.route}",
+            _operation_endpoint(lro, op),
+            methods=["POST"],
+            status_code=202,
+            response_model=None,
+            responses=SUBMIT_RESPONSES,
+            openapi_extra=_request_body(operation_body_schema(op.params_model)),
+            operation_id="submit_" + re.sub(r"[^A-Za-z0-9_]", "_", op.name),
+            summary=op.summary or f"Submit a {op.name} job",
+            description=f"Queues a `{op.name}` job. The body is the operation's parameters "
+            "plus the reserved `callback_url` and `priority`.",
+            tags=["operations"],
+        )

@@ -1,0 +1,69 @@
+"""The job resource (HTTP-CONTRACT §2) as plain JSON data.
+
+One function renders a stored `Job` for clients, so the poll answer, the 202 body, SSE
+events and webhook payloads can never disagree about a field. It is free of FastAPI on
+purpose: the event stream and the webhook dispatcher reuse it outside any request.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lro.models import Job, Status
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """UTC with a `Z` suffix; a naive datetime is taken to be UTC already (the stores
+    write UTC), so no timestamp ever leaves the server without an offset."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def job_url(prefix: str, job_id: str) -> str:
+    return f"{prefix}/jobs/{job_id}"
+
+
+def job_resource(job: Job, prefix: str) -> dict[str, Any]:
+    """The contract's job resource, plus the links a client needs (`poll_url`,
+    `events_url`) so the same object also serves as the 202 body.
+
+    `result_url` is set iff the job completed; `result` carries the inline JSON value only
+    when the result is not an artifact; `error` is set iff the job failed. Keys are always
+    present (null when absent) so clients can rely on one shape.
+    """
+    url = job_url(prefix, job.id)
+    completed = job.status is Status.COMPLETED
+    return {
+        "job_id": job.id,
+        "operation": job.operation,
+        "status": job.status.value,
+        "progress_pct": 100 if completed else _number(job.progress_pct),
+        "step": job.step,
+        "attempt": job.attempt,
+        "max_attempts": job.max_attempts,
+        "cancel_requested": job.cancel_requested,
+        "created_at": rfc3339(job.created_at),
+        "started_at": rfc3339(job.started_at),
+        "updated_at": rfc3339(job.updated_at),
+        "finished_at": rfc3339(job.finished_at),
+        "expires_at": rfc3339(job.expires_at) if job.is_terminal else None,
+        "estimated_duration_seconds": _number(job.estimated_duration_seconds),
+        "poll_url": url,
+        "events_url": f"{url}/events",
+        "result_url": f"{url}/result" if completed else None,
+        "result": job.result if completed and job.result_ref is None else None,
+        "error": (
+            job.error.to_json() if job.status is Status.FAILED and job.error is not None else None
+        ),
+    }
+
+
+def _number(value: float | None) -> float | int | None:
+    """Whole numbers as integers (`120`, not `120.0`): what people write and expect."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
