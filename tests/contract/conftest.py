@@ -1,0 +1,58 @@
+"""The store contract suite: every test here runs once per backend in BACKENDS.
+
+Tests talk to the store only through the `Store` protocol. Adding a backend is one entry
+in BACKENDS and one branch in `database_url` (PostgreSQL: `tests/support/postgres.py`
+provides a fresh database per test). A backend difference is an explicit, commented skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+# tests/ is not a package; make `tests.*` importable however pytest was started.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.contract.helpers import StoreFactory  # noqa: E402
+
+from lro.store import Store  # noqa: E402
+
+BACKENDS: list[object] = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""Backend ids; append e.g. `pytest.param("postgres", marks=pytest.mark.postgres)`."""
+
+
+@contextlib.asynccontextmanager
+async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, as a store URL; dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lro.db'}"
+        return
+    if kind == "postgres":
+        from tests.support.postgres import fresh_database
+
+        async with fresh_database() as url:
+            yield url
+        return
+    raise ValueError(f"unknown store backend {kind!r}")
+
+
+@pytest.fixture(params=BACKENDS)
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    kind = str(request.param)
+    async with database_url(kind, tmp_path) as url:
+        factory = StoreFactory(kind, url)
+        try:
+            yield factory
+        finally:
+            await factory.close_all()
+
+
+@pytest.fixture
+async def store(stores: StoreFactory) -> Store:
+    return await stores()
