@@ -1,0 +1,416 @@
+-- Named queries of the PostgreSQL store. A block runs from its `-- name:` line to the next;
+-- `{{name}}` includes another block's text (a fragment, never a value). Every value is a
+-- bound parameter; batches pass one array per column and unnest them, so a batch of any
+-- size is one statement and one round trip.
+--
+-- Every statement that changes a job's version inserts its event row in a CTE of the same
+-- statement; the trigger on lro_events turns those inserts into NOTIFY payloads.
+--
+-- Batch updates of leased jobs lock their rows in `id` order first (the `locked` CTEs):
+-- a worker's heartbeat batch and its completion batch may touch the same rows at the same
+-- moment, and locking in one global order means they queue instead of deadlocking.
+
+-- name: event_columns
+(job_id, version, kind, status, progress_pct, step, attempt, at)
+
+-- name: get_job
+SELECT * FROM lro_jobs WHERE id = $1
+
+-- name: insert_jobs
+-- ON CONFLICT on the partial unique index decides idempotency: a concurrent inserter of
+-- the same (owner, key) makes this statement wait for its commit, then skip the row; the
+-- caller then reads the winner. An id that already exists is an error, as it should be.
+WITH input AS (
+    SELECT *
+    FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[],
+        $7::float8[], $8::timestamptz[], $9::float8[], $10::text[], $11::text[],
+        $12::text[], $13::timestamptz[]
+    ) WITH ORDINALITY AS t(
+        id, operation, params, owner, priority, max_attempts, timeout_seconds, run_at,
+        estimated_duration_seconds, callback_url, idempotency_key, request_fingerprint,
+        idempotency_expires_at, ord
+    )
+),
+ins AS (
+    INSERT INTO lro_jobs (
+        id, operation, status, params, owner, priority, max_attempts, timeout_seconds,
+        run_at, created_at, updated_at, estimated_duration_seconds, version, callback_url,
+        idempotency_key, request_fingerprint, idempotency_expires_at
+    )
+    SELECT id, operation, 'queued', params::jsonb, owner, priority, max_attempts,
+           timeout_seconds, run_at, $14, $14, estimated_duration_seconds, 1, callback_url,
+           idempotency_key, request_fingerprint, idempotency_expires_at
+    FROM input
+    ORDER BY ord
+    ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, 1, 'status', 'queued', 0, NULL, 0, $14 FROM ins
+)
+SELECT * FROM ins
+
+-- name: key_holders
+SELECT * FROM lro_jobs
+WHERE idempotency_key IS NOT NULL
+  AND (owner, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+
+-- name: release_stale_keys
+-- Bookkeeping, not a change of the job's state: no version bump, no event. Staleness is
+-- re-checked under the row lock, so a key that another inserter just took stays.
+UPDATE lro_jobs
+SET idempotency_key = NULL, request_fingerprint = NULL, idempotency_expires_at = NULL
+WHERE seq = ANY($1::bigint[])
+  AND (idempotency_expires_at <= $2 OR expires_at <= $2)
+
+-- name: claim_jobs
+-- SKIP LOCKED: a claimer passes over rows another claimer (or the sweeper) has locked
+-- instead of queueing behind it, so concurrent claimers take disjoint jobs. Rows are
+-- picked by walking the partial index lro_jobs_claim in claim order; the lock re-checks
+-- `status = 'queued'` on the latest row version, so a job is never leased twice.
+WITH picked AS (
+    SELECT seq FROM lro_jobs
+    WHERE status = 'queued'
+      AND run_at <= $1
+      AND ($4::text[] IS NULL OR operation = ANY($4::text[]))
+    ORDER BY priority DESC, run_at, seq
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+),
+upd AS (
+    UPDATE lro_jobs j
+    SET status = 'processing',
+        attempt = j.attempt + 1,
+        lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_expires_at = $2,
+        worker_id = $3,
+        started_at = $1,
+        updated_at = $1,
+        progress_pct = 0,
+        step = NULL,
+        version = j.version + 1
+    FROM picked
+    WHERE j.seq = picked.seq
+    RETURNING j.*
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'status', status, progress_pct, step, attempt, $1 FROM upd
+)
+SELECT * FROM upd ORDER BY priority DESC, run_at, seq
+
+-- name: heartbeat
+-- No version, no event: a heartbeat is not a change anyone waits for.
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[]) AS u(id, token)
+),
+locked AS (
+    SELECT j.seq FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
+    WHERE j.status = 'processing'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE lro_jobs j SET lease_expires_at = $3
+FROM locked
+WHERE j.seq = locked.seq
+RETURNING j.id, j.lease_token, j.cancel_requested
+
+-- name: set_progress
+-- `locked` reads the row as it is under the lock (the old values), so the statement can
+-- tell a real change (progress rises, or a different step) from a repeat: only a real
+-- change bumps the version and writes an event, yet every held lease is reported.
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[])
+        AS u(id, token, pct, step)
+),
+locked AS (
+    SELECT j.seq, j.id, u.token, j.progress_pct AS old_pct, j.step AS old_step, u.pct, u.step
+    FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
+    WHERE j.status = 'processing'
+    ORDER BY j.id
+    FOR UPDATE OF j
+),
+upd AS (
+    UPDATE lro_jobs j
+    SET version = j.version + 1,
+        updated_at = $5,
+        progress_pct = greatest(locked.old_pct, locked.pct),
+        step = coalesce(locked.step, locked.old_step)
+    FROM locked
+    WHERE j.seq = locked.seq
+      AND (locked.old_pct < locked.pct
+           OR (locked.step IS NOT NULL AND locked.old_step IS DISTINCT FROM locked.step))
+    RETURNING j.id, j.version, j.status, j.progress_pct, j.step, j.attempt
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'progress', status, progress_pct, step, attempt, $5 FROM upd
+)
+SELECT locked.id, locked.token, upd.version, upd.status
+FROM locked LEFT JOIN upd ON upd.id = locked.id
+
+-- name: complete_jobs
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+        AS u(id, token, result, result_ref)
+),
+locked AS (
+    SELECT j.seq, u.token, u.result, u.result_ref
+    FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
+    WHERE j.status = 'processing'
+    ORDER BY j.id
+    FOR UPDATE OF j
+),
+upd AS (
+    UPDATE lro_jobs j
+    SET status = 'completed', progress_pct = 100,
+        result = locked.result::jsonb, result_ref = locked.result_ref::jsonb,
+        finished_at = $5, updated_at = $5, expires_at = $6,
+        lease_token = NULL, lease_expires_at = NULL, version = j.version + 1
+    FROM locked
+    WHERE j.seq = locked.seq
+    RETURNING j.*, locked.token AS fenced_by
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'completed', status, progress_pct, step, attempt, $5 FROM upd
+)
+SELECT * FROM upd
+
+-- name: retry_job
+-- The failed attempt's error is not kept: `error` is present iff the job is `failed`.
+WITH upd AS (
+    UPDATE lro_jobs
+    SET status = 'queued', run_at = $4, updated_at = $3, progress_pct = 0, step = NULL,
+        lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+        version = version + 1
+    WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'status', status, progress_pct, step, attempt, $3 FROM upd
+)
+SELECT * FROM upd
+
+-- name: fail_job
+WITH upd AS (
+    UPDATE lro_jobs
+    SET status = 'failed', error = $4::jsonb, finished_at = $3, updated_at = $3,
+        expires_at = $5, lease_token = NULL, lease_expires_at = NULL,
+        version = version + 1
+    WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'failed', status, progress_pct, step, attempt, $3 FROM upd
+)
+SELECT * FROM upd
+
+-- name: cancel_running
+WITH upd AS (
+    UPDATE lro_jobs
+    SET status = 'cancelled', finished_at = $3, updated_at = $3, expires_at = $4,
+        lease_token = NULL, lease_expires_at = NULL, version = version + 1
+    WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'cancelled', status, progress_pct, step, attempt, $3 FROM upd
+)
+SELECT * FROM upd
+
+-- name: release_jobs
+-- Graceful shutdown: the interrupted run does not count as an attempt.
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[]) AS u(id, token)
+),
+locked AS (
+    SELECT j.seq, u.token FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
+    WHERE j.status = 'processing'
+    ORDER BY j.id
+    FOR UPDATE OF j
+),
+upd AS (
+    UPDATE lro_jobs j
+    SET status = 'queued', run_at = $3, updated_at = $3,
+        attempt = greatest(j.attempt - 1, 0), progress_pct = 0, step = NULL,
+        lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+        version = j.version + 1
+    FROM locked
+    WHERE j.seq = locked.seq
+    RETURNING j.*, locked.token AS fenced_by
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'status', status, progress_pct, step, attempt, $3 FROM upd
+)
+SELECT * FROM upd
+
+-- name: expired_leases
+-- SKIP LOCKED: rescuers in several processes split the expired jobs between them, and a
+-- job whose worker is completing it right now is left to that worker.
+SELECT seq, attempt, max_attempts, cancel_requested FROM lro_jobs
+WHERE status = 'processing' AND lease_expires_at < $1
+ORDER BY lease_expires_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+
+-- name: rescue
+-- Re-checks status and lease in the statement itself (the rows are locked by
+-- expired_leases in this transaction, so this is belt and braces). The new status and
+-- error per row are decided by the caller: cancelled, failed (worker lost) or queued.
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(seq, status, error)
+),
+upd AS (
+    UPDATE lro_jobs j
+    SET status = u.status,
+        error = CASE WHEN u.status = 'failed' THEN u.error::jsonb ELSE j.error END,
+        run_at = CASE WHEN u.status = 'queued' THEN $5 ELSE j.run_at END,
+        finished_at = CASE WHEN u.status = 'queued' THEN j.finished_at ELSE $4 END,
+        expires_at = CASE WHEN u.status = 'queued' THEN j.expires_at ELSE $6 END,
+        progress_pct = CASE WHEN u.status = 'queued' THEN 0 ELSE j.progress_pct END,
+        step = CASE WHEN u.status = 'queued' THEN NULL ELSE j.step END,
+        worker_id = CASE WHEN u.status = 'queued' THEN NULL ELSE j.worker_id END,
+        updated_at = $4, lease_token = NULL, lease_expires_at = NULL,
+        version = j.version + 1
+    FROM u
+    WHERE j.seq = u.seq AND j.status = 'processing' AND j.lease_expires_at < $4
+    RETURNING j.*
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, CASE WHEN status = 'queued' THEN 'status' ELSE status END,
+           status, progress_pct, step, attempt, $4
+    FROM upd
+)
+SELECT * FROM upd
+
+-- name: cancel_queued
+WITH upd AS (
+    UPDATE lro_jobs
+    SET status = 'cancelled', finished_at = $2, updated_at = $2, expires_at = $3,
+        version = version + 1
+    WHERE id = $1 AND status = 'queued'
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'cancelled', status, progress_pct, step, attempt, $2 FROM upd
+)
+SELECT * FROM upd
+
+-- name: request_cancel_running
+-- The event carries cancel_requested, so the NOTIFY tells the worker holding the job,
+-- on whichever machine, to stop it.
+WITH upd AS (
+    UPDATE lro_jobs
+    SET cancel_requested = true, updated_at = $2, version = version + 1
+    WHERE id = $1 AND status = 'processing' AND NOT cancel_requested
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events (job_id, version, kind, status, progress_pct, step, attempt,
+                            cancel_requested, at)
+    SELECT id, version, 'status', status, progress_pct, step, attempt, true, $2 FROM upd
+)
+SELECT * FROM upd
+
+-- name: delete_terminal
+-- No event exists for a deletion, so the statement notifies itself: other processes'
+-- waiters re-read and find the job gone.
+WITH del AS (
+    DELETE FROM lro_jobs
+    WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled')
+    RETURNING *
+),
+del_events AS (
+    DELETE FROM lro_events e USING del WHERE e.job_id = del.id
+)
+SELECT del.*,
+       pg_notify(
+           'lro_changes',
+           coalesce(current_setting('lro.origin', true), '') || '|' || del.id || ' '
+           || del.version || ' ' || del.status || ' 0'
+       )::text AS notified
+FROM del
+
+-- name: sweep
+-- Concurrent sweepers take disjoint batches (SKIP LOCKED) and never wait for a claim or
+-- for each other; status is re-checked although only terminal jobs carry expires_at, so
+-- an active job is never swept whatever wrote its row. The same statement drops old
+-- tombstones and releases expired idempotency keys, each batch-limited and lock-skipping,
+-- and never touching the rows deleted here.
+WITH doomed AS (
+    SELECT seq FROM lro_jobs
+    WHERE expires_at <= $1 AND status IN ('completed', 'failed', 'cancelled')
+    ORDER BY expires_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+del AS (
+    DELETE FROM lro_jobs j USING doomed WHERE j.seq = doomed.seq
+    RETURNING j.id, j.owner, j.expires_at, j.result_ref
+),
+del_events AS (
+    DELETE FROM lro_events e USING del WHERE e.job_id = del.id
+),
+tombs AS (
+    INSERT INTO lro_tombstones (job_id, owner, expired_at, keep_until)
+    SELECT id, owner, expires_at, expires_at + make_interval(secs => $3) FROM del
+    ON CONFLICT (job_id) DO UPDATE
+    SET owner = excluded.owner, expired_at = excluded.expired_at,
+        keep_until = excluded.keep_until
+),
+old_tombs AS (
+    DELETE FROM lro_tombstones
+    WHERE job_id IN (
+        SELECT job_id FROM lro_tombstones
+        WHERE keep_until <= $1 AND job_id NOT IN (SELECT id FROM del)
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    )
+),
+stale_keys AS (
+    UPDATE lro_jobs
+    SET idempotency_key = NULL, request_fingerprint = NULL, idempotency_expires_at = NULL
+    WHERE seq IN (
+        SELECT seq FROM lro_jobs
+        WHERE idempotency_key IS NOT NULL AND idempotency_expires_at <= $1
+          AND seq NOT IN (SELECT seq FROM doomed)
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    )
+)
+SELECT id, result_ref::text AS result_ref FROM del
+
+-- name: get_tombstone
+SELECT job_id, owner, expired_at FROM lro_tombstones WHERE job_id = $1 AND keep_until > $2
+
+-- name: list_jobs
+-- Keyset pagination on the lro_jobs_owner_created index; the first page passes no cursor
+-- and compares against 'infinity'.
+SELECT * FROM lro_jobs
+WHERE owner = $1
+  AND (created_at, id) < (coalesce($2::timestamptz, 'infinity'::timestamptz), $3::text)
+  AND (expires_at IS NULL OR expires_at > $4)
+  AND ($5::text IS NULL OR operation = $5::text)
+  AND ($6::text[] IS NULL OR status = ANY($6::text[]))
+ORDER BY created_at DESC, id DESC
+LIMIT $7
+
+-- name: events_after
+SELECT job_id, version, kind, status, progress_pct, step, attempt, at FROM lro_events
+WHERE job_id = $1 AND version > $2
+ORDER BY version
+
+-- name: recent_durations
+SELECT extract(epoch FROM finished_at - started_at)::float8 FROM lro_jobs
+WHERE operation = $1 AND status = 'completed' AND started_at IS NOT NULL
+ORDER BY finished_at DESC
+LIMIT $2
