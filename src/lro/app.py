@@ -19,6 +19,7 @@ from lro.submission import Estimator, SubmitRequest, submit_jobs
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
+    from lro.worker.maintenance import Maintenance
     from lro.worker.runner import Worker
 
 H = TypeVar("H", bound=Handler)
@@ -135,9 +136,17 @@ class LRO:
         return create_app(self, embedded_worker=embedded_worker, **fastapi_kwargs)
 
     def worker(self, concurrency: int | None = None) -> Worker:
+        """A new Worker (not started) with `concurrency` slots (default: settings)."""
         from lro.worker.runner import Worker
 
         return Worker(self, concurrency=concurrency or self.settings.concurrency)
+
+    def maintenance(self) -> Maintenance:
+        """The rescuer and retention sweeper (every Worker runs its own); call
+        `rescue_once()` / `sweep_once()` directly from scripts and tests."""
+        from lro.worker.maintenance import Maintenance
+
+        return Maintenance(self)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LRO]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,19 @@ _DONE = _Done()
 ProgressSink = Callable[[float, "str | None"], None]
 
 
+class JobLogger(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every message with the job id (and passes `job_id` / `operation` as
+    `extra`), so a worker's interleaved log lines can be told apart without a custom
+    formatter."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = self.extra or {}
+        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
+        return f"job {extra.get('job_id')}: {msg}", kwargs
+
+
 class JobContext:
     """Handed to every handler call. Thread-safe: sync handlers run in a thread pool.
 
@@ -50,15 +63,27 @@ class JobContext:
         self.attempt = job.attempt
         self.max_attempts = job.max_attempts
         self.params: Any = job.params
-        self.logger = logging.LoggerAdapter(
-            logger or _log, {"job_id": job.id, "operation": job.operation}
-        )
+        self._base_logger = logger or _log
+        self._logger: JobLogger | None = None
         self._result_store = result_store
         self._on_progress = on_progress
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._pct = 0.0
         self._step: str | None = None
+
+    @property
+    def logger(self) -> JobLogger:
+        """A logger whose records carry `job_id` and `operation` (as `extra`).
+
+        Built on first use: most handlers never log, and a worker running thousands of
+        short jobs a second should not pay for an adapter per job.
+        """
+        if self._logger is None:
+            self._logger = JobLogger(
+                self._base_logger, {"job_id": self.job_id, "operation": self.operation}
+            )
+        return self._logger
 
     @property
     def progress_pct(self) -> float:
@@ -82,7 +107,9 @@ class JobContext:
 
     @property
     def cancelled(self) -> bool:
-        """True once a cancel was requested; long handlers should check and stop."""
+        """True once the handler should stop: the job's cancel was requested, the attempt
+        timed out, or the worker is shutting down. Long handlers (sync ones above all,
+        which cannot be interrupted) should check it and return or `raise_if_cancelled()`."""
         return self._cancel.is_set()
 
     def raise_if_cancelled(self) -> None:
@@ -94,5 +121,6 @@ class JobContext:
         return self._result_store.staging_path(self.job_id, filename)
 
     def _request_cancel(self) -> None:
-        """Called by the worker when the store reports a cancel request."""
+        """Called by the worker when the store reports a cancel request, the attempt timed
+        out, or the worker is shutting down: in each case the handler should stop."""
         self._cancel.set()
