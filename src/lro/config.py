@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     """JSON results up to this size are returned inline in the job resource; larger ones
     are stored as a file and served only at result_url."""
     shutdown_grace_seconds: float = Field(10, ge=0)
-    poll_interval_seconds: float = Field(0.05, gt=0)
+    poll_interval_seconds: float = Field(0.02, gt=0)
     """How often an idle worker or a waiter looks for changes made by other processes
     when the store cannot push notifications (SQLite)."""
     sweep_interval_seconds: float = Field(60, gt=0)

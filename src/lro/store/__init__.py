@@ -14,7 +14,7 @@ from lro.store.base import (
 )
 
 
-def open_store(url: str, *, poll_interval: float = 0.05) -> Store:
+def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
     """Build (not connect) the backend for `url`: `sqlite:///path` or `postgresql://...`."""
     if url.startswith("sqlite://"):
         from lro.store.sqlite import SQLiteStore
