@@ -7,11 +7,12 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 from pydantic import BaseModel
 from tests.worker.helpers import running_worker, wait_job
 
-from lro import LRO, File, JobContext, JobError, PermanentError, Status
+from lro import LRO, File, JobContext, JobError, PermanentError, Settings, Status
 from lro.errors import JobCancelled
 from lro.worker import Worker
 
@@ -95,6 +96,30 @@ async def test_permanent_error_fails_at_once_with_its_own_error(lro: LRO) -> Non
     assert done.error.attempts == 1
     assert done.error.type.endswith("/bad-column")
     assert (worker.stats.failed, worker.stats.retried) == (1, 0)
+
+
+async def test_final_failure_keeps_the_progress_and_step_it_stopped_at(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # A flush interval far longer than the test: the handler's last progress is still
+    # unwritten when it fails, and must be written before the failure, not dropped.
+    slow_flush = settings.model_copy(update={"progress_flush_seconds": 3600})
+    lro = LRO(store=f"sqlite:///{tmp_path}/slow.db", settings=slow_flush)
+
+    @lro.operation("stops.half.way")
+    async def half(ctx: JobContext) -> None:
+        for pct in range(0, 51, 10):
+            await ctx.progress(pct, f"step at {pct}%")
+        raise PermanentError("stopped at 50%", code="stopped")
+
+    try:
+        job = await lro.submit("stops.half.way")
+        async with running_worker(lro):
+            done = await wait_job(lro, job.id)
+    finally:
+        await lro.stop()
+    assert done.status is Status.FAILED
+    assert (done.progress_pct, done.step) == (50, "step at 50%")
 
 
 async def test_job_error_retryable_false_is_not_retried(lro: LRO) -> None:

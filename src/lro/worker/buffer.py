@@ -114,6 +114,11 @@ class WriteBuffer:
         """Forget unwritten progress of an attempt that has ended."""
         self._dirty.pop(job_id, None)
 
+    def take_progress(self, job_id: str) -> ProgressUpdate | None:
+        """Remove and return an attempt's unwritten progress, for the caller to write."""
+        entry = self._dirty.pop(job_id, None)
+        return None if entry is None else ProgressUpdate(*entry)
+
     async def _progress_loop(self) -> None:
         while True:
             await self._progress_wake.wait()

@@ -332,10 +332,20 @@ class Executor:
             )
         return await self._fail_with(a, error)
 
+    async def _flush_progress(self, a: Attempt) -> None:
+        """Write an ending attempt's last unwritten progress, so a failed or cancelled job
+        shows the percentage and step it stopped at (a retry resets progress anyway)."""
+        update = self._buffer.take_progress(a.job.id)
+        if update is None:
+            return
+        try:
+            await self._store.set_progress([update], utcnow())
+        except Exception as exc:  # advisory: never let it stop the outcome being recorded
+            a.ctx.logger.warning("could not write the last progress: %s", exc)
+
     async def _fail_with(self, a: Attempt, error: ErrorDetail) -> Outcome:
         job = a.job
         now = utcnow()
-        self._buffer.drop_progress(job.id)
         if retry.should_retry(job.attempt, job.max_attempts, error.retryable):
             base = a.op.retry_base_seconds
             when = retry.retry_at(
@@ -355,7 +365,10 @@ class Executor:
             failure = Failure(a.lease, error, retry_at=when)
             outcome = Outcome.RETRIED
             a.retry_at = when
+            self._buffer.drop_progress(job.id)
         else:
+            await self._flush_progress(a)
+            now = utcnow()
             a.ctx.logger.warning(
                 "failed on attempt %d/%d: %s: %s",
                 job.attempt,
@@ -371,7 +384,7 @@ class Executor:
         return outcome
 
     async def _cancel(self, a: Attempt) -> Outcome:
-        self._buffer.drop_progress(a.job.id)
+        await self._flush_progress(a)
         stored = await self._store.cancel_running(
             a.lease, utcnow(), self._settings.retention_seconds
         )
