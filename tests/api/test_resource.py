@@ -4,37 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from tests.support.jobs import T0
+from tests.support.jobs import make_job as job
+
 from lro.api.schemas import JobResource
-from lro.models import ErrorDetail, Job, ResultRef, Status
+from lro.models import ErrorDetail, ResultRef, Status
 from lro.resource import job_resource, rfc3339
-
-T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-
-def job(**kw: object) -> Job:
-    base: dict[str, object] = dict(
-        id="j1",
-        operation="op",
-        status=Status.QUEUED,
-        params={},
-        owner="",
-        priority=0,
-        progress_pct=0.0,
-        step=None,
-        attempt=0,
-        max_attempts=3,
-        timeout_seconds=None,
-        run_at=T0,
-        created_at=T0,
-        updated_at=T0,
-        started_at=None,
-        finished_at=None,
-        expires_at=None,
-        estimated_duration_seconds=120.0,
-        version=1,
-    )
-    base.update(kw)
-    return Job(**base)  # type: ignore[arg-type]
 
 
 def test_queued_resource() -> None:

@@ -3,9 +3,10 @@ parsing, ETag comparison and the adaptive Retry-After."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from tests.support.jobs import T0, make_job
 
 from lro.api.http import (
     MAX_RETRY_AFTER,
@@ -17,35 +18,7 @@ from lro.api.http import (
     suggest_retry_after,
 )
 from lro.errors import BadRequest
-from lro.models import Job, Status
-
-T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-
-def make_job(**kw: object) -> Job:
-    base: dict[str, object] = dict(
-        id="j1",
-        operation="op",
-        status=Status.QUEUED,
-        params={},
-        owner="",
-        priority=0,
-        progress_pct=0.0,
-        step=None,
-        attempt=0,
-        max_attempts=3,
-        timeout_seconds=None,
-        run_at=T0,
-        created_at=T0,
-        updated_at=T0,
-        started_at=None,
-        finished_at=None,
-        expires_at=None,
-        estimated_duration_seconds=120.0,
-        version=1,
-    )
-    base.update(kw)
-    return Job(**base)  # type: ignore[arg-type]
+from lro.models import Status
 
 
 # -- Idempotency-Key ------------------------------------------------------------------------

@@ -158,6 +158,19 @@ async def submit_and_answer(
     return job_response(job, prefix, status_code=202, headers=headers, retry_after=True)
 
 
+async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, Any]:
+    """Headers checked first (a malformed Idempotency-Key is a 400 whatever the body),
+    then the body, which must be a JSON object."""
+    read_headers(request)
+    body = await read_json(request, lro.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise Unprocessable(
+            not_object,
+            extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
+        )
+    return body
+
+
 def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Response]]:
     async def submit_operation(
         request: Request,
@@ -165,13 +178,9 @@ def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Resp
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
-        read_headers(request)
-        body = await read_json(request, lro.settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise Unprocessable(
-                "The body must be a JSON object of the operation's parameters.",
-                extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
-            )
+        body = await read_object(
+            request, lro, "The body must be a JSON object of the operation's parameters."
+        )
         reserved = _validate(Reserved, body)
         params = {k: v for k, v in body.items() if k not in Reserved.model_fields}
         req = SubmitRequest(
@@ -192,13 +201,9 @@ def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
-        read_headers(request)
-        body = await read_json(request, lro.settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise Unprocessable(
-                'The body must be a JSON object: {"operation": ..., "params": {...}}.',
-                extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
-            )
+        body = await read_object(
+            request, lro, 'The body must be a JSON object: {"operation": ..., "params": {...}}.'
+        )
         parsed: GenericSubmit = _validate(GenericSubmit, body)
         req = SubmitRequest(
             operation=parsed.operation,
