@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from tests.api.helpers import (
     PREFIX,
     assert_problem,
@@ -18,6 +19,7 @@ from tests.api.helpers import (
 )
 
 from lro import LRO
+from lro.api import views
 from lro.models import Status, utcnow
 from lro.store import SweepParams
 
@@ -125,6 +127,26 @@ async def test_long_poll_wakes_on_a_change(client: httpx.AsyncClient, lro: LRO) 
     await progress(lro, job, 50)
     r = await poll
     assert r.json()["progress_pct"] == 50
+
+
+async def test_long_poll_rechecks_when_a_notification_is_lost(
+    client: httpx.AsyncClient, lro: LRO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Notifications lost (as while a LISTEN connection is down): the hub hears nothing.
+    monkeypatch.setattr(views, "RECHECK_SECONDS", 0.05)
+    monkeypatch.setattr(lro.settings, "max_wait_seconds", 3600)
+    lro.hub.stop()
+    job_id = (await submit(client))["job_id"]
+    etag = (await client.get(f"{PREFIX}/jobs/{job_id}")).headers["etag"]
+    poll = asyncio.create_task(
+        client.get(f"{PREFIX}/jobs/{job_id}?wait=3600", headers={"If-None-Match": etag})
+    )
+    await asyncio.sleep(0.05)
+    await claim(lro)
+    # Bounded far above the 0.05 s re-check; without it the request would hang for an hour.
+    r = await asyncio.wait_for(poll, 10)
+    assert r.status_code == 200
+    assert r.json()["status"] == "processing"
 
 
 async def test_long_poll_times_out_unchanged(client: httpx.AsyncClient, lro: LRO) -> None:

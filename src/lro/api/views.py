@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from lro.app import LRO
 
 
+RECHECK_SECONDS = 5.0
+"""A waiting request re-reads its job at least this often. Notifications are not
+replayed after a lost LISTEN connection (or a missed poll), so without the re-read a
+change made meanwhile would be noticed only at the wait's deadline."""
+
+
 def not_found(job_id: str) -> NotFound:
     # One wording for "never existed" and "not yours": existence is not leaked.
     return NotFound(f"There is no job {job_id!r}.", extensions={"job_id": job_id})
@@ -92,8 +98,9 @@ async def wait_for_job(
     """Re-read the job on every change notification until `done(job)` or the timeout.
 
     The waiter is registered before the first read, so a change committed between that
-    read and the wait still wakes us (no lost wake-up). A job deleted or expired while we
-    wait raises NotFound / Gone like any other read.
+    read and the wait still wakes us (no lost wake-up), and the job is re-read every
+    RECHECK_SECONDS in case a notification was lost with the store's connection. A job
+    deleted or expired while we wait raises NotFound / Gone like any other read.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(timeout, 0.0)
@@ -103,6 +110,6 @@ async def wait_for_job(
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            await waiter.wait(remaining)
+            await waiter.wait(min(remaining, RECHECK_SECONDS))
             job = await visible_job(lro, job_id, owner)
     return job
