@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow bench clean
+.PHONY: run test lint test-fast test-slow bench bench-pg clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ test-slow: $(STAMP)
 ## Benchmarks: prints a table of figures (see bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## lro on PostgreSQL side by side with pgqueuer and procrastinate (one run, one table);
+## its own venv bench/.venv-peers. Override: make bench-pg ARGS="10000 20 200" ROUNDS=2
+bench-pg:
+	ROUNDS=$(or $(ROUNDS),1) bash bench/peers.sh $(ARGS)
 
 clean:
 	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro-results

@@ -123,7 +123,10 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
             check_callback_url(req.callback_url)
         if req.delay is not None and req.delay < 0:
             raise Unprocessable("delay must not be negative")
-        fp = req.fingerprint or fingerprint("submit", op.name, canonical_json(params))
+        # Only a keyed request is ever compared, so only it pays for canonical JSON + sha256.
+        fp = None
+        if req.idempotency_key:
+            fp = req.fingerprint or fingerprint("submit", op.name, canonical_json(params))
         new_jobs.append(
             NewJob(
                 id=str(uuid.uuid4()),
@@ -137,7 +140,7 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
                 estimated_duration_seconds=await lro.estimator.estimate(lro, op),
                 callback_url=req.callback_url,
                 idempotency_key=req.idempotency_key,
-                request_fingerprint=fp if req.idempotency_key else None,
+                request_fingerprint=fp,
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
             )
         )
