@@ -21,6 +21,7 @@ tests/contract, so behaviour cannot drift between them. Rules every method follo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +117,22 @@ class SweepParams:
 
 Listener = Callable[[JobChange], None]
 
+_log = logging.getLogger("lro.store")
+
+
+def dispatch(listeners: Sequence[Listener], changes: Sequence[JobChange]) -> None:
+    """Call every listener with every change; one failing listener must not keep the
+    changes from the others (they are waiters of unrelated requests)."""
+    if not changes or not listeners:
+        return
+    snapshot = tuple(listeners)  # a listener may remove itself while being called
+    for change in changes:
+        for listener in snapshot:
+            try:
+                listener(change)
+            except Exception:
+                _log.exception("store listener failed on %s", change)
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -203,8 +220,9 @@ class Store(Protocol):
     async def complete_jobs(
         self, completions: Sequence[Completion], now: datetime, retention_seconds: float
     ) -> list[Job | None]:
-        """Fenced. -> `completed`, progress 100, result or result_ref, finished_at = now,
-        expires_at = now + retention, lease cleared. None where the lease is not held."""
+        """Fenced. -> `completed`, progress 100, result or result_ref, step replaced when
+        the Completion carries one, finished_at = now, expires_at = now + retention, lease
+        cleared. None where the lease is not held."""
         ...
 
     async def fail_job(

@@ -62,6 +62,7 @@ from lro.store.base import (
     Listener,
     RescueParams,
     SweepParams,
+    dispatch,
     worker_lost_error,
 )
 from lro.store.migrate import Migration, load_migrations, load_queries
@@ -348,15 +349,7 @@ class PostgresStore:
         return remove
 
     def _notify(self, changes: Sequence[JobChange]) -> None:
-        if not changes or not self._listeners:
-            return
-        listeners = tuple(self._listeners)
-        for change in changes:
-            for listener in listeners:
-                try:
-                    listener(change)
-                except Exception:
-                    log.exception("store listener failed on %s", change)
+        dispatch(self._listeners, changes)
 
     def _ensure_listening(self) -> None:
         if self._listen_task is not None or not self._listeners:
@@ -554,6 +547,7 @@ class PostgresStore:
             [None if c.result_ref is None else dumps(c.result_ref.to_json()) for c in completions],
             now,
             now + timedelta(seconds=retention_seconds),
+            [c.step for c in completions],
         )
         return self._by_lease([c.lease for c in completions], rows)
 

@@ -61,6 +61,7 @@ from lro.store.base import (
     Listener,
     RescueParams,
     SweepParams,
+    dispatch,
     worker_lost_error,
 )
 from lro.store.migrate import load_queries
@@ -294,15 +295,7 @@ class SQLiteStore:
         return remove
 
     def _notify(self, changes: Changes) -> None:
-        if not changes or not self._listeners:
-            return
-        listeners = tuple(self._listeners)
-        for change in changes:
-            for listener in listeners:
-                try:
-                    listener(change)
-                except Exception:
-                    log.exception("store listener failed on %s", change)
+        dispatch(self._listeners, changes)
 
     def _ensure_poller(self) -> None:
         if self._poll_task is not None or not self._listeners:
@@ -511,6 +504,7 @@ class SQLiteStore:
                 "expires_at": expires,
                 "result": None if c.result is None else to_json(c.result),
                 "result_ref": None if c.result_ref is None else to_json(c.result_ref.to_json()),
+                "step": c.step,
             }
             for c in completions
         ]
