@@ -208,6 +208,9 @@ class Completion:
     lease: Lease
     result: JSON = None
     result_ref: ResultRef | None = None
+    step: str | None = None
+    """The attempt's last step text when it was not written yet (progress is coalesced);
+    None keeps the stored step."""
 
 
 @dataclass(frozen=True, slots=True)

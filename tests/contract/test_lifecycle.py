@@ -92,6 +92,18 @@ async def test_complete_sets_result_and_retention(store: Store) -> None:
     assert await store.complete_jobs([], at(11), RETENTION) == []
 
 
+async def test_complete_takes_a_last_step_or_keeps_the_stored_one(store: Store) -> None:
+    await submit(store)
+    await submit(store)
+    a, b = await claim(store, 2)
+    for job in (a, b):
+        await store.set_progress([ProgressUpdate(lease_of(job), 90, "writing")], at(5))
+    done = await store.complete_jobs(
+        [Completion(lease_of(a), step="done"), Completion(lease_of(b))], at(10), RETENTION
+    )
+    assert [(j.step if j else None) for j in done] == ["done", "writing"]
+
+
 async def test_fail_with_retry_requeues_without_error(store: Store) -> None:
     await submit(store, max_attempts=3)
     job = await claim_one(store)

@@ -122,6 +122,26 @@ async def test_final_failure_keeps_the_progress_and_step_it_stopped_at(
     assert (done.progress_pct, done.step) == (50, "step at 50%")
 
 
+async def test_completed_job_ends_on_its_last_reported_step(
+    tmp_path: Path, settings: Settings
+) -> None:
+    slow_flush = settings.model_copy(update={"progress_flush_seconds": 3600})
+    lro = LRO(store=f"sqlite:///{tmp_path}/slow.db", settings=slow_flush)
+
+    @lro.operation("says.done")
+    async def says_done(ctx: JobContext) -> None:
+        await ctx.progress(50, "working")
+        await ctx.progress(100, "done")
+
+    try:
+        job = await lro.submit("says.done")
+        async with running_worker(lro):
+            done = await wait_job(lro, job.id)
+    finally:
+        await lro.stop()
+    assert (done.status, done.progress_pct, done.step) == (Status.COMPLETED, 100, "done")
+
+
 async def test_job_error_retryable_false_is_not_retried(lro: LRO) -> None:
     @lro.operation("nope", max_attempts=3)
     async def nope(ctx: JobContext) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -154,7 +155,11 @@ class WriteBuffer:
 
     # -- completions ----------------------------------------------------------------------
     def add_completion(self, completion: Completion) -> None:
-        self._dirty.pop(completion.lease.job_id, None)
+        # Unwritten progress is superseded by the completion (100%), but its step text is
+        # the job's last word on what it did: it rides along instead of costing a write.
+        pending = self._dirty.pop(completion.lease.job_id, None)
+        if pending is not None and pending[2] is not None and completion.step is None:
+            completion = dataclasses.replace(completion, step=pending[2])
         self._completions.append(completion)
         self._completion_wake.set()
 

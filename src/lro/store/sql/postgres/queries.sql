@@ -153,11 +153,11 @@ FROM locked LEFT JOIN upd ON upd.id = locked.id
 
 -- name: complete_jobs
 WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-        AS u(id, token, result, result_ref)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $7::text[])
+        AS u(id, token, result, result_ref, step)
 ),
 locked AS (
-    SELECT j.seq, u.token, u.result, u.result_ref
+    SELECT j.seq, u.token, u.result, u.result_ref, u.step
     FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
     WHERE j.status = 'processing'
     ORDER BY j.id
@@ -167,7 +167,7 @@ upd AS (
     UPDATE lro_jobs j
     SET status = 'completed', progress_pct = 100,
         result = locked.result::jsonb, result_ref = locked.result_ref::jsonb,
-        finished_at = $5, updated_at = $5, expires_at = $6,
+        step = COALESCE(locked.step, j.step), finished_at = $5, updated_at = $5, expires_at = $6,
         lease_token = NULL, lease_expires_at = NULL, version = j.version + 1
     FROM locked
     WHERE j.seq = locked.seq

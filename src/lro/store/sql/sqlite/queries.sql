@@ -75,7 +75,7 @@ RETURNING version, status
 -- name: complete_job
 UPDATE jobs
 SET status = 'completed', progress_pct = 100, result = :result, result_ref = :result_ref,
-    finished_at = :now, updated_at = :now, expires_at = :expires_at,
+    step = COALESCE(:step, step), finished_at = :now, updated_at = :now, expires_at = :expires_at,
     lease_token = NULL, lease_expires_at = NULL, version = version + 1
 WHERE id = :id AND lease_token = :token AND status = 'processing'
 RETURNING {{job_columns}}
