@@ -3,7 +3,7 @@
 from lro.app import LRO
 from lro.config import Settings
 from lro.context import JobContext
-from lro.errors import JobError, PermanentError
+from lro.errors import JobCancelled, JobError, PermanentError
 from lro.models import TERMINAL, ErrorDetail, Job, Status
 from lro.results import File
 from lro.submission import SubmitRequest
@@ -14,6 +14,7 @@ __all__ = [
     "ErrorDetail",
     "File",
     "Job",
+    "JobCancelled",
     "JobContext",
     "JobError",
     "PermanentError",
