@@ -15,6 +15,7 @@
     ├── StoreUnavailable             the store cannot be reached (maps to 503)
     ├── SchemaTooNew                 the database was migrated by a newer lro
     ├── JobCancelled                 raised in a handler whose job was cancelled
+    ├── KeyReused                    store: a live idempotency key, a different request
     └── JobError                     raised by handlers to fail a job with an actionable error
         └── PermanentError           the same, never retried
 
@@ -110,6 +111,15 @@ class ServiceUnavailable(ProblemError):
 
 class StoreUnavailable(LROError):
     """The store cannot be reached right now; callers answer 503 and retry later."""
+
+
+class KeyReused(LROError):
+    """The store found an idempotency key held by a live job whose request fingerprint
+    differs; the whole insert was rolled back. Submission turns it into a 422."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"idempotency key already used by job {job_id} for another request")
+        self.job_id = job_id
 
 
 class SchemaTooNew(LROError):

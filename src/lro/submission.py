@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from lro.errors import IdempotencyMismatch, Unprocessable
+from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
 from lro.models import Inserted, NewJob, utcnow
 
 if TYPE_CHECKING:
@@ -144,12 +144,11 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
             )
         )
-    inserted = await lro.store.insert_jobs(new_jobs, now)
-    for new, result in zip(new_jobs, inserted, strict=True):
-        if not result.created and result.job.request_fingerprint != new.request_fingerprint:
-            raise IdempotencyMismatch(
-                "This Idempotency-Key was already used for a different request (another "
-                "path or body). Use a new key for a new request.",
-                extensions={"job_id": result.job.id},
-            )
-    return inserted
+    try:
+        return await lro.store.insert_jobs(new_jobs, now)
+    except KeyReused as exc:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used for a different request (another "
+            "path or body). Use a new key for a new request.",
+            extensions={"job_id": exc.job_id},
+        ) from None

@@ -7,9 +7,11 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 from tests.api.helpers import PREFIX, assert_problem, claim, complete, count_jobs
 
-from lro import LRO
+from lro import LRO, SubmitRequest
+from lro.errors import IdempotencyMismatch
 from lro.models import ListQuery, Status, utcnow
 
 
@@ -130,6 +132,17 @@ async def test_idempotency_mismatch_is_422(client: httpx.AsyncClient, lro: LRO) 
         f"{PREFIX}/jobs", json={"operation": "echo", "params": {"text": "a"}}, headers=headers
     )
     assert_problem(other_path, 422)
+    assert await count_jobs(lro) == 1
+
+
+async def test_submit_many_with_a_reused_key_stores_nothing(lro: LRO) -> None:
+    await lro.submit("echo", {"text": "a"}, idempotency_key="k1")
+    batch = [
+        SubmitRequest("echo", {"text": "new"}),
+        SubmitRequest("echo", {"text": "b"}, idempotency_key="k1"),
+    ]
+    with pytest.raises(IdempotencyMismatch):
+        await lro.submit_many(batch)
     assert await count_jobs(lro) == 1
 
 

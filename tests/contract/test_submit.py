@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tests.contract.helpers import (
     RETENTION,
     T0,
@@ -17,6 +18,7 @@ from tests.contract.helpers import (
     submit,
 )
 
+from lro.errors import KeyReused
 from lro.models import Completion, Status
 from lro.store import Store
 
@@ -77,12 +79,28 @@ async def test_same_key_returns_the_first_job(store: Store) -> None:
         store, idempotency_key="k", request_fingerprint="a", idempotency_expires_at=at(100)
     )
     (again,) = await store.insert_jobs(
-        [new_job(idempotency_key="k", request_fingerprint="b", idempotency_expires_at=at(200))],
+        [new_job(idempotency_key="k", request_fingerprint="a", idempotency_expires_at=at(200))],
         at(50),
     )
     assert not again.created
     assert again.job == await current(store, first.id)
-    assert again.job.request_fingerprint == "a"  # the caller compares fingerprints
+
+
+async def test_same_key_for_another_request_stores_nothing_of_the_batch(store: Store) -> None:
+    first = await submit(
+        store, idempotency_key="k", request_fingerprint="a", idempotency_expires_at=at(100)
+    )
+    fresh = new_job(
+        idempotency_key="other", request_fingerprint="x", idempotency_expires_at=at(200)
+    )
+    plain = new_job()
+    reused = new_job(idempotency_key="k", request_fingerprint="b", idempotency_expires_at=at(200))
+    with pytest.raises(KeyReused) as raised:
+        await store.insert_jobs([fresh, plain, reused], at(50))
+    assert raised.value.job_id == first.id
+    for job in (fresh, plain, reused):
+        assert await store.get_job(job.id) is None
+    assert await current(store, first.id) == first
 
 
 async def test_keys_are_scoped_per_owner(store: Store) -> None:

@@ -166,8 +166,10 @@ class Store(Protocol):
         Idempotency: a NewJob with `idempotency_key` is unique per (owner, key) among keys
         that are still live: `idempotency_expires_at > now` and the owning job neither
         deleted nor expired. When a live key exists, nothing is inserted for that NewJob
-        and its Inserted carries the existing job with `created=False` (the caller compares
-        `request_fingerprint`). A stale key is released and the new job takes it. The
+        and its Inserted carries the existing job with `created=False`, provided the
+        `request_fingerprint`s are equal; when they differ the store raises KeyReused and
+        the whole batch is rolled back (nothing stored). A stale key is released and the
+        new job takes it. The
         decision rests on a unique index, so concurrent duplicates from many processes
         make exactly one job; the loser reads the winner's row.
         """

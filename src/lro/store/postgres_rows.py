@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from lro.errors import StoreUnavailable
+from lro.errors import KeyReused, StoreUnavailable
 from lro.models import ErrorDetail, Inserted, Job, NewJob, ResultRef, Status
 from lro.store.base import JobChange
 
@@ -172,6 +172,8 @@ async def insert_keyed(
                 continue
             key_until, job_until = holder["idempotency_expires_at"], holder["expires_at"]
             if (key_until is None or key_until > now) and (job_until is None or job_until > now):
+                if holder["request_fingerprint"] != jobs[i].request_fingerprint:
+                    raise KeyReused(str(holder["id"]))  # the caller's transaction rolls back
                 out[i] = Inserted(job_from_record(holder), created=False)
             else:
                 stale.append(holder["seq"])

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lro.errors import StoreUnavailable
+from lro.errors import KeyReused, StoreUnavailable
 from lro.models import (
     TERMINAL,
     Completion,
@@ -352,7 +352,10 @@ class SQLiteStore:
                         if (key_until is None or key_until > now_us) and (
                             job_until is None or job_until > now_us
                         ):
-                            out.append(Inserted(job_from_row(row), created=False))
+                            holder = job_from_row(row)
+                            if holder.request_fingerprint != new.request_fingerprint:
+                                raise KeyReused(holder.id)  # rolls the whole batch back
+                            out.append(Inserted(holder, created=False))
                             continue
                         # Stale key (its window or its job expired): the new job takes it.
                         conn.execute(Q["release_key"], (row[COL_SEQ],))
