@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from tests.contract.helpers import RETENTION, StoreFactory, at, claim_one, submit
+from tests.support.listen import Recorder
 
 from lro.models import Status
 from lro.store import JobChange, Store
-
-WAIT = 5.0
-
-
-class Recorder:
-    """A listener that tests can await: `wait_for` returns the first matching change."""
-
-    def __init__(self) -> None:
-        self.changes: list[JobChange] = []
-        self._arrived = asyncio.Event()
-
-    def __call__(self, change: JobChange) -> None:
-        self.changes.append(change)
-        self._arrived.set()
-
-    async def wait_for(self, match: Callable[[JobChange], bool]) -> JobChange:
-        async with asyncio.timeout(WAIT):
-            while True:
-                for change in self.changes:
-                    if match(change):
-                        return change
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 async def test_local_changes_reach_listeners(store: Store) -> None:

@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 from tests.postgres.conftest import StoreMaker
-from tests.postgres.helpers import T0, WAIT, Recorder, at, new_jobs
+from tests.postgres.helpers import T0, at, new_jobs
+from tests.support.listen import WAIT, Recorder
 
 from lro.models import Status
 from lro.store import ClaimParams
@@ -23,14 +24,14 @@ async def test_changes_reach_another_store(make_store: StoreMaker) -> None:
 
     (inserted,) = await api.insert_jobs(new_jobs(1), T0)
     job = inserted.job
-    await heard.wait_for(lambda cs: any(c.job_id == job.id and c.version == 1 for c in cs))
+    await heard.wait_until(lambda cs: any(c.job_id == job.id and c.version == 1 for c in cs))
     assert heard.changes[0].status is Status.QUEUED
 
     # The worker (this store) claims; the API (the other) requests cancel; the worker
     # hears a change flagged cancel_requested without querying.
     (claimed,) = await worker.claim_jobs(ClaimParams("w", 1, 30.0, T0))
     await api.request_cancel(job.id, at(1), 3600.0)
-    await heard.wait_for(lambda cs: any(c.cancel_requested for c in cs))
+    await heard.wait_until(lambda cs: any(c.cancel_requested for c in cs))
     flagged = [c for c in heard.changes if c.cancel_requested]
     assert [(c.job_id, c.version, c.status) for c in flagged] == [(job.id, 3, Status.PROCESSING)]
     # The claim was dispatched locally once, not a second time via NOTIFY.
@@ -45,7 +46,7 @@ async def test_big_batches_are_chunked_under_the_payload_limit(make_store: Store
     jobs = new_jobs(1000)
     await api.insert_jobs(jobs, T0)
     wanted = {j.id for j in jobs}
-    await heard.wait_for(lambda cs: wanted <= {c.job_id for c in cs})
+    await heard.wait_until(lambda cs: wanted <= {c.job_id for c in cs})
     assert len(heard.changes) == 1000
 
 

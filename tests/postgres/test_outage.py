@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from tests.postgres.conftest import StoreMaker
-from tests.postgres.helpers import T0, WAIT, Proxy, Recorder, new_jobs
+from tests.postgres.helpers import T0, new_jobs
+from tests.support.listen import WAIT, Recorder
 from tests.support.postgres import terminate_backends
+from tests.support.tcpproxy import TcpProxy
 
 from lro.errors import StoreUnavailable
 from lro.store import ClaimParams
@@ -50,38 +52,36 @@ async def test_terminated_backends_are_replaced(pg_url: str, make_store: StoreMa
     # The LISTEN connection came back too: another store's change reaches us again.
     await asyncio.wait_for(store.listening.wait(), WAIT)
     (inserted,) = await other.insert_jobs(new_jobs(1), T0)
-    await heard.wait_for(lambda cs: any(c.job_id == inserted.job.id for c in cs))
+    await heard.wait_until(lambda cs: any(c.job_id == inserted.job.id for c in cs))
 
 
 async def test_unreachable_server_then_recovery(pg_url: str, make_store: StoreMaker) -> None:
     target = urlsplit(pg_url)
-    proxy = Proxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.up()
-    via_proxy = target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}").geturl()
-    store = await make_store(f"{via_proxy}?connect_timeout=1")
-    heard = Recorder()
-    store.add_listener(heard)
-    await asyncio.wait_for(store.listening.wait(), WAIT)
-    await store.insert_jobs(new_jobs(3), T0)
+    with TcpProxy(target.port or 5432, target.hostname or "127.0.0.1") as proxy:
+        via_proxy = target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}").geturl()
+        store = await make_store(f"{via_proxy}?connect_timeout=1")
+        heard = Recorder()
+        store.add_listener(heard)
+        await asyncio.wait_for(store.listening.wait(), WAIT)
+        await store.insert_jobs(new_jobs(3), T0)
 
-    await proxy.down()
-    for _ in range(3):
+        proxy.off()
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                await store.ping()
         with pytest.raises(StoreUnavailable):
-            await store.ping()
-    with pytest.raises(StoreUnavailable):
-        await store.claim_jobs(ClaimParams("w", 10, 30.0, T0))
-    async with asyncio.timeout(WAIT):
-        while store.listening.is_set():  # noqa: ASYNC110 - no event for "cleared"
-            await asyncio.sleep(0.01)
+            await store.claim_jobs(ClaimParams("w", 10, 30.0, T0))
+        async with asyncio.timeout(WAIT):
+            while store.listening.is_set():  # noqa: ASYNC110 - no event for "cleared"
+                await asyncio.sleep(0.01)
 
-    await proxy.up()
-    await _eventually_ok(store)
-    assert len(await store.claim_jobs(ClaimParams("w", 10, 30.0, T0))) == 3  # nothing lost
-    await asyncio.wait_for(store.listening.wait(), WAIT)
-    other = await make_store()
-    (inserted,) = await other.insert_jobs(new_jobs(1), T0)
-    await heard.wait_for(lambda cs: any(c.job_id == inserted.job.id for c in cs))
-    await proxy.down()
+        proxy.on()
+        await _eventually_ok(store)
+        assert len(await store.claim_jobs(ClaimParams("w", 10, 30.0, T0))) == 3  # nothing lost
+        await asyncio.wait_for(store.listening.wait(), WAIT)
+        other = await make_store()
+        (inserted,) = await other.insert_jobs(new_jobs(1), T0)
+        await heard.wait_until(lambda cs: any(c.job_id == inserted.job.id for c in cs))
 
 
 async def test_open_unreachable_raises_store_unavailable() -> None:
