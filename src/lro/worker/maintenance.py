@@ -66,11 +66,11 @@ class Maintenance:
             )
         )
         for job in jobs:
+            # Not named: the rescue clears the worker of a requeued job on every backend.
             log.warning(
-                "job %s (%s) lost its worker %s on attempt %d/%d; now %s",
+                "job %s (%s) lost its worker on attempt %d/%d; now %s",
                 job.id,
                 job.operation,
-                job.worker_id or "?",
                 job.attempt,
                 job.max_attempts,
                 job.status.value,
