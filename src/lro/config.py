@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(0.02, gt=0)
     """How often an idle worker or a waiter looks for changes made by other processes
     when the store cannot push notifications (SQLite)."""
+    sse_heartbeat_seconds: float = Field(10, gt=0, le=15)
+    """Comment lines on idle event streams, so proxies keep them open (contract: <= 15 s)."""
     sweep_interval_seconds: float = Field(60, gt=0)
     sweep_batch_size: int = Field(500, gt=0)
     progress_flush_seconds: float = Field(0.25, ge=0)

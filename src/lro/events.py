@@ -11,6 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
+from lro.feeds import Feeds
 from lro.models import Status
 from lro.store.base import JobChange, Store
 
@@ -21,6 +22,8 @@ class ChangeHub:
         self._job_waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._queue_waiters: set[asyncio.Event] = set()
         self._remove: Callable[[], None] | None = None
+        self.feeds = Feeds(store)
+        """Per-job fan-out for SSE streams and waiting requests (lro.feeds)."""
 
     def start(self) -> None:
         if self._remove is None:
@@ -35,8 +38,10 @@ class ChangeHub:
                 ev.set()
         for ev in self._queue_waiters:
             ev.set()
+        self.feeds.close()
 
     def _on_change(self, change: JobChange) -> None:
+        self.feeds.changed(change.job_id)
         for ev in self._job_waiters.get(change.job_id, ()):
             ev.set()
         if change.status is Status.QUEUED:

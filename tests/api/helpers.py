@@ -56,7 +56,7 @@ async def ping(ctx: JobContext) -> str:
 
 def make_lro(tmp_path: Path, **overrides: Any) -> LRO:
     settings = Settings(
-        store_url=f"sqlite:///{tmp_path / 'lro.db'}",
+        store_url=overrides.pop("store_url", f"sqlite:///{tmp_path / 'lro.db'}"),
         result_dir=str(tmp_path / "results"),
         max_wait_seconds=overrides.pop("max_wait_seconds", 5),
         max_body_bytes=overrides.pop("max_body_bytes", 4096),

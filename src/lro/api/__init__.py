@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends
 
 from lro.api.jobs import add_job_routes
+from lro.api.stream import add_stream_routes
 from lro.api.submit import add_submit_routes
 
 if TYPE_CHECKING:
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 
 
 def build_router(lro: LRO) -> APIRouter:
-    """Submit routes (one per operation with a route, plus the generic one) and job routes,
-    under `lro.settings.api_prefix`.
+    """Submit routes (one per operation with a route, plus the generic one), job routes and
+    the job event stream, under `lro.settings.api_prefix`.
 
     Every route first makes sure the LRO is started (store opened, change hub listening),
     so an app that only includes the router, without lro's lifespan, still works.
@@ -32,6 +33,7 @@ def build_router(lro: LRO) -> APIRouter:
     router = APIRouter(dependencies=[Depends(started)])
     add_submit_routes(router, lro)
     add_job_routes(router, lro)
+    add_stream_routes(router, lro)
     return router
 
 

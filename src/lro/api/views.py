@@ -47,8 +47,14 @@ async def visible_job(lro: LRO, job_id: str, owner: str, now: datetime | None = 
     An expired job is gone at once, whether or not the sweeper deleted its row yet; after
     the sweep its tombstone keeps answering 410 to its owner, then 404.
     """
+    return await check_visible(lro, job_id, owner, await lro.store.get_job(job_id), now)
+
+
+async def check_visible(
+    lro: LRO, job_id: str, owner: str, job: Job | None, now: datetime | None = None
+) -> Job:
+    """`visible_job` for a job already read (a feed snapshot shares one read)."""
     now = now or utcnow()
-    job = await lro.store.get_job(job_id)
     if job is None:
         tomb = await lro.store.get_tombstone(job_id, now)
         if tomb is not None and tomb.owner == owner:
@@ -95,21 +101,27 @@ async def wait_for_job(
     *,
     done: Callable[[Job], bool],
 ) -> Job:
-    """Re-read the job on every change notification until `done(job)` or the timeout.
+    """Follow the job's feed until `done(job)` or the timeout; return the last state seen.
 
-    The waiter is registered before the first read, so a change committed between that
-    read and the wait still wakes us (no lost wake-up), and the job is re-read every
-    RECHECK_SECONDS in case a notification was lost with the store's connection. A job
-    deleted or expired while we wait raises NotFound / Gone like any other read.
+    Subscribing reads the job at once, and every change notification shares one read among
+    all the job's followers. The feed is refreshed at least every RECHECK_SECONDS in case
+    a notification was lost with the store's connection. A job deleted or expired while
+    we wait raises NotFound / Gone like any other read.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(timeout, 0.0)
-    with lro.hub.job_waiter(job_id) as waiter:
-        job = await visible_job(lro, job_id, owner)
-        while not done(job):
+    job: Job | None = None
+    with lro.hub.feeds.subscribe(job_id) as sub:
+        while True:
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            await waiter.wait(min(remaining, RECHECK_SECONDS))
-            job = await visible_job(lro, job_id, owner)
-    return job
+            if job is not None and remaining <= 0:
+                return job
+            snapshot = await sub.next(max(min(remaining, RECHECK_SECONDS), 0.0))
+            if snapshot is None:
+                if job is None and remaining <= 0:  # not even the first read came back
+                    return await visible_job(lro, job_id, owner)
+                sub.feed.refresh()
+                continue
+            job = await check_visible(lro, job_id, owner, snapshot.job)
+            if done(job):
+                return job

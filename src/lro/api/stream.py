@@ -1,0 +1,153 @@
+"""Server-Sent Events for one job (HTTP-CONTRACT §4).
+
+Each event's id is the job's version, which the store bumps once per committed change, so
+ids are strictly increasing per job and `Last-Event-ID` names an exact point in the job's
+event log: a reconnecting client gets the changes after it, none lost or repeated. The
+framing, heartbeat comments and disconnect detection are sse-starlette's; the stream is
+fed by the job's feed (lro.feeds), so watchers of a job share one read per change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Path
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
+
+from lro.api.auth import Owner
+from lro.api.problems import problem_responses
+from lro.api.views import RECHECK_SECONDS, visible_job
+from lro.models import TERMINAL, Job, Status, utcnow
+from lro.resource import job_resource
+from lro.store.base import JobEvent
+
+if TYPE_CHECKING:
+    from lro.app import LRO
+
+SEND_TIMEOUT_SECONDS = 30.0
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def parse_last_event_id(raw: str | None) -> int | None:
+    """A malformed Last-Event-ID is treated as absent, as the contract says."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdecimal() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+def event_name(status: Status, kind: str) -> str:
+    if status in TERMINAL:
+        return status.value
+    return "progress" if kind == "progress" else "status"
+
+
+def resource_at(job: Job, event: JobEvent, prefix: str) -> dict[str, Any]:
+    """The job resource as of `event`: the current resource with the event's own fields.
+
+    Events record status, progress, step and attempt; what they do not record (result,
+    error, finish time) belongs to the terminal state only, so it is cleared for the
+    earlier events of a replay rather than shown before it happened.
+    """
+    body = job_resource(job, prefix)
+    if event.version == job.version:
+        return body
+    body["status"] = event.status.value
+    body["progress_pct"] = 100 if event.status is Status.COMPLETED else event.progress_pct
+    body["step"] = event.step
+    body["attempt"] = event.attempt
+    body["updated_at"] = event.at.isoformat().replace("+00:00", "Z")
+    if event.status not in TERMINAL:
+        for key in ("finished_at", "expires_at", "result_url", "result", "error"):
+            body[key] = None
+    return body
+
+
+def _sse(version: int, name: str, body: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps(body, separators=(",", ":")), event=name, id=str(version)
+    )
+
+
+async def job_stream(
+    lro: LRO, job_id: str, owner: str, cursor: int | None
+) -> AsyncIterator[ServerSentEvent]:
+    """Current state first (without a cursor), then every change after the cursor, until
+    the terminal event; ends early when the job is deleted or expires meanwhile."""
+    prefix = lro.settings.api_prefix
+    with lro.hub.feeds.subscribe(job_id, cursor) as sub:
+        while True:
+            snapshot = await sub.next(RECHECK_SECONDS)
+            if snapshot is None:  # no change heard for a while: make sure none was missed
+                sub.feed.refresh()
+                continue
+            job = snapshot.job
+            if job is None or job.owner != owner or job.is_expired(utcnow()):
+                return
+            if sub.cursor is None or sub.cursor > job.version:
+                sub.cursor = job.version
+                yield _sse(job.version, event_name(job.status, "status"), job_resource(job, prefix))
+                if job.is_terminal:
+                    return
+                continue
+            for event in await sub.events_since_cursor(snapshot):
+                sub.cursor = event.version
+                yield _sse(
+                    event.version,
+                    event_name(event.status, event.kind),
+                    resource_at(job, event, prefix),
+                )
+                if event.status in TERMINAL:
+                    return
+
+
+def add_stream_routes(router: APIRouter, lro: LRO) -> None:
+    prefix = lro.settings.api_prefix
+
+    @router.get(
+        f"{prefix}/jobs/{{job_id}}/events",
+        response_model=None,
+        responses={
+            200: {
+                "description": "A stream of the job's changes; closes after the terminal event.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            204: {"description": "The client already has the job's terminal event."},
+            **problem_responses(404, 410, 503),
+        },
+        operation_id="job_events",
+        summary="Follow a job with Server-Sent Events",
+        tags=["jobs"],
+    )
+    async def job_events(
+        job_id: Annotated[str, Path(description="The job's id, as returned by the submit.")],
+        owner: Owner,
+        last_event_id: Annotated[
+            str | None,
+            Header(
+                alias="Last-Event-ID",
+                description="Resume after this event id; a malformed one is ignored.",
+            ),
+        ] = None,
+    ) -> Response:
+        job = await visible_job(lro, job_id, owner)  # 404 / 410 as a problem, not a stream
+        cursor = parse_last_event_id(last_event_id)
+        if cursor is not None and cursor > job.version:
+            cursor = None  # an id this job never had: start over with the current state
+        if cursor is not None and job.is_terminal and cursor >= job.version:
+            # Nothing is left to send. 204 also tells a browser EventSource to stop
+            # reconnecting, where an empty 200 stream would be retried forever.
+            return Response(status_code=204)
+        return EventSourceResponse(
+            job_stream(lro, job_id, owner, cursor),
+            headers=STREAM_HEADERS,
+            ping=lro.settings.sse_heartbeat_seconds,
+            # A client that stops reading must not pin the stream (and its memory) forever.
+            send_timeout=SEND_TIMEOUT_SECONDS,
+        )

@@ -1,0 +1,157 @@
+"""Per-job fan-out: one store read per change of a job, however many clients follow it.
+
+SSE streams, long polls and `Prefer: wait` requests subscribe to a job's `Feed`. When the
+change hub hears of a change to that job, the feed reads the job's new events and the job
+itself once and hands the same `Snapshot` to every subscriber; a thousand clients watching
+cost a thousand slots in memory, not a thousand queries.
+
+Each subscription keeps only the latest snapshot (a slot, not a queue), so a slow client
+cannot make the process hold an ever-growing backlog. That is safe because every snapshot
+carries all events after its `floor`, and the floor is the lowest cursor among the
+subscribers when the read began: the newest snapshot therefore holds everything a
+subscriber has not seen yet. A subscriber whose cursor is below a snapshot's floor (it
+joined while a read was in flight) reads its own gap from the store: correct first,
+shared when possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lro.models import Job
+from lro.store.base import JobEvent, Store
+
+log = logging.getLogger("lro.feeds")
+
+EVENTS_NOT_READ = 2**62
+"""The floor of a snapshot read only for the job (no subscriber wanted events)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A job's events with version > `floor`, then the job as read after them (None once
+    the job is deleted). `job.version` is at least the last event's version."""
+
+    floor: int
+    events: tuple[JobEvent, ...]
+    job: Job | None
+
+
+class Subscription:
+    """One follower of a job. `cursor` is the last version it has handled (None until it
+    has seen any state); it bounds the feed's reads, so it must be kept current."""
+
+    def __init__(self, feed: Feed, cursor: int | None) -> None:
+        self.feed = feed
+        self.cursor = cursor
+        self._latest: Snapshot | None = None
+        self._ready = asyncio.Event()
+
+    def offer(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        self._ready.set()
+
+    async def next(self, timeout: float) -> Snapshot | None:
+        """The newest snapshot since the last call, or None after `timeout` seconds."""
+        if not self._ready.is_set():
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        self._ready.clear()
+        snapshot, self._latest = self._latest, None
+        return snapshot
+
+    async def events_since_cursor(self, snapshot: Snapshot) -> list[JobEvent]:
+        """The events after this subscriber's cursor up to the snapshot's job: from the
+        snapshot when it reaches back far enough, else read from the store."""
+        after = self.cursor if self.cursor is not None else 0
+        if snapshot.floor <= after:
+            return [e for e in snapshot.events if e.version > after]
+        events = await self.feed.store.events_after(self.feed.job_id, after)
+        limit = snapshot.job.version if snapshot.job is not None else None
+        return [e for e in events if limit is None or e.version <= limit]
+
+
+class Feed:
+    """Followers of one job and the single read that serves them all."""
+
+    def __init__(self, store: Store, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.subscribers: set[Subscription] = set()
+        self._reading: asyncio.Task[None] | None = None
+        self._again = False
+
+    def refresh(self) -> None:
+        """Read the job for all subscribers; coalesced while a read is in flight."""
+        if self._reading is not None:
+            self._again = True
+            return
+        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                self._again = False
+                try:
+                    snapshot = await self._read()
+                except Exception as exc:  # store down: subscribers re-check on their own timer
+                    log.warning("reading job %s for its followers failed: %r", self.job_id, exc)
+                    return
+                for sub in tuple(self.subscribers):
+                    sub.offer(snapshot)
+                if not self._again or not self.subscribers:
+                    return
+        finally:
+            self._reading = None
+
+    async def _read(self) -> Snapshot:
+        cursors = [s.cursor for s in self.subscribers if s.cursor is not None]
+        floor = min(cursors) if cursors else EVENTS_NOT_READ
+        # Events first, then the job: the job is never older than the last event read.
+        events = await self.store.events_after(self.job_id, floor) if cursors else []
+        job = await self.store.get_job(self.job_id)
+        return Snapshot(floor, tuple(events), job)
+
+
+class Feeds:
+    """All feeds of one process, keyed by job id; fed by the change hub."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._feeds: dict[str, Feed] = {}
+
+    def changed(self, job_id: str) -> None:
+        feed = self._feeds.get(job_id)
+        if feed is not None:
+            feed.refresh()
+
+    def close(self) -> None:
+        for feed in self._feeds.values():
+            for sub in feed.subscribers:
+                sub.offer(Snapshot(EVENTS_NOT_READ, (), None))
+
+    @contextlib.contextmanager
+    def subscribe(self, job_id: str, cursor: int | None = None) -> Iterator[Subscription]:
+        """Follow a job; the first snapshot is read at once, so the subscriber needs no
+        read of its own before waiting (and cannot miss a change made meanwhile)."""
+        feed = self._feeds.get(job_id)
+        if feed is None:
+            feed = self._feeds[job_id] = Feed(self._store, job_id)
+        sub = Subscription(feed, cursor)
+        feed.subscribers.add(sub)
+        try:
+            feed.refresh()
+            yield sub
+        finally:
+            feed.subscribers.discard(sub)
+            if not feed.subscribers and self._feeds.get(job_id) is feed:
+                del self._feeds[job_id]
+
+    def __len__(self) -> int:
+        return len(self._feeds)

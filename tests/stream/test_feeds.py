@@ -1,0 +1,92 @@
+"""The per-job fan-out (lro.feeds): followers of a job share one store read per change,
+and a follower that joins while a read is in flight still misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tests.api.helpers import claim, make_lro, progress
+
+from lro import LRO, SubmitRequest
+
+
+def count_calls(obj: Any, name: str) -> list[int]:
+    """Count calls of a real method (a spy: the method still runs)."""
+    calls = [0]
+    real: Callable[..., Awaitable[Any]] = getattr(obj, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return await real(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return calls
+
+
+async def started(tmp_path: Path) -> LRO:
+    lro = make_lro(tmp_path)
+    await lro.start()
+    return lro
+
+
+async def test_a_hundred_followers_cost_one_read_per_change(tmp_path: Path) -> None:
+    lro = await started(tmp_path)
+    try:
+        [submitted] = await lro.submit_many([SubmitRequest("echo", {"text": "x"})])
+        job_id = submitted.id
+        with contextlib.ExitStack() as stack:
+            subs = [stack.enter_context(lro.hub.feeds.subscribe(job_id)) for _ in range(100)]
+            firsts = await asyncio.gather(*(s.next(5) for s in subs))
+            assert all(f is not None and f.job is not None and f.job.version == 1 for f in firsts)
+            for s in subs:
+                s.cursor = 1
+            reads = count_calls(lro.store, "get_job")
+            event_reads = count_calls(lro.store, "events_after")
+            job = await claim(lro)
+            await progress(lro, job, 30)
+            seen = await asyncio.gather(*(until_version(s, 3) for s in subs))
+        assert all([e.version for e in events] == [2, 3] for events in seen)
+        # Two changes, however many followers: at most one read of each kind per change.
+        assert 1 <= reads[0] <= 2
+        assert 1 <= event_reads[0] <= 2
+        assert len(lro.hub.feeds) == 0
+    finally:
+        await lro.stop()
+
+
+async def until_version(sub: Any, version: int) -> list[Any]:
+    """Collect a follower's events until it has seen `version` (as an SSE stream does)."""
+    events: list[Any] = []
+    while sub.cursor < version:
+        snapshot = await sub.next(5)
+        assert snapshot is not None, "no snapshot within 5 s"
+        for event in await sub.events_since_cursor(snapshot):
+            events.append(event)
+            sub.cursor = event.version
+    return events
+
+
+async def test_a_follower_behind_a_snapshot_reads_its_own_gap(tmp_path: Path) -> None:
+    """A snapshot whose floor is above a follower's cursor (the read began before the
+    follower said where it was) must not hide the events in between."""
+    lro = await started(tmp_path)
+    try:
+        [submitted] = await lro.submit_many([SubmitRequest("echo", {"text": "x"})])
+        job_id = submitted.id
+        job = await claim(lro)
+        await progress(lro, job, 10)
+        with lro.hub.feeds.subscribe(job_id, cursor=3) as ahead:
+            await ahead.next(5)
+            with lro.hub.feeds.subscribe(job_id, cursor=None) as late:
+                snapshot = await late.next(5)
+                assert snapshot is not None
+                late.cursor = 1  # as if it had only seen the queued state
+                await progress(lro, job, 20)
+                events = await until_version(late, 4)
+        assert [e.version for e in events] == [2, 3, 4]
+    finally:
+        await lro.stop()
