@@ -105,3 +105,20 @@ async def test_claim_query_uses_its_index(pg_url: str, make_store: StoreMaker) -
         text = json.dumps(json.loads(p))
         assert '"Index Name": "lro_jobs_claim"' in text, text
         assert '"Seq Scan"' not in text, text
+
+
+async def test_a_claim_commits_without_waiting_for_its_wal_flush(
+    pg_url: str, make_store: StoreMaker
+) -> None:
+    """The claim statement turns synchronous_commit off for its own transaction only: a
+    claim lost in a crash just runs the job again, and the next statement is durable."""
+    store = await make_store()
+    await store.insert_jobs(new_jobs(1), T0)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        async with conn.transaction():
+            assert len(await conn.fetch(Q["claim_jobs"], T0, at(30), "w", None, 5)) == 1
+            assert await conn.fetchval("SELECT current_setting('synchronous_commit')") == "off"
+        assert await conn.fetchval("SELECT current_setting('synchronous_commit')") == "on"
+    finally:
+        await conn.close()

@@ -70,7 +70,14 @@ WHERE seq = ANY($1::bigint[])
 -- instead of queueing behind it, so concurrent claimers take disjoint jobs. Rows are
 -- picked by walking the partial index lro_jobs_claim in claim order; the lock re-checks
 -- `status = 'queued'` on the latest row version, so a job is never leased twice.
-WITH picked AS (
+-- The commit does not wait for its WAL flush (synchronous_commit off, this transaction
+-- only): a claim lost in a server crash leaves the job queued, its run's writes fail the
+-- lease fence, and it runs again, which at-least-once allows. Submits and completions
+-- keep waiting for the flush; each of them also makes every earlier claim durable.
+WITH async_commit AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+),
+picked AS (
     SELECT seq FROM lro_jobs
     WHERE status = 'queued'
       AND run_at <= $1
@@ -99,7 +106,7 @@ ev AS (
     INSERT INTO lro_events {{event_columns}}
     SELECT id, version, 'status', status, progress_pct, step, attempt, $1 FROM upd
 )
-SELECT * FROM upd ORDER BY priority DESC, run_at, seq
+SELECT upd.* FROM upd, async_commit ORDER BY priority DESC, run_at, seq
 
 -- name: heartbeat
 -- No version, no event: a heartbeat is not a change anyone waits for.
