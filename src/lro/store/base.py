@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from lro.deliveries import AttemptRecord, Delivery
 from lro.models import (
     Completion,
     ErrorDetail,
@@ -134,12 +135,42 @@ def dispatch(listeners: Sequence[Listener], changes: Sequence[JobChange]) -> Non
                 _log.exception("store listener failed on %s", change)
 
 
+class Outbox(Protocol):
+    """Webhook deliveries (rows written by the store itself when a job with a callback_url
+    ends; see the 0002 migrations). Safe for many dispatchers in many processes: a claim
+    takes due deliveries exclusively and leases them until `lease_until`."""
+
+    async def claim_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Delivery]:
+        """Take up to `limit` due pending deliveries, oldest due first; each gets its
+        attempt counter bumped (the number its outcome must quote) and is not due again
+        before `lease_until`, so a dispatcher that dies mid-send only delays it."""
+
+    async def record_attempt(self, record: AttemptRecord) -> bool:
+        """Store an attempt's outcome, fenced: False (and nothing written) unless the
+        delivery is still pending at that attempt number."""
+
+    async def list_deliveries(self, job_id: str) -> list[Delivery]:
+        """A job's deliveries, oldest first, each with its attempt history."""
+
+    async def retry_delivery(self, job_id: str, delivery_id: str, now: datetime) -> Delivery | None:
+        """Make a delivery due now (a finished one gets one more, manual, attempt)."""
+
+    async def shared_setting(self, key: str, default: str) -> str:
+        """The value every process agrees on: `default` is stored if none was yet."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """Async job store. See the module docstring for the rules every method keeps."""
 
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
+
+    @property
+    def outbox(self) -> Outbox:
+        """Webhook deliveries, on the same database and connections."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).

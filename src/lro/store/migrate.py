@@ -63,6 +63,6 @@ def parse_queries(text: str) -> dict[str, str]:
     return {name: expand(body) for name, body in raw.items()}
 
 
-def load_queries(backend: str) -> dict[str, str]:
-    path = resources.files("lro.store").joinpath("sql", backend, "queries.sql")
+def load_queries(backend: str, file: str = "queries.sql") -> dict[str, str]:
+    path = resources.files("lro.store").joinpath("sql", backend, file)
     return parse_queries(path.read_text(encoding="utf-8"))

@@ -66,6 +66,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import Migration, load_migrations, load_queries
+from lro.store.postgres_outbox import PostgresOutbox
 from lro.store.postgres_rows import (
     STATUS,
     Conn,
@@ -182,6 +183,7 @@ class PostgresStore:
         self._listen_task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up: a signal tests (and /readyz) can await."""
+        self.outbox = PostgresOutbox(self)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:

@@ -65,6 +65,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import load_queries
+from lro.store.sqlite_outbox import SQLiteOutbox
 from lro.store.sqlite_rows import (
     COL_EXPIRES_AT,
     COL_IDEMPOTENCY_EXPIRES_AT,
@@ -142,6 +143,7 @@ class SQLiteStore:
         self._listeners: list[Listener] = []
         self._poll_task: asyncio.Task[None] | None = None
         self._event_cursor = 0
+        self.outbox = SQLiteOutbox(self)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

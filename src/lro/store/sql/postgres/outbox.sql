@@ -1,0 +1,69 @@
+-- Webhook outbox queries (lro.store.postgres_outbox).
+
+-- name: claim_deliveries
+-- SKIP LOCKED: concurrent dispatchers take disjoint deliveries without waiting.
+WITH due AS (
+    SELECT id FROM lro_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= $1
+    ORDER BY next_attempt_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE lro_deliveries d
+SET attempts = d.attempts + 1, next_attempt_at = $2
+FROM due
+WHERE d.id = due.id
+RETURNING d.*
+
+-- name: record_attempt
+-- One statement: the fenced update, and the attempt row only if the fence held. An
+-- attempt recorded twice violates the attempts key, which fails the whole statement.
+WITH upd AS (
+    UPDATE lro_deliveries
+    SET status = $7,
+        next_attempt_at = $8,
+        delivered_at = CASE WHEN $7 = 'delivered' THEN $3 ELSE delivered_at END,
+        last_status_code = $4,
+        last_error = $6,
+        manual = false
+    WHERE id = $1 AND attempts = $2 AND status = 'pending'
+    RETURNING id
+),
+att AS (
+    INSERT INTO lro_delivery_attempts (delivery_id, attempt, at, status_code, duration_ms, error)
+    SELECT id, $2, $3, $4, $5, $6 FROM upd
+)
+SELECT count(*) FROM upd
+
+-- name: job_deliveries
+SELECT * FROM lro_deliveries WHERE job_id = $1 ORDER BY created_at, id
+
+-- name: job_delivery_attempts
+SELECT a.delivery_id, a.attempt, a.at, a.status_code, a.duration_ms, a.error
+FROM lro_delivery_attempts a JOIN lro_deliveries d ON d.id = a.delivery_id
+WHERE d.job_id = $1
+ORDER BY a.delivery_id, a.attempt
+
+-- name: retry_delivery
+UPDATE lro_deliveries
+SET next_attempt_at = $3,
+    manual = CASE WHEN status = 'pending' THEN manual ELSE true END,
+    status = 'pending'
+WHERE id = $2 AND job_id = $1
+RETURNING *
+
+-- name: shared_setting
+-- When a concurrent insert of the same key wins, this statement's snapshot predates its
+-- commit and returns no row; the caller then reads it with get_setting.
+WITH ins AS (
+    INSERT INTO lro_settings (key, value) VALUES ($1, $2)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING value
+)
+SELECT value FROM ins
+UNION ALL
+SELECT value FROM lro_settings WHERE key = $1
+LIMIT 1
+
+-- name: get_setting
+SELECT value FROM lro_settings WHERE key = $1
