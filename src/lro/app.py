@@ -19,6 +19,7 @@ from lro.submission import Estimator, SubmitRequest, submit_jobs
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
+    from lro.webhooks.dispatcher import Dispatcher
     from lro.worker.maintenance import Maintenance
     from lro.worker.runner import Worker
 
@@ -47,6 +48,7 @@ class LRO:
         self.operations: dict[str, Operation] = {}
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
+        self._dispatcher: Dispatcher | None = None
         self._router: APIRouter | None = None
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -147,6 +149,15 @@ class LRO:
         from lro.worker.maintenance import Maintenance
 
         return Maintenance(self)
+
+    def dispatcher(self) -> Dispatcher:
+        """This process's webhook dispatcher (one per LRO; `start()`/`stop()` are
+        reference-counted, so an API and an embedded worker share it)."""
+        if self._dispatcher is None:
+            from lro.webhooks.dispatcher import Dispatcher
+
+            self._dispatcher = Dispatcher(self)
+        return self._dispatcher
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LRO]:

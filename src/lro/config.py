@@ -38,12 +38,39 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(300.0, ge=0)
     webhook_secret: str | None = None
     webhook_allow_private: bool = False
+    webhook_allowed_hosts: str = ""
+    """Comma-separated host names whose callback URLs may resolve to private addresses
+    (an internal receiver in production, without LRO_WEBHOOK_ALLOW_PRIVATE for all)."""
     webhook_timeout_seconds: float = Field(15, gt=0)
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_concurrency: int = Field(32, ge=1, le=10_000)
+    """Deliveries in flight per process: a slow receiver holds one slot, not the loop."""
     api_keys: str = ""
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        parse_schedule(v)
+        return v
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        """The delays between webhook attempts: n delays mean n + 1 attempts."""
+        return parse_schedule(self.webhook_retry_schedule)
 
     @field_validator("api_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
         v = "/" + v.strip("/")
         return "" if v == "/" else v
+
+
+def parse_schedule(text: str) -> list[float]:
+    """`5,300,1800` -> [5.0, 300.0, 1800.0]; empty means a single attempt."""
+    try:
+        delays = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"webhook retry schedule {text!r} is not a list of seconds") from None
+    if any(not d >= 0 for d in delays):
+        raise ValueError(f"webhook retry schedule {text!r} has a negative delay")
+    return delays

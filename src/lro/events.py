@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from lro.feeds import Feeds
-from lro.models import Status
+from lro.models import TERMINAL, Status
 from lro.store.base import JobChange, Store
 
 
@@ -21,6 +21,7 @@ class ChangeHub:
         self._store = store
         self._job_waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._queue_waiters: set[asyncio.Event] = set()
+        self._terminal_waiters: set[asyncio.Event] = set()
         self._remove: Callable[[], None] | None = None
         self.feeds = Feeds(store)
         """Per-job fan-out for SSE streams and waiting requests (lro.feeds)."""
@@ -36,7 +37,7 @@ class ChangeHub:
         for events in self._job_waiters.values():
             for ev in events:
                 ev.set()
-        for ev in self._queue_waiters:
+        for ev in (*self._queue_waiters, *self._terminal_waiters):
             ev.set()
         self.feeds.close()
 
@@ -47,6 +48,9 @@ class ChangeHub:
         if change.status is Status.QUEUED:
             for ev in self._queue_waiters:
                 ev.set()
+        elif change.status in TERMINAL:
+            for ev in self._terminal_waiters:
+                ev.set()
 
     def job_waiter(self, job_id: str) -> Waiter:
         """Register interest in one job *before* reading its state, then wait; a change
@@ -56,6 +60,15 @@ class ChangeHub:
     def queue_waiter(self) -> QueueWaiter:
         """Wakes when some job becomes queued (submit, retry, release, rescue)."""
         return QueueWaiter(self._queue_waiters)
+
+    def wake_dispatchers(self) -> None:
+        """A delivery became due without a job ending (a manual retry)."""
+        for ev in self._terminal_waiters:
+            ev.set()
+
+    def terminal_waiter(self) -> QueueWaiter:
+        """Wakes when some job ends (its webhook delivery, if any, is then due)."""
+        return QueueWaiter(self._terminal_waiters)
 
 
 class _Flag:

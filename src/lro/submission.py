@@ -10,15 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
 from lro.models import Inserted, NewJob, utcnow
+from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
 if TYPE_CHECKING:
     from lro.app import LRO
+    from lro.config import Settings
     from lro.operations import Operation
 
 
@@ -58,14 +59,18 @@ def validation_problem(exc: ValidationError, prefix: tuple[str | int, ...] = ())
     return Unprocessable(f"Invalid parameters: {summary}", extensions={"errors": errors})
 
 
-def check_callback_url(url: str) -> None:
-    """Scheme and shape only; the SSRF guard (webhooks issue) adds address checks."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+async def check_callback_url(
+    url: str, settings: Settings, resolver: Resolver | None = None
+) -> None:
+    """Refuse (422) a callback URL the webhook sender would refuse: not http(s), or a host
+    that does not resolve or reaches a non-public address (HTTP-CONTRACT §8)."""
+    try:
+        await check_url(url, TargetPolicy.from_settings(settings), resolver)
+    except TargetRefused as exc:
         raise Unprocessable(
-            "callback_url must be an absolute http or https URL",
-            extensions={"errors": [{"pointer": "/callback_url", "detail": "not http(s)"}]},
-        )
+            exc.reason,
+            extensions={"errors": [{"pointer": "/callback_url", "detail": exc.reason}]},
+        ) from None
 
 
 def validate_params(op: Operation, params: Any) -> dict[str, Any]:
@@ -120,7 +125,7 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
             )
         params = validate_params(op, req.params)
         if req.callback_url is not None:
-            check_callback_url(req.callback_url)
+            await check_callback_url(req.callback_url, lro.settings)
         if req.delay is not None and req.delay < 0:
             raise Unprocessable("delay must not be negative")
         # Only a keyed request is ever compared, so only it pays for canonical JSON + sha256.

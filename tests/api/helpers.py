@@ -60,6 +60,8 @@ def make_lro(tmp_path: Path, **overrides: Any) -> LRO:
         result_dir=str(tmp_path / "results"),
         max_wait_seconds=overrides.pop("max_wait_seconds", 5),
         max_body_bytes=overrides.pop("max_body_bytes", 4096),
+        # Callbacks go to loopback receivers in tests (no DNS in the sandbox).
+        webhook_allow_private=overrides.pop("webhook_allow_private", True),
         **overrides,
     )
     app = LRO(settings=settings)

@@ -40,14 +40,14 @@ async def test_operation_route_answers_202_with_location_and_retry_after(
 async def test_reserved_fields_are_not_params(client: httpx.AsyncClient, lro: LRO) -> None:
     r = await client.post(
         f"{PREFIX}/echo",
-        json={"text": "x", "priority": 7, "callback_url": "https://example.com/hook"},
+        json={"text": "x", "priority": 7, "callback_url": "http://127.0.0.1:9/hook"},
     )
     assert r.status_code == 202, r.text
     job = await lro.store.get_job(r.json()["job_id"])
     assert job is not None
     assert job.params == {"text": "x", "count": 1}
     assert job.priority == 7
-    assert job.callback_url == "https://example.com/hook"
+    assert job.callback_url == "http://127.0.0.1:9/hook"
 
 
 async def test_generic_route_accepts_any_operation(client: httpx.AsyncClient, lro: LRO) -> None:

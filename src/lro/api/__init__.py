@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends
 
+from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import add_submit_routes
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def build_router(lro: LRO) -> APIRouter:
-    """Submit routes (one per operation with a route, plus the generic one), job routes and
-    the job event stream, under `lro.settings.api_prefix`.
+    """Submit routes (one per operation with a route, plus the generic one), job routes, the job
+    event stream and webhook deliveries, under `lro.settings.api_prefix`.
 
     Every route first makes sure the LRO is started (store opened, change hub listening),
     so an app that only includes the router, without lro's lifespan, still works.
@@ -34,6 +35,7 @@ def build_router(lro: LRO) -> APIRouter:
     add_submit_routes(router, lro)
     add_job_routes(router, lro)
     add_stream_routes(router, lro)
+    add_delivery_routes(router, lro)
     return router
 
 

@@ -36,6 +36,8 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await lro.start()
         worker = None
+        dispatcher = lro.dispatcher()
+        await dispatcher.start()
         try:
             if embedded_worker:
                 worker = lro.worker()
@@ -48,6 +50,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
         finally:
             if worker is not None:
                 await worker.stop()
+            await dispatcher.stop()
             await lro.stop()
 
     fastapi_kwargs.setdefault("title", "lro")

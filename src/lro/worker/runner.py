@@ -161,6 +161,9 @@ class Worker:
         self._heartbeat.start()
         self._watcher.start()
         self.maintenance.start()
+        # Webhooks go out from every worker too, so a deployment of API processes that only
+        # accept work (or none at all) still delivers them.
+        await self.lro.dispatcher().start()
         self._claim_task = self._loop.create_task(self._claim_loop(), name="lro-worker-claim")
         log.info(
             "worker %s started: %d slots, operations: %s",
@@ -197,6 +200,7 @@ class Worker:
             self._watcher.stop()
         if self.maintenance is not None:
             await self.maintenance.stop()
+        await self.lro.dispatcher().stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped: %s", self.id, self.stats)

@@ -1,0 +1,217 @@
+"""The outbox dispatcher: sends due webhook deliveries, records each attempt, schedules the
+next one.
+
+Every `lro serve` and `lro worker` process runs one (`LRO.dispatcher()`); any number of
+them share the outbox safely, because a claim takes deliveries exclusively under a lease
+and an attempt's outcome is recorded only if that claim is still the latest. A process that
+dies mid-send leaves its deliveries to be claimed again when the lease runs out, with the
+same webhook-id, so receivers can de-duplicate: delivery is at-least-once.
+
+The first attempt is immediate: a job ending anywhere wakes the dispatcher through the
+change hub. Retries follow LRO_WEBHOOK_RETRY_SCHEDULE; a slow receiver holds one of
+`webhook_concurrency` slots, never the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus
+from lro.errors import StoreUnavailable
+from lro.models import utcnow
+from lro.resource import job_resource, rfc3339
+from lro.webhooks.sender import AttemptResult, send
+from lro.webhooks.signing import generate_secret, headers_for, parse_secrets
+from lro.webhooks.ssrf import Resolver, TargetPolicy
+
+if TYPE_CHECKING:
+    from lro.app import LRO
+
+log = logging.getLogger("lro.webhooks")
+
+POLL_SECONDS = 1.0
+"""How often due retries are looked for when no job ending wakes the dispatcher."""
+
+LEASE_MARGIN_SECONDS = 30.0
+"""A claimed delivery is not due again until its attempt's timeout plus this margin."""
+
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+"""A receiver's Retry-After is honoured up to a day, so it cannot park a delivery forever."""
+
+SECRET_KEY = "webhook_secret"
+
+
+def decide(
+    d: Delivery, result: AttemptResult, now: datetime, schedule: Sequence[float]
+) -> AttemptRecord:
+    """What attempt `d.attempts` came to, and when (if ever) the next one is due."""
+    status, next_at = DeliveryStatus.FAILED, None
+    if result.ok:
+        status = DeliveryStatus.DELIVERED
+    elif not result.permanent and not d.manual and d.attempts <= len(schedule):
+        delay = schedule[d.attempts - 1]
+        if result.retry_after is not None:
+            delay = max(delay, min(result.retry_after, MAX_RETRY_AFTER_SECONDS))
+        status, next_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+    error = result.error
+    if error is None and not result.ok:
+        error = f"the receiver answered HTTP {result.status_code}"
+    return AttemptRecord(
+        delivery_id=d.id,
+        attempt=d.attempts,
+        at=now,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=error,
+        status=status,
+        next_attempt_at=next_at,
+    )
+
+
+class Dispatcher:
+    def __init__(self, lro: LRO, *, resolver: Resolver | None = None) -> None:
+        settings = lro.settings
+        self._lro = lro
+        self._resolver = resolver
+        self.schedule = settings.webhook_retry_delays
+        self.policy = TargetPolicy.from_settings(settings)
+        self.timeout = settings.webhook_timeout_seconds
+        self.concurrency = settings.webhook_concurrency
+        self._secrets: list[str] = []
+        self._users = 0
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[AttemptRecord | None]] = set()
+        self._wake = asyncio.Event()
+        self._next_due: datetime | None = None
+        """The earliest retry this process scheduled: the loop wakes for it rather than
+        waiting for the next poll."""
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start sending (reference-counted: an API and a worker in one process share it)."""
+        self._users += 1
+        if self._task is None:
+            await self._lro.start()
+            self._secrets = await self.secrets()
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="lro-webhook-dispatcher"
+            )
+
+    async def stop(self) -> None:
+        """Stop claiming; attempts in flight are cancelled (they will be claimed again
+        once their lease runs out, with the same webhook-id)."""
+        self._users = max(0, self._users - 1)
+        if self._users or self._task is None:
+            return
+        task, self._task = self._task, None
+        tasks = [task, *self._inflight]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+    async def secrets(self) -> list[str]:
+        """LRO_WEBHOOK_SECRET (newest first), else one generated once and kept in the
+        store, so that every process signs with the same secret across restarts."""
+        configured = self._lro.settings.webhook_secret
+        if configured:
+            return parse_secrets(configured)
+        return [await self._lro.store.outbox.shared_setting(SECRET_KEY, generate_secret())]
+
+    # -- the loop -----------------------------------------------------------------------
+    async def _run(self) -> None:
+        with self._lro.hub.terminal_waiter() as waiter:
+            self._wake = waiter.event  # a finished attempt frees a slot: claim again
+            while True:
+                free = self.concurrency - len(self._inflight)
+                if free > 0:
+                    now = utcnow()
+                    lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+                    waiter.event.clear()
+                    try:
+                        batch = await self._lro.store.outbox.claim_deliveries(now, lease, free)
+                    except Exception as exc:
+                        log.warning("claiming webhook deliveries failed, will retry: %s", exc)
+                        batch = []
+                    for delivery in batch:
+                        self._spawn(delivery)
+                    if batch and len(batch) == free:
+                        continue  # maybe more are due
+                await waiter.wait(self._idle_timeout())
+
+    def _idle_timeout(self) -> float:
+        due = self._next_due
+        if due is None:
+            return POLL_SECONDS
+        wait = (due - utcnow()).total_seconds()
+        if wait <= 0:
+            self._next_due = None
+            return 0.0
+        return min(POLL_SECONDS, wait)
+
+    def _spawn(self, delivery: Delivery) -> None:
+        task = asyncio.get_running_loop().create_task(self.deliver(delivery))
+        self._inflight.add(task)
+
+        def done(t: asyncio.Task[AttemptRecord | None]) -> None:
+            self._inflight.discard(t)
+            self._wake.set()  # a slot is free
+
+        task.add_done_callback(done)
+
+    async def deliver(self, d: Delivery) -> AttemptRecord | None:
+        """One attempt of a claimed delivery, recorded; None if its job is gone."""
+        job = await self._lro.store.get_job(d.job_id)
+        if job is None:
+            return None  # deleted with its job meanwhile
+        body = json.dumps(
+            {
+                "type": d.event_type,
+                "timestamp": rfc3339(d.event_at),
+                "data": job_resource(job, self._lro.settings.api_prefix),
+            },
+            separators=(",", ":"),
+        )
+        headers = headers_for(d.id, utcnow(), body, self._secrets or await self.secrets())
+        result = await send(
+            d.url,
+            body.encode(),
+            headers,
+            policy=self.policy,
+            timeout=self.timeout,
+            resolver=self._resolver,
+        )
+        record = decide(d, result, utcnow(), self.schedule)
+        if record.status is not DeliveryStatus.DELIVERED:
+            log.info(
+                "webhook %s for job %s, attempt %d: %s (%s)",
+                d.id,
+                d.job_id,
+                d.attempts,
+                record.error,
+                f"retry at {rfc3339(record.next_attempt_at)}"
+                if record.next_attempt_at
+                else "giving up",
+            )
+        due = record.next_attempt_at
+        if due is not None and (self._next_due is None or due < self._next_due):
+            self._next_due = due
+        for attempt in range(3):
+            try:
+                if not await self._lro.store.outbox.record_attempt(record):
+                    log.info("delivery %s attempt %d was taken over", d.id, d.attempts)
+                return record
+            except StoreUnavailable as exc:
+                if attempt == 2:
+                    # The lease runs out and the delivery is sent again: at-least-once.
+                    log.warning("recording delivery %s failed: %s", d.id, exc)
+                    return record
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return record
