@@ -46,6 +46,23 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(32, ge=1, le=10_000)
     """Deliveries in flight per process: a slow receiver holds one slot, not the loop."""
     api_keys: str = ""
+    """`principal:key` pairs, comma-separated; empty turns auth off (HTTP-CONTRACT §9)."""
+    admin_principals: str = "admin"
+    """Principals (comma-separated) that see and manage every principal's jobs."""
+    submit_rate_per_second: float = Field(20, ge=0)
+    """Per-principal submit budget, refilled this fast (0: unlimited). Auth on only."""
+    submit_burst: int = Field(100, ge=1)
+    """How many submits a principal may make at once before the rate applies."""
+    max_active_jobs: int = Field(10_000, ge=0)
+    """Queued plus processing jobs one principal may have (0: unlimited). Auth on only."""
+    max_streams_per_principal: int = Field(100, ge=0)
+    """Event streams and waiting requests one principal may hold open per API process."""
+    max_streams: int = Field(10_000, ge=0)
+    """Event streams and waiting requests per API process before it answers 503."""
+    result_link_seconds: float = Field(3600, gt=0)
+    """How long a signed result link works."""
+    result_link_secret: str | None = None
+    """Key for signed result links; generated and kept in the store when unset."""
 
     @field_validator("webhook_retry_schedule")
     @classmethod
@@ -57,6 +74,12 @@ class Settings(BaseSettings):
     def webhook_retry_delays(self) -> list[float]:
         """The delays between webhook attempts: n delays mean n + 1 attempts."""
         return parse_schedule(self.webhook_retry_schedule)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        parse_api_keys(v)
+        return v
 
     @field_validator("api_prefix")
     @classmethod
@@ -74,3 +97,20 @@ def parse_schedule(text: str) -> list[float]:
     if any(not d >= 0 for d in delays):
         raise ValueError(f"webhook retry schedule {text!r} has a negative delay")
     return delays
+
+
+def parse_api_keys(spec: str) -> list[tuple[str, str]]:
+    """`alice:k1,bob:k2` -> [("alice", "k1"), ("bob", "k2")]. The error names the
+    principal of a malformed entry, never a key."""
+    pairs: list[tuple[str, str]] = []
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        name, sep, key = item.strip().partition(":")
+        if not sep or not name.strip() or not key.strip():
+            raise ValueError(
+                "LRO_API_KEYS must be comma-separated principal:key pairs "
+                f"(the entry for {name.strip() or '?'!r} is malformed)"
+            )
+        pairs.append((name.strip(), key.strip()))
+    return pairs

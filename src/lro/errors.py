@@ -3,7 +3,8 @@
     LROError
     ├── ProblemError                 raised by the API layer, carries status + problem type
     │   ├── BadRequest               400  malformed header, bad query parameter
-    │   ├── Unauthorized             401  (auth issue)
+    │   ├── Unauthorized             401  missing or unknown API key
+    │   ├── Forbidden                403  an invalid or expired signed result link
     │   ├── NotFound                 404  unknown or someone else's job
     │   ├── Conflict                 409  wrong status for the action
     │   │   └── IdempotencyInProgress 409 duplicate arrived while the first is being written
@@ -11,7 +12,8 @@
     │   ├── PayloadTooLarge          413
     │   ├── Unprocessable            422  validation, unknown operation, bad callback_url
     │   │   └── IdempotencyMismatch  422  same key, different request
-    │   └── ServiceUnavailable       503  store unreachable, shutting down
+    │   ├── TooManyRequests          429  a principal's rate or concurrency limit
+    │   └── ServiceUnavailable       503  store unreachable, shutting down, overloaded
     ├── StoreUnavailable             the store cannot be reached (maps to 503)
     ├── SchemaTooNew                 the database was migrated by a newer lro
     ├── JobCancelled                 raised in a handler whose job was cancelled
@@ -77,6 +79,10 @@ class Unauthorized(ProblemError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
 
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
 class NotFound(ProblemError):
     status, slug, title = 404, "not-found", "Not found"
 
@@ -103,6 +109,10 @@ class Unprocessable(ProblemError):
 
 class IdempotencyMismatch(Unprocessable):
     slug, title = "idempotency-mismatch", "Idempotency-Key reused with a different request"
+
+
+class TooManyRequests(ProblemError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
 class ServiceUnavailable(ProblemError):

@@ -175,7 +175,8 @@ class Tombstone:
 
 @dataclass(frozen=True, slots=True)
 class ListQuery:
-    owner: str = ""
+    owner: str | None = ""
+    """Whose jobs; None lists every owner's (an admin's view)."""
     statuses: Sequence[Status] = ()
     operation: str | None = None
     limit: int = 50

@@ -19,8 +19,9 @@ def test_queued_resource() -> None:
     assert r["poll_url"] == "/api/v1/jobs/j1"
     assert r["events_url"] == "/api/v1/jobs/j1/events"
     assert r["result_url"] is None and r["result"] is None and r["error"] is None
-    # The OpenAPI model documents exactly the fields the renderer writes.
-    assert set(r) == set(JobResource.model_fields)
+    # The OpenAPI model documents exactly the fields the renderer writes, plus the signed
+    # result_link that the API adds (it needs the link key).
+    assert set(r) | {"result_link"} == set(JobResource.model_fields)
     JobResource.model_validate(r)
 
 

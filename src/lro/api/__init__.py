@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from lro.api.auth import document_auth
 from lro.api.deliveries import add_delivery_routes
-from lro.api.jobs import add_job_routes
+from lro.api.jobs import add_job_routes, serve_result
+from lro.api.links import add_link_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import add_submit_routes
 
@@ -28,7 +30,8 @@ def build_router(lro: LRO) -> APIRouter:
     so an app that only includes the router, without lro's lifespan, still works.
     """
 
-    async def started() -> None:
+    async def started(request: Request) -> None:
+        request.state.lro = lro  # for lro.api.auth.principal, which may be overridden
         await lro.start()
 
     router = APIRouter(dependencies=[Depends(started)])
@@ -36,6 +39,8 @@ def build_router(lro: LRO) -> APIRouter:
     add_job_routes(router, lro)
     add_stream_routes(router, lro)
     add_delivery_routes(router, lro)
+    add_link_routes(router, lro, serve_result)
+    document_auth(router, lro)
     return router
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from lro.api.headers import SecurityHeadersMiddleware
 from lro.api.http import UNAVAILABLE_RETRY_AFTER
 from lro.api.limits import BodyLimitMiddleware
 from lro.api.problems import install_problem_handlers, problem_response, problem_responses
@@ -60,6 +61,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     app = FastAPI(lifespan=lifespan, **fastapi_kwargs)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=lro.settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(lro.router)
     _add_health_routes(app, lro)
     return app

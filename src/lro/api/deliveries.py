@@ -96,8 +96,8 @@ def add_delivery_routes(router: APIRouter, lro: LRO) -> None:
         summary="A job's webhook deliveries and their attempts",
         tags=["webhooks"],
     )
-    async def list_deliveries(job_id: JobId, owner: Owner) -> JSONResponse:
-        await visible_job(lro, job_id, owner)
+    async def list_deliveries(job_id: JobId, caller: Owner) -> JSONResponse:
+        await visible_job(lro, job_id, caller)
         items = await lro.store.outbox.list_deliveries(job_id)
         return JSONResponse(
             {"items": [delivery_body(d) for d in items]}, headers={"Cache-Control": "no-cache"}
@@ -115,9 +115,9 @@ def add_delivery_routes(router: APIRouter, lro: LRO) -> None:
     async def retry_delivery(
         job_id: JobId,
         delivery_id: Annotated[str, Path(description="The delivery's id (its webhook-id).")],
-        owner: Owner,
+        caller: Owner,
     ) -> JSONResponse:
-        await visible_job(lro, job_id, owner)
+        await visible_job(lro, job_id, caller)
         delivery = await lro.store.outbox.retry_delivery(job_id, delivery_id, utcnow())
         if delivery is None:
             raise NotFound(

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from lro.api.auth import Owner
+from lro.api.auth import Caller, Owner
 from lro.api.download import ArtifactResponse
 from lro.api.http import etag_matches, job_etag
+from lro.api.links import result_link
 from lro.api.problems import problem_responses
+from lro.api.quotas import holds
 from lro.api.schemas import JobList, JobResource
 from lro.api.views import job_headers, job_response, not_found, visible_job, wait_for_job
 from lro.errors import BadRequest, Conflict, ProblemError
@@ -89,7 +91,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         tags=["jobs"],
     )
     async def list_jobs(
-        owner: Owner,
+        caller: Owner,
         status: Annotated[
             str | None,
             Query(description="Comma-separated statuses, e.g. `queued,processing`."),
@@ -101,7 +103,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         ] = None,
     ) -> Response:
         query = ListQuery(
-            owner=owner,
+            owner=caller.scope,
             statuses=_parse_statuses(status),
             operation=operation or None,
             limit=limit,
@@ -115,7 +117,10 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
                 extensions={"errors": [{"pointer": "cursor", "detail": "malformed cursor"}]},
             ) from None
         body = {
-            "items": [job_resource(job, prefix) for job in page.items],
+            "items": [
+                {**job_resource(job, prefix), "result_link": await result_link(lro, job)}
+                for job in page.items
+            ],
             "next_cursor": page.next_cursor,
         }
         return JSONResponse(body, headers={"Cache-Control": "no-cache"})
@@ -135,18 +140,18 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
     async def get_job(
         request: Request,
         job_id: JobId,
-        owner: Owner,
+        caller: Owner,
         wait: Wait = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
         tags = request.headers.getlist("if-none-match")
         if wait is not None and wait > 0:
-            job = await _long_poll(lro, job_id, owner, tags, min(wait, settings.max_wait_seconds))
+            job = await _long_poll(lro, job_id, caller, tags, min(wait, settings.max_wait_seconds))
         else:
-            job = await visible_job(lro, job_id, owner)
+            job = await visible_job(lro, job_id, caller)
         if tags and etag_matches(tags, job_etag(job, prefix)):
             return Response(status_code=304, headers=job_headers(job, prefix))
-        return job_response(job, prefix)
+        return job_response(job, prefix, link=await result_link(lro, job))
 
     @router.get(
         f"{prefix}/jobs/{{job_id}}/result",
@@ -170,26 +175,12 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
     )
     async def get_result(
         job_id: JobId,
-        owner: Owner,
+        caller: Owner,
         range_: Annotated[
             str | None, Header(alias="Range", description="A byte range of the artifact.")
         ] = None,
     ) -> Response:
-        job = await visible_job(lro, job_id, owner)
-        if job.status is not Status.COMPLETED:
-            raise _conflict(job, "download the result of")
-        ref = job.result_ref
-        if ref is None:
-            return JSONResponse(job.result, headers={"ETag": job_etag(job, prefix)})
-        path = lro.result_store.local_path(ref)
-        if not await asyncio.to_thread(path.is_file):
-            raise ProblemError(f"The result file of job {job_id!r} is missing on the server.")
-        return ArtifactResponse(
-            path,
-            media_type=ref.content_type,
-            filename=ref.filename,
-            content_disposition_type="attachment",
-        )
+        return await serve_result(lro, await visible_job(lro, job_id, caller))
 
     @router.post(
         f"{prefix}/jobs/{{job_id}}/cancel",
@@ -205,8 +196,8 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         "and ends `cancelled` when its handler notices. A terminal job answers 409.",
         tags=["jobs"],
     )
-    async def cancel_job(job_id: JobId, owner: Owner) -> Response:
-        job = await visible_job(lro, job_id, owner)
+    async def cancel_job(job_id: JobId, caller: Owner) -> Response:
+        job = await visible_job(lro, job_id, caller)
         if job.is_terminal:
             raise _conflict(job, "cancel")
         changed = await lro.store.request_cancel(job_id, utcnow(), settings.retention_seconds)
@@ -227,8 +218,8 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         summary="Delete a finished job and its result",
         tags=["jobs"],
     )
-    async def delete_job(job_id: JobId, owner: Owner) -> Response:
-        job = await visible_job(lro, job_id, owner)
+    async def delete_job(job_id: JobId, caller: Owner) -> Response:
+        job = await visible_job(lro, job_id, caller)
         if not job.is_terminal:
             raise _conflict(job, "delete")
         deleted = await lro.store.delete_job(job_id)
@@ -240,7 +231,25 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         return Response(status_code=204)
 
 
-async def _long_poll(lro: LRO, job_id: str, owner: str, tags: list[str], timeout: float) -> Job:
+async def serve_result(lro: LRO, job: Job) -> Response:
+    """The result of a completed job: its artifact (Range-capable) or its JSON value."""
+    if job.status is not Status.COMPLETED:
+        raise _conflict(job, "download the result of")
+    ref = job.result_ref
+    if ref is None:
+        return JSONResponse(job.result, headers={"ETag": job_etag(job, lro.settings.api_prefix)})
+    path = lro.result_store.local_path(ref)
+    if not await asyncio.to_thread(path.is_file):
+        raise ProblemError(f"The result file of job {job.id!r} is missing on the server.")
+    return ArtifactResponse(
+        path,
+        media_type=ref.content_type,
+        filename=ref.filename,
+        content_disposition_type="attachment",
+    )
+
+
+async def _long_poll(lro: LRO, job_id: str, caller: Caller, tags: list[str], timeout: float) -> Job:
     """Hold until the job differs from the client's ETag(s), or from the state at arrival
     when none was given. A terminal job cannot change any more, so it returns at once."""
     prefix = lro.settings.api_prefix
@@ -252,4 +261,5 @@ async def _long_poll(lro: LRO, job_id: str, owner: str, tags: list[str], timeout
             baseline.append(etag)
         return job.is_terminal or not etag_matches(baseline, etag)
 
-    return await wait_for_job(lro, job_id, owner, timeout, done=done)
+    with holds(lro).hold(lro, caller):
+        return await wait_for_job(lro, job_id, caller, timeout, done=done)

@@ -245,13 +245,16 @@ _RETRY_AFTER_HEADER = {
 
 _DESCRIPTIONS = {
     400: "Malformed request: bad header or query parameter.",
+    401: "Missing or unknown API key (see WWW-Authenticate).",
+    403: "The signed link is not valid or has expired.",
     404: "Unknown job, or one that belongs to someone else.",
     409: "The job's status does not allow this action.",
     410: "The job expired; the problem says when.",
     413: "Request body over the configured limit.",
     416: "The requested range does not overlap the artifact.",
     422: "The request is not valid; `errors` lists the fields.",
-    503: "The store is unreachable or the service is shutting down.",
+    429: "A per-principal limit was reached; Retry-After says when to try again.",
+    503: "The store is unreachable, the service is shutting down, or it is overloaded.",
 }
 
 
@@ -264,7 +267,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS.get(status, _phrase(status)),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
         }
-        if status in (409, 503):
+        if status in (409, 429, 503):
             entry["headers"] = _RETRY_AFTER_HEADER
         out[status] = entry
     out["default"] = {

@@ -49,6 +49,11 @@ class JobResource(BaseModel):
     poll_url: str
     events_url: str
     result_url: str | None
+    result_link: str | None = Field(
+        None,
+        description="A signed, expiring URL of the result that needs no Authorization header "
+        "(completed jobs, on GET and list answers).",
+    )
     result: Any = None
     error: ErrorObject | None
 

@@ -9,16 +9,19 @@ fed by the job's feed (lro.feeds), so watchers of a job share one read per chang
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Path
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from lro.api.auth import Owner
+from lro.api.auth import Caller, Owner
 from lro.api.problems import problem_responses
+from lro.api.quotas import holds
 from lro.api.views import RECHECK_SECONDS, visible_job
 from lro.models import TERMINAL, Job, Status, utcnow
 from lro.resource import job_resource
@@ -76,19 +79,21 @@ def _sse(version: int, name: str, body: dict[str, Any]) -> ServerSentEvent:
 
 
 async def job_stream(
-    lro: LRO, job_id: str, owner: str, cursor: int | None
+    lro: LRO, job_id: str, caller: Caller, cursor: int | None, release: Callable[[], None]
 ) -> AsyncIterator[ServerSentEvent]:
     """Current state first (without a cursor), then every change after the cursor, until
     the terminal event; ends early when the job is deleted or expires meanwhile."""
     prefix = lro.settings.api_prefix
-    with lro.hub.feeds.subscribe(job_id, cursor) as sub:
+    with contextlib.ExitStack() as stack:
+        stack.callback(release)  # the stream's place under the caps, however it ends
+        sub = stack.enter_context(lro.hub.feeds.subscribe(job_id, cursor))
         while True:
             snapshot = await sub.next(RECHECK_SECONDS)
             if snapshot is None:  # no change heard for a while: make sure none was missed
                 sub.feed.refresh()
                 continue
             job = snapshot.job
-            if job is None or job.owner != owner or job.is_expired(utcnow()):
+            if job is None or not caller.sees(job.owner) or job.is_expired(utcnow()):
                 return
             if sub.cursor is None or sub.cursor > job.version:
                 sub.cursor = job.version
@@ -127,7 +132,7 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
     )
     async def job_events(
         job_id: Annotated[str, Path(description="The job's id, as returned by the submit.")],
-        owner: Owner,
+        caller: Owner,
         last_event_id: Annotated[
             str | None,
             Header(
@@ -136,7 +141,7 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
             ),
         ] = None,
     ) -> Response:
-        job = await visible_job(lro, job_id, owner)  # 404 / 410 as a problem, not a stream
+        job = await visible_job(lro, job_id, caller)  # 404 / 410 as a problem, not a stream
         cursor = parse_last_event_id(last_event_id)
         if cursor is not None and cursor > job.version:
             cursor = None  # an id this job never had: start over with the current state
@@ -144,10 +149,14 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
             # Nothing is left to send. 204 also tells a browser EventSource to stop
             # reconnecting, where an empty 200 stream would be retried forever.
             return Response(status_code=204)
+        release = holds(lro).acquire(lro, caller)
         return EventSourceResponse(
-            job_stream(lro, job_id, owner, cursor),
+            job_stream(lro, job_id, caller, cursor, release),
             headers=STREAM_HEADERS,
             ping=lro.settings.sse_heartbeat_seconds,
             # A client that stops reading must not pin the stream (and its memory) forever.
             send_timeout=SEND_TIMEOUT_SECONDS,
+            # Also releases the hold when the generator never started (an early disconnect,
+            # a HEAD request); release() is idempotent.
+            background=BackgroundTask(release),
         )

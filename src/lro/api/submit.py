@@ -20,10 +20,12 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from lro.api.auth import Owner
+from lro.api.auth import Caller, Owner
 from lro.api.http import check_idempotency_key, parse_prefer_wait
 from lro.api.limits import too_large
+from lro.api.links import result_link
 from lro.api.problems import problem_responses
+from lro.api.quotas import check_submit, holds
 from lro.api.schemas import (
     GenericSubmit,
     JobResource,
@@ -131,17 +133,18 @@ def read_headers(request: Request) -> tuple[str | None, int | None]:
 
 
 async def submit_and_answer(
-    lro: LRO, request: Request, body: Any, req: SubmitRequest, owner: str
+    lro: LRO, request: Request, body: Any, req: SubmitRequest, caller: Caller
 ) -> Response:
     """One insert (validated by submit_jobs), then the 202, the replay, or the 200 of a
     job that ended within `Prefer: wait`."""
     key, prefer_wait = read_headers(request)
     req = dataclasses.replace(
         req,
-        owner=owner,
+        owner=caller.principal,
         idempotency_key=key,
         fingerprint=fingerprint("POST", request.url.path, canonical_json(body)),
     )
+    await check_submit(lro, caller)
     [inserted] = await submit_jobs(lro, [req])
     prefix = lro.settings.api_prefix
     headers: dict[str, str] = {}
@@ -150,10 +153,11 @@ async def submit_and_answer(
     job: Job = inserted.job
     if prefer_wait is not None:
         timeout = min(float(prefer_wait), lro.settings.max_wait_seconds)
-        job = await wait_for_job(lro, job.id, owner, timeout, done=lambda j: j.is_terminal)
+        with holds(lro).hold(lro, caller):
+            job = await wait_for_job(lro, job.id, caller, timeout, done=lambda j: j.is_terminal)
         if job.is_terminal:
             headers["Preference-Applied"] = f"wait={prefer_wait}"
-            return job_response(job, prefix, headers=headers)
+            return job_response(job, prefix, headers=headers, link=await result_link(lro, job))
     headers["Location"] = job_url(prefix, job.id)
     return job_response(job, prefix, status_code=202, headers=headers, retry_after=True)
 
@@ -174,7 +178,7 @@ async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, 
 def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Response]]:
     async def submit_operation(
         request: Request,
-        owner: Owner,
+        caller: Owner,
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
@@ -189,7 +193,7 @@ def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Resp
             callback_url=reserved.callback_url,
             priority=reserved.priority,
         )
-        return await submit_and_answer(lro, request, body, req, owner)
+        return await submit_and_answer(lro, request, body, req, caller)
 
     return submit_operation
 
@@ -197,7 +201,7 @@ def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Resp
 def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
     async def submit_job(
         request: Request,
-        owner: Owner,
+        caller: Owner,
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
@@ -212,7 +216,7 @@ def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
             priority=parsed.priority,
             delay=parsed.delay_seconds,
         )
-        return await submit_and_answer(lro, request, body, req, owner)
+        return await submit_and_answer(lro, request, body, req, caller)
 
     return submit_job
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse
 
+from lro.api.auth import Caller
 from lro.api.http import job_etag, job_retry_after
 from lro.errors import Gone, NotFound
 from lro.models import Job, utcnow
@@ -41,26 +42,29 @@ def gone(job_id: str, expired_at: datetime | None) -> Gone:
     )
 
 
-async def visible_job(lro: LRO, job_id: str, owner: str, now: datetime | None = None) -> Job:
+async def visible_job(lro: LRO, job_id: str, caller: Caller, now: datetime | None = None) -> Job:
     """The caller's job, or NotFound / Gone.
 
     An expired job is gone at once, whether or not the sweeper deleted its row yet; after
-    the sweep its tombstone keeps answering 410 to its owner, then 404.
+    the sweep its tombstone keeps answering 410 to its owner, then 404. An admin sees
+    every job as its owner does.
     """
-    return await check_visible(lro, job_id, owner, await lro.store.get_job(job_id), now)
+    return await check_visible(lro, job_id, caller, await lro.store.get_job(job_id), now)
 
 
 async def check_visible(
-    lro: LRO, job_id: str, owner: str, job: Job | None, now: datetime | None = None
+    lro: LRO, job_id: str, caller: Caller, job: Job | None, now: datetime | None = None
 ) -> Job:
     """`visible_job` for a job already read (a feed snapshot shares one read)."""
     now = now or utcnow()
     if job is None:
         tomb = await lro.store.get_tombstone(job_id, now)
-        if tomb is not None and tomb.owner == owner:
+        if tomb is not None and caller.sees(tomb.owner):
             raise gone(job_id, tomb.expired_at)
         raise not_found(job_id)
-    if job.owner != owner:
+    if not caller.sees(job.owner):
+        # The same reads as for an unknown id, so the answer's timing tells nothing either.
+        await lro.store.get_tombstone(job_id, now)
         raise not_found(job_id)
     if job.is_expired(now):
         raise gone(job_id, job.expires_at)
@@ -86,17 +90,22 @@ def job_response(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     retry_after: bool | None = None,
+    link: str | None = None,
 ) -> JSONResponse:
+    """The job resource with its caching headers; `link` is its signed result link."""
     all_headers = job_headers(job, prefix, retry_after=retry_after)
     all_headers["Content-Location"] = job_url(prefix, job.id)
     all_headers.update(headers or {})
-    return JSONResponse(job_resource(job, prefix), status_code, headers=all_headers)
+    body = job_resource(job, prefix)
+    if link is not None:
+        body["result_link"] = link
+    return JSONResponse(body, status_code, headers=all_headers)
 
 
 async def wait_for_job(
     lro: LRO,
     job_id: str,
-    owner: str,
+    caller: Caller,
     timeout: float,
     *,
     done: Callable[[Job], bool],
@@ -119,9 +128,9 @@ async def wait_for_job(
             snapshot = await sub.next(max(min(remaining, RECHECK_SECONDS), 0.0))
             if snapshot is None:
                 if job is None and remaining <= 0:  # not even the first read came back
-                    return await visible_job(lro, job_id, owner)
+                    return await visible_job(lro, job_id, caller)
                 sub.feed.refresh()
                 continue
-            job = await check_visible(lro, job_id, owner, snapshot.job)
+            job = await check_visible(lro, job_id, caller, snapshot.job)
             if done(job):
                 return job

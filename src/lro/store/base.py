@@ -161,6 +161,20 @@ class Outbox(Protocol):
         """The value every process agrees on: `default` is stored if none was yet."""
 
 
+class Limits(Protocol):
+    """Shared counters for abuse limits: every process on one database sees the same."""
+
+    async def take_tokens(
+        self, key: str, *, rate: float, burst: float, cost: float, now: datetime
+    ) -> float:
+        """Token bucket `key` (refilled at `rate` per second up to `burst`): take `cost`
+        tokens and return 0.0, or take nothing and return the seconds until they exist."""
+
+    async def active_jobs(self, owner: str) -> int:
+        """How many of `owner`'s jobs are queued or processing (0 for the anonymous owner
+        "", which is never capped: its index leaves it out)."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """Async job store. See the module docstring for the rules every method keeps."""
@@ -171,6 +185,10 @@ class Store(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Webhook deliveries, on the same database and connections."""
+
+    @property
+    def limits(self) -> Limits:
+        """Rate-limit buckets and per-owner counts, on the same database."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).

@@ -66,6 +66,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import Migration, load_migrations, load_queries
+from lro.store.postgres_limits import PostgresLimits
 from lro.store.postgres_outbox import PostgresOutbox
 from lro.store.postgres_rows import (
     STATUS,
@@ -184,6 +185,7 @@ class PostgresStore:
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up: a signal tests (and /readyz) can await."""
         self.outbox = PostgresOutbox(self)
+        self.limits = PostgresLimits(self)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -447,7 +449,7 @@ class PostgresStore:
         )
         statuses = [Status(s).value for s in query.statuses] if query.statuses else None
         rows = await self._read(
-            Q["list_jobs"],
+            Q["list_jobs" if query.owner is not None else "list_all_jobs"],
             query.owner,
             after[0],
             after[1],

@@ -65,6 +65,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import load_queries
+from lro.store.sqlite_limits import SQLiteLimits
 from lro.store.sqlite_outbox import SQLiteOutbox
 from lro.store.sqlite_rows import (
     COL_EXPIRES_AT,
@@ -144,6 +145,7 @@ class SQLiteStore:
         self._poll_task: asyncio.Task[None] | None = None
         self._event_cursor = 0
         self.outbox = SQLiteOutbox(self)
+        self.limits = SQLiteLimits(self)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:
@@ -394,7 +396,8 @@ class SQLiteStore:
             else None,
             "limit": query.limit + 1,
         }
-        rows = await self._read(lambda c: c.execute(Q["list_jobs"], args).fetchall())
+        query_name = "list_jobs" if query.owner is not None else "list_all_jobs"
+        rows = await self._read(lambda c: c.execute(Q[query_name], args).fetchall())
         items = [job_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
         return Page(items, encode_cursor(items[-1]) if more and items else None)

@@ -411,6 +411,17 @@ WHERE owner = $1
 ORDER BY created_at DESC, id DESC
 LIMIT $7
 
+-- name: list_all_jobs
+-- list_jobs for an admin: every owner, on the lro_jobs_created index ($1 is unused).
+SELECT * FROM lro_jobs
+WHERE ($1::text IS NULL OR true)
+  AND (created_at, id) < (coalesce($2::timestamptz, 'infinity'::timestamptz), $3::text)
+  AND (expires_at IS NULL OR expires_at > $4)
+  AND ($5::text IS NULL OR operation = $5::text)
+  AND ($6::text[] IS NULL OR status = ANY($6::text[]))
+ORDER BY created_at DESC, id DESC
+LIMIT $7
+
 -- name: events_after
 SELECT job_id, version, kind, status, progress_pct, step, attempt, at FROM lro_events
 WHERE job_id = $1 AND version > $2

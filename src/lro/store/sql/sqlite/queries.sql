@@ -203,6 +203,16 @@ WHERE owner = :owner
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
+-- name: list_all_jobs
+-- list_jobs for an admin: every owner, on the jobs_created index.
+SELECT {{job_columns}} FROM jobs
+WHERE (created_at, id) < (:after_created, :after_id)
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (:operation IS NULL OR operation = :operation)
+  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+
 -- name: events_after
 SELECT job_id, version, kind, status, progress_pct, step, attempt, at FROM events
 WHERE job_id = ? AND version > ?
