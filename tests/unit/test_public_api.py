@@ -10,6 +10,8 @@ def test_public_names_are_pinned_and_sorted() -> None:
     assert lro.__all__ == [
         "LRO",
         "TERMINAL",
+        "AsyncClient",
+        "Client",
         "ErrorDetail",
         "File",
         "Job",

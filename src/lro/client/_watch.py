@@ -1,0 +1,259 @@
+"""Plans that follow a job to its end: `events` (the SSE stream, resumed across broken
+connections) and `wait` (the stream while it works, polling when it does not).
+
+`wait` never reports a job that is not terminal: the only ways out are a terminal job,
+WaitTimeout, or an error about the job itself (404, 410, auth) or about the service being
+unreachable after the retries ran out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from lro.client._calls import call, get, parse_job
+from lro.client._core import (
+    RETRY_STATUSES,
+    Action,
+    Call,
+    Close,
+    Config,
+    Deadline,
+    Emit,
+    Next,
+    Plan,
+    Read,
+    Send,
+    Sleep,
+    header,
+    is_transient,
+    job_path,
+    media_type,
+    retry_after,
+)
+from lro.client.errors import ClientError, ProtocolError, TransportFailure, error_from_response
+from lro.client.models import JobEvent, JobResource
+
+EVENT_TYPES = frozenset({"status", "progress", "completed", "failed", "cancelled"})
+
+SSE_READ_TIMEOUT = 45.0
+"""The server sends a heartbeat at least every 15 s, so this much silence means the
+connection is dead even when no error reached us (a NAT or proxy dropped it)."""
+
+STREAM_TRIES = 3
+"""`wait()` gives the event stream this many failed connections in a row (each resumed
+from the last event) before it polls instead."""
+
+MIN_POLL = 0.05
+"""The shortest pause between polls, whatever the server suggests."""
+
+Notify = Callable[[JobEvent], Action | None]
+
+
+@dataclass
+class _Cursor:
+    last_id: int | None
+    retry_hint: float | None = None
+    """The stream's `retry:` field in seconds: its own advice on reconnecting."""
+
+
+class _Refused(Exception):
+    """The events route answered, but not with an event stream."""
+
+    def __init__(self, response: httpx.Response, error: ClientError) -> None:
+        super().__init__(str(error))
+        self.response = response
+        self.error = error
+
+
+def _parse(sse: ServerSentEvent) -> JobEvent | None:
+    # Heartbeats and kinds this client does not know are skipped (httpx-sse turns the
+    # blank line after a heartbeat comment into a "message" event with no data).
+    if sse.event not in EVENT_TYPES:
+        return None
+    try:
+        return JobEvent(
+            id=int(sse.id), event=sse.event, job=JobResource.model_validate_json(sse.data)
+        )
+    except ValueError as exc:
+        raise ProtocolError(f"unreadable {sse.event!r} event (id {sse.id!r}): {exc}") from exc
+
+
+def _refusal(response: httpx.Response) -> _Refused:
+    if response.status_code >= 400:
+        return _Refused(response, error_from_response(response, retry_after(response)))
+    kind = media_type(response) or "no content type"
+    return _Refused(
+        response,
+        ProtocolError(
+            f"{response.request.url} answered {response.status_code} with {kind}, "
+            "not a text/event-stream"
+        ),
+    )
+
+
+def _connect(
+    cfg: Config, job_id: str, cursor: _Cursor, deadline: Deadline, notify: Notify
+) -> Plan[JobResource | None]:
+    """One connection: emits its new events, returns the terminal job, or None when the
+    stream ended before it. Transport errors propagate from the `yield`s."""
+    read = deadline.clip(SSE_READ_TIMEOUT)
+    if read <= 0:
+        raise deadline.exceeded()
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    if cursor.last_id is not None:
+        headers["Last-Event-ID"] = str(cursor.last_id)
+    timeout = httpx.Timeout(min(cfg.timeout, read), read=read)
+    request = cfg.request("GET", job_path(job_id, "events"), headers=headers, timeout=timeout)
+    response: httpx.Response = yield Send(request, stream=True)
+    if response.status_code == 204:
+        # The server's "you already have the terminal event" (a resume after it).
+        yield Close(response)
+        job = yield from get(cfg, job_id)
+        return job if job.is_terminal else None
+    if response.status_code != 200 or media_type(response) != "text/event-stream":
+        yield Read(response)
+        yield Close(response)
+        raise _refusal(response)
+    try:
+        while (sse := (yield Next(response, "sse"))) is not None:
+            if sse.retry is not None:
+                cursor.retry_hint = sse.retry / 1000
+            event = _parse(sse)
+            # Ids only grow; an older one would be a replay, which the contract rules out.
+            if event is None or (cursor.last_id is not None and event.id <= cursor.last_id):
+                continue
+            cursor.last_id = event.id
+            deadline.last = event.job
+            action = notify(event)
+            if action is not None:
+                yield action
+            if event.job.is_terminal:
+                yield Close(response)
+                return event.job
+    except Exception:
+        yield Close(response)
+        raise
+    yield Close(response)
+    return None
+
+
+def _follow(
+    cfg: Config,
+    job_id: str,
+    cursor: _Cursor,
+    deadline: Deadline,
+    notify: Notify,
+    *,
+    tries: int | None,
+) -> Plan[JobResource | None]:
+    """Follow the stream across reconnections (each resumed with Last-Event-ID) to the
+    terminal event. With `tries` (wait), returns None as soon as the stream proves
+    unusable, refused or failing `tries` times in a row; without (events), raises."""
+    failures = 0
+    while True:
+        before = cursor.last_id
+        hint: float | None = None
+        try:
+            job = yield from _connect(cfg, job_id, cursor, deadline, notify)
+            if job is not None:
+                return job
+            error: ClientError = TransportFailure(
+                f"the event stream of job {job_id} closed before the job ended"
+            )
+        except (_Refused, ProtocolError) as exc:
+            if tries is not None:
+                return None  # polling will do better, or say exactly what is wrong
+            if isinstance(exc, ProtocolError):
+                raise
+            if exc.response.status_code not in RETRY_STATUSES:
+                raise exc.error from None
+            error, hint = exc.error, retry_after(exc.response)
+        except httpx.HTTPError as exc:
+            error = TransportFailure(f"the event stream of job {job_id} broke: {exc!r}")
+            error.__cause__ = exc
+            if not is_transient(exc):
+                if tries is not None:
+                    return None
+                raise error from exc
+        failures = 1 if cursor.last_id != before else failures + 1
+        # A refusal's Retry-After, else the stream's own `retry:` advice, else backoff.
+        delay = cfg.retry_delay(failures, hint if hint is not None else cursor.retry_hint)
+        if tries is not None and (failures >= tries or delay is None):
+            return None
+        if delay is None:
+            raise error
+        if not deadline.allows(delay):
+            raise deadline.exceeded() from error
+        yield Sleep(delay)
+
+
+def events(cfg: Config, job_id: str, *, last_event_id: int | None = None) -> Plan[None]:
+    """The job's Server-Sent Events: its current state first (or, with `last_event_id`,
+    only what changed after that event), then each change, ending after the terminal
+    event. A broken connection is resumed from the last event received, so no event is
+    lost or repeated; TransportFailure when that keeps failing."""
+    cursor = _Cursor(last_event_id)
+    deadline = Deadline(job_id, None, cfg.clock)
+    yield from _follow(cfg, job_id, cursor, deadline, Emit, tries=None)
+
+
+def wait(
+    cfg: Config,
+    job_id: str,
+    *,
+    on_progress: Callable[[JobResource], object] | None = None,
+    timeout: float | None = None,
+) -> Plan[JobResource]:
+    """Block until the job is completed, failed or cancelled, and return it; a failed job
+    is returned, not raised (look at `.status` and `.error`). `on_progress` is called with
+    each new state on the way. Raises WaitTimeout after `timeout` seconds.
+
+    Follows the event stream; when it is unavailable or keeps breaking, polls the job
+    instead, as often as its `Retry-After` suggests.
+    """
+    deadline = Deadline(job_id, timeout, cfg.clock)
+
+    def notify(event: JobEvent) -> Action | None:
+        return None if on_progress is None else Call(on_progress, event.job)
+
+    job = yield from _follow(cfg, job_id, _Cursor(None), deadline, notify, tries=STREAM_TRIES)
+    if job is not None:
+        return job
+    return (yield from _poll(cfg, job_id, deadline, on_progress))
+
+
+def _poll(
+    cfg: Config,
+    job_id: str,
+    deadline: Deadline,
+    on_progress: Callable[[JobResource], object] | None,
+) -> Plan[JobResource]:
+    etag: str | None = None
+    unchanged = 0
+    while True:
+        headers = {"If-None-Match": etag} if etag else None
+        timeout = max(deadline.clip(cfg.timeout), 1.0)
+        request = cfg.request("GET", job_path(job_id), headers=headers, timeout=timeout)
+        response = yield from call(cfg, request, deadline=deadline)
+        job = deadline.last
+        if response.status_code == 304 and job is not None:
+            unchanged += 1
+        else:
+            job, etag, unchanged = parse_job(response), header(response, "etag"), 0
+            if job != deadline.last and on_progress is not None:
+                yield Call(on_progress, job)
+            deadline.last = job
+        if job.is_terminal:
+            return job
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            raise deadline.exceeded()
+        pause = retry_after(response)
+        if pause is None:
+            pause = cfg.backoff.ceiling(unchanged + 1)
+        pause = min(max(pause, MIN_POLL), cfg.backoff.max_retry_after)
+        yield Sleep(deadline.clip(pause))
