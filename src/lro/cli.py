@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from lro.app import LRO
+from lro.cli_jobs import add_commands as add_job_commands
 from lro.errors import SchemaTooNew, StoreUnavailable
 from lro.store import Store, open_store
 
@@ -143,6 +144,8 @@ def setup_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # httpx logs every request at INFO; webhook attempts are logged by lro.webhooks.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -298,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply pending store migrations; print the version")
     common(migrate)
     migrate.set_defaults(func=cmd_migrate)
+    add_job_commands(sub)  # submit, status, wait, jobs, cancel, result (lro.cli_jobs)
     return parser
 
 
