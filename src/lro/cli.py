@@ -239,7 +239,8 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lro",
-        description="Long-running operations: serve the HTTP API, run workers, migrate stores.",
+        description="Long-running operations: serve the HTTP API, run workers, migrate stores, "
+        "and submit, follow and manage jobs on a running server.",
         epilog="Every setting can also come from LRO_* environment variables; flags win.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
