@@ -22,13 +22,17 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from lro.app import LRO
 from lro.cli_jobs import add_commands as add_job_commands
 from lro.errors import SchemaTooNew, StoreUnavailable
-from lro.store import Store, open_store
+
+if TYPE_CHECKING:
+    # The server side loads only for serve/worker/migrate, so the job commands (a client
+    # of a running server) start in a fraction of the time.
+    from lro.app import LRO
+    from lro.store import Store
 
 DEFAULT_APP = "lro.demo:lro"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -55,6 +59,8 @@ def redact(url: str) -> str:
 
 def load_app(spec: str) -> LRO:
     """Import `module:attribute` (attribute defaults to `lro`) and check it is an LRO."""
+    from lro.app import LRO
+
     module_name, _, attr = spec.partition(":")
     attr = attr or "lro"
     if not module_name or not all(part.isidentifier() for part in attr.split(".")):
@@ -116,6 +122,8 @@ def configure(app: LRO, args: argparse.Namespace) -> LRO:
 
 async def _open_and_migrate(url: str, poll_interval: float) -> int:
     """Open a throw-away store (applying migrations) and return its schema version."""
+    from lro.store import open_store
+
     store: Store = open_store(url, poll_interval=poll_interval)
     try:
         await store.open()
