@@ -153,6 +153,8 @@ class NewJob:
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     idempotency_expires_at: datetime | None = None
+    callback_progress: bool = False
+    """Also send a (coalesced) `job.progress` webhook while the job runs."""
 
 
 @dataclass(frozen=True, slots=True)

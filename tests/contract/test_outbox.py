@@ -197,3 +197,38 @@ async def test_a_shared_setting_is_decided_once(stores: StoreFactory) -> None:
     )
     assert values[0] == values[1] and values[0] in {"from-a", "from-b"}
     assert await b.outbox.shared_setting("webhook_secret", "later") == values[0]
+
+
+async def test_progress_deliveries_are_opt_in_and_coalesce(store: Store) -> None:
+    from lro.models import ProgressUpdate
+
+    plain = await submit(store, callback_url=URL)
+    job = await submit(store, callback_url=URL, callback_progress=True)
+    first = await claim_one(store, at(1))
+    second = await claim_one(store, at(1))
+    running = second if second.id == job.id else first
+    other = first if running is second else second
+    assert {running.id, other.id} == {plain.id, job.id}
+
+    async def progress(pct: float, when: float) -> None:
+        updates = [ProgressUpdate(lease_of(j), pct, f"at {pct}") for j in (running, other)]
+        assert await store.set_progress(updates, at(when)) == [True, True]
+
+    def kinds(ds: list[Delivery]) -> list[tuple[str, int]]:
+        return [(d.event_type, d.attempts) for d in ds]
+
+    await progress(10, 2)
+    await progress(20, 3)  # coalesced into the one not yet attempted
+    [pending] = await store.outbox.list_deliveries(job.id)
+    assert (pending.event_type, pending.event_at) == ("job.progress", at(3))
+    assert await store.outbox.list_deliveries(plain.id) == []
+
+    [taken] = await store.outbox.claim_deliveries(at(4), at(34), 10)
+    assert taken.id == pending.id
+    await progress(30, 5)  # one is in flight: progress after it gets a new delivery
+    await store.complete_jobs([Completion(lease_of(running))], at(6), RETENTION)
+    assert kinds(await store.outbox.list_deliveries(job.id)) == [
+        ("job.progress", 1),
+        ("job.progress", 0),
+        ("job.completed", 0),
+    ]

@@ -129,6 +129,7 @@ def insert_args(jobs: Sequence[NewJob], now: datetime) -> tuple[Any, ...]:
         [j.request_fingerprint for j in jobs],
         [j.idempotency_expires_at for j in jobs],
         now,
+        [j.callback_progress for j in jobs],
     )
 
 

@@ -162,6 +162,7 @@ def new_job_row(new: NewJob, now_us: int) -> tuple[Row, Job]:
         new.idempotency_key,
         new.request_fingerprint,
         key_until,
+        1 if new.callback_progress else 0,
     )
     created = from_us(now_us)
     job = Job(
