@@ -300,3 +300,15 @@ async def test_recent_durations_newest_first(store: Store) -> None:
     assert await store.recent_durations("report") == [7.25, 2.5, 5.0]
     assert await store.recent_durations("report", limit=2) == [7.25, 2.5]
     assert await store.recent_durations("missing") == []
+
+
+async def test_job_with_events_is_events_after_and_get_job_in_one(store: Store) -> None:
+    job = await submit(store)
+    running = await claim_one(store, at(1))
+    await store.set_progress([ProgressUpdate(lease_of(running), 40, "half")], at(2))
+    both = await store.job_with_events(job.id, 1)
+    assert both == (await store.get_job(job.id), await store.events_after(job.id, 1))
+    assert [e.version for e in both[1]] == [2, 3]
+    assert both[1][1].at == at(2) and both[1][1].step == "half"
+    assert await store.job_with_events(job.id, 3) == (both[0], [])
+    assert await store.job_with_events("no-such-job", 0) == (None, [])

@@ -22,7 +22,9 @@ from starlette.responses import Response
 from lro.api.auth import Caller, Owner
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
+from lro.api.schemas import JobResource, inline_schema
 from lro.api.views import RECHECK_SECONDS, visible_job
+from lro.feeds import Snapshot
 from lro.models import TERMINAL, Job, Status, utcnow
 from lro.resource import job_resource
 from lro.store.base import JobEvent
@@ -33,6 +35,31 @@ if TYPE_CHECKING:
 SEND_TIMEOUT_SECONDS = 30.0
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One event of the stream (`itemSchema`, as FastAPI documents its own SSE "
+    "routes): its id, its name and the job resource as of that change.",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "Strictly increasing per job; send it back as Last-Event-ID.",
+        },
+        "event": {
+            "type": "string",
+            "enum": ["status", "progress", "completed", "failed", "cancelled"],
+        },
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": inline_schema(JobResource),
+        },
+    },
+}
+"""What each event carries. Not a `schema` of the whole body: a client (or a fuzzer) reads
+a stream event by event, and the body of an unfinished job's stream never ends."""
 
 
 def parse_last_event_id(raw: str | None) -> int | None:
@@ -72,10 +99,14 @@ def resource_at(job: Job, event: JobEvent, prefix: str) -> dict[str, Any]:
     return body
 
 
-def _sse(version: int, name: str, body: dict[str, Any]) -> ServerSentEvent:
-    return ServerSentEvent(
-        data=json.dumps(body, separators=(",", ":")), event=name, id=str(version)
-    )
+def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, prefix: str) -> str:
+    """The event's data, rendered once per snapshot for all of the job's followers."""
+    version = job.version if event is None else event.version
+    text = snapshot.rendered.get(version)
+    if text is None:
+        body = job_resource(job, prefix) if event is None else resource_at(job, event, prefix)
+        text = snapshot.rendered[version] = json.dumps(body, separators=(",", ":"))
+    return text
 
 
 async def job_stream(
@@ -97,16 +128,20 @@ async def job_stream(
                 return
             if sub.cursor is None or sub.cursor > job.version:
                 sub.cursor = job.version
-                yield _sse(job.version, event_name(job.status, "status"), job_resource(job, prefix))
+                yield ServerSentEvent(
+                    data=_data(snapshot, job, None, prefix),
+                    event=event_name(job.status, "status"),
+                    id=str(job.version),
+                )
                 if job.is_terminal:
                     return
                 continue
             for event in await sub.events_since_cursor(snapshot):
                 sub.cursor = event.version
-                yield _sse(
-                    event.version,
-                    event_name(event.status, event.kind),
-                    resource_at(job, event, prefix),
+                yield ServerSentEvent(
+                    data=_data(snapshot, job, event, prefix),
+                    event=event_name(event.status, event.kind),
+                    id=str(event.version),
                 )
                 if event.status in TERMINAL:
                     return
@@ -121,7 +156,7 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
         responses={
             200: {
                 "description": "A stream of the job's changes; closes after the terminal event.",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}},
             },
             204: {"description": "The client already has the job's terminal event."},
             **problem_responses(404, 410, 503),

@@ -242,6 +242,13 @@ class Store(Protocol):
         """The job's events with version > after_version, oldest first."""
         ...
 
+    async def job_with_events(
+        self, job_id: str, after_version: int
+    ) -> tuple[Job | None, list[JobEvent]]:
+        """`events_after` and then `get_job`, in one round trip: what a job's followers
+        need on every change. The job is never older than the last event returned."""
+        ...
+
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         """Run times (finished_at - started_at, seconds) of the latest completed jobs of
         this operation, newest first; feeds estimated_duration_seconds."""

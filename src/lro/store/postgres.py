@@ -76,6 +76,7 @@ from lro.store.postgres_rows import (
     decode_cursor,
     dumps,
     encode_cursor,
+    from_epoch,
     insert_args,
     insert_keyed,
     job_from_record,
@@ -147,6 +148,10 @@ async def migrate_connection(conn: Conn) -> int:
                 migration.name,
             )
     return max(current, LATEST_VERSION)
+
+
+def _pool_full(pool: Any) -> bool:
+    return bool(pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0)
 
 
 async def _reset_connection(conn: Conn) -> None:
@@ -300,6 +305,12 @@ class PostgresStore:
                         conn.terminate()
                         raise
             except _UNAVAILABLE as exc:
+                if isinstance(exc, TimeoutError) and _pool_full(pool):
+                    # Every connection is in use: the server is fine, this process is busy.
+                    # Expiring the pool here would turn a burst into a reconnect storm.
+                    raise StoreUnavailable(
+                        f"all {pool.get_max_size()} PostgreSQL connections are busy"
+                    ) from exc
                 with contextlib.suppress(Exception):
                     await pool.expire_connections()
                 if not read or attempt == 2:
@@ -461,6 +472,18 @@ class PostgresStore:
         items = [job_from_record(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
         return Page(items, encode_cursor(items[-1]) if more and items else None)
+
+    async def job_with_events(
+        self, job_id: str, after_version: int
+    ) -> tuple[Job | None, list[JobEvent]]:
+        rows = await self._read(Q["job_with_events"], job_id, after_version)
+        if not rows:
+            return None, []
+        events = [
+            JobEvent(job_id, v, kind, STATUS[s], pct, step, attempt, from_epoch(at))
+            for v, kind, s, pct, step, attempt, at in json.loads(rows[0]["new_events"])
+        ]
+        return job_from_record(rows[0]), events
 
     async def events_after(self, job_id: str, after_version: int) -> list[JobEvent]:
         rows = await self._read(Q["events_after"], job_id, after_version)

@@ -22,6 +22,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 URL_OPTIONS = ("pool_min", "pool_max", "connect_timeout", "command_timeout")
 
 
+def from_epoch(seconds: float) -> datetime:
+    """Unix seconds (a float64 is exact to the microsecond for these dates) as UTC."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 

@@ -102,6 +102,10 @@ _INLINE_BUSY_MS = 50
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in queries.sql)
 
 
+def _event(r: Any) -> JobEvent:
+    return JobEvent(r[0], r[1], r[2], STATUS[r[3]], r[4], r[5], r[6], from_us(r[7]))
+
+
 def _events_since(conn: sqlite3.Connection, after: int) -> list[Any]:
     return conn.execute(Q["events_since"], (after, _POLL_PAGE)).fetchall()
 
@@ -405,9 +409,22 @@ class SQLiteStore:
     async def events_after(self, job_id: str, after_version: int) -> list[JobEvent]:
         args = (job_id, after_version)
         rows = await self._read(lambda c: c.execute(Q["events_after"], args).fetchall())
-        return [
-            JobEvent(r[0], r[1], r[2], STATUS[r[3]], r[4], r[5], r[6], from_us(r[7])) for r in rows
-        ]
+        return [_event(r) for r in rows]
+
+    async def job_with_events(
+        self, job_id: str, after_version: int
+    ) -> tuple[Job | None, list[JobEvent]]:
+        def read(c: sqlite3.Connection) -> tuple[list[Any], Any]:
+            # One read transaction: the job row is at least as new as the events.
+            c.execute("BEGIN")
+            try:
+                events = c.execute(Q["events_after"], (job_id, after_version)).fetchall()
+                return events, c.execute(Q["get_job"], (job_id,)).fetchone()
+            finally:
+                c.execute("COMMIT")
+
+        rows, row = await self._read_inline(read)
+        return (None if row is None else job_from_row(row)), [_event(r) for r in rows]
 
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         args = (operation, limit)

@@ -427,6 +427,19 @@ SELECT job_id, version, kind, status, progress_pct, step, attempt, at FROM lro_e
 WHERE job_id = $1 AND version > $2
 ORDER BY version
 
+-- name: job_with_events
+-- The job, with its events after $2 as a JSON array: one round trip for a feed's read.
+-- One statement, one snapshot: the job row is at least as new as the events.
+SELECT j.*, (
+    SELECT coalesce(json_agg(json_build_array(
+        e.version, e.kind, e.status, e.progress_pct, e.step, e.attempt,
+        extract(epoch FROM e.at)::float8
+    ) ORDER BY e.version), '[]')
+    FROM lro_events e WHERE e.job_id = $1 AND e.version > $2
+) AS new_events
+FROM lro_jobs j
+WHERE j.id = $1
+
 -- name: recent_durations
 SELECT extract(epoch FROM finished_at - started_at)::float8 FROM lro_jobs
 WHERE operation = $1 AND status = 'completed' AND started_at IS NOT NULL
