@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     webhook_concurrency: int = Field(32, ge=1, le=10_000)
     """Deliveries in flight per process: a slow receiver holds one slot, not the loop."""
+    webhook_concurrency_per_host: int = Field(8, ge=1, le=10_000)
+    """Of those, how many may go to one host and port: a receiver that never answers
+    cannot take every slot and hold up everyone else's webhooks."""
     api_keys: str = ""
     """`principal:key` pairs, comma-separated; empty turns auth off (HTTP-CONTRACT §9)."""
     admin_principals: str = "admin"

@@ -232,3 +232,20 @@ async def test_progress_deliveries_are_opt_in_and_coalesce(store: Store) -> None
         ("job.progress", 0),
         ("job.completed", 0),
     ]
+
+
+async def test_deferred_deliveries_come_back_without_an_attempt(store: Store) -> None:
+    job_id = await finished_job_with_callback(store)
+    [claimed] = await store.outbox.claim_deliveries(at(3), at(33), 10)
+    assert claimed.attempts == 1
+    await store.outbox.defer_deliveries([claimed], at(8))
+    await store.outbox.defer_deliveries([claimed], at(99))  # stale: attempt 1 is undone
+    [back] = await store.outbox.list_deliveries(job_id)
+    assert (back.status, back.attempts, back.next_attempt_at) == (
+        DeliveryStatus.PENDING,
+        0,
+        at(8),
+    )
+    assert await store.outbox.claim_deliveries(at(7), at(37), 10) == []
+    [again] = await store.outbox.claim_deliveries(at(8), at(38), 10)
+    assert again.attempts == 1

@@ -127,21 +127,32 @@ def test_a_delivery_survives_a_server_crash_while_its_receiver_is_down(
         receiver.stop()
 
 
-def test_a_slow_receiver_does_not_hold_up_other_deliveries(procs: ProcessGroup) -> None:
+def test_a_receiver_that_never_answers_cannot_take_every_slot(procs: ProcessGroup) -> None:
+    """Four slots, at most two per target: five deliveries to a receiver that holds every
+    request open take two, and the fast receiver is still served."""
     release = threading.Event()
     slow = Receiver(hold=release).start()
     fast = Receiver().start()
-    procs.env.update({"LRO_WEBHOOK_SECRET": SECRET, "LRO_WEBHOOK_TIMEOUT_SECONDS": "60"})
+    procs.env.update(
+        {
+            "LRO_WEBHOOK_SECRET": SECRET,
+            "LRO_WEBHOOK_TIMEOUT_SECONDS": "60",
+            "LRO_WEBHOOK_CONCURRENCY": "4",
+            "LRO_WEBHOOK_CONCURRENCY_PER_HOST": "2",
+        }
+    )
     base = start_server(procs, worker=True)
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
-            submit_report(client, slow.url)
-            slow.wait_requests(1)  # its handler is now holding the connection open
+            for _ in range(5):
+                submit_report(client, slow.url)
+            slow.wait_requests(2)  # both of its slots are held open now
             job_id = submit_report(client, fast.url)
-            # The fast receiver is served while the slow one still holds its request.
             [request] = fast.wait_requests(1)
             assert request.json()["data"]["job_id"] == job_id
-            assert not release.is_set()
+            assert len(slow.requests) == 2 and not release.is_set()
+            release.set()
+            slow.wait_requests(5)  # the handed-back ones follow once slots free up
     finally:
         release.set()
         slow.stop()

@@ -147,6 +147,10 @@ class Outbox(Protocol):
         attempt counter bumped (the number its outcome must quote) and is not due again
         before `lease_until`, so a dispatcher that dies mid-send only delays it."""
 
+    async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
+        """Give claimed deliveries back unsent, due again at `until`, with the claim's
+        attempt undone (fenced like record_attempt): for targets that are busy."""
+
     async def record_attempt(self, record: AttemptRecord) -> bool:
         """Store an attempt's outcome, fenced: False (and nothing written) unless the
         delivery is still pending at that attempt number."""

@@ -47,6 +47,12 @@ class PostgresOutbox:
         rows = await self._store._fetch_retrying(Q["claim_deliveries"], now, lease_until, limit)
         return sorted((delivery_from_record(r) for r in rows), key=lambda d: (d.created_at, d.id))
 
+    async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
+        if claimed:
+            await self._store._fetch_retrying(
+                Q["defer_deliveries"], [d.id for d in claimed], [d.attempts for d in claimed], until
+            )
+
     async def record_attempt(self, record: AttemptRecord) -> bool:
         try:
             rows = await self._store._fetch_retrying(

@@ -56,6 +56,16 @@ class SQLiteOutbox:
 
         return await self._store._write(tx)
 
+    async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
+        args = [{"id": d.id, "attempt": d.attempts, "until": to_us(until)} for d in claimed]
+
+        def tx(conn: sqlite3.Connection) -> tuple[None, list[Any]]:
+            conn.executemany(Q["defer_delivery"], args)
+            return None, []
+
+        if args:
+            await self._store._write(tx)
+
     async def record_attempt(self, record: AttemptRecord) -> bool:
         args = {
             "id": record.delivery_id,

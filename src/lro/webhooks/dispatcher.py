@@ -8,8 +8,12 @@ dies mid-send leaves its deliveries to be claimed again when the lease runs out,
 same webhook-id, so receivers can de-duplicate: delivery is at-least-once.
 
 The first attempt is immediate: a job ending anywhere wakes the dispatcher through the
-change hub. Retries follow LRO_WEBHOOK_RETRY_SCHEDULE; a slow receiver holds one of
-`webhook_concurrency` slots, never the loop.
+change hub. Retries follow LRO_WEBHOOK_RETRY_SCHEDULE. An attempt holds one of
+`webhook_concurrency` slots until its receiver answers or times out, and one target
+(host and port) may hold at most `webhook_concurrency_per_host` of them: a receiver that
+never answers can slow its own deliveries, not everyone's. A claimed delivery whose
+target is full is handed back unsent (no attempt counted) and comes up again a little
+later.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus
 from lro.errors import StoreUnavailable
@@ -45,6 +51,21 @@ MAX_RETRY_AFTER_SECONDS = 86_400.0
 """A receiver's Retry-After is honoured up to a day, so it cannot park a delivery forever."""
 
 SECRET_KEY = "webhook_secret"
+
+MAX_DEFER_SECONDS = 5.0
+"""A delivery handed back because its target is busy is due again after the attempt
+timeout (a slot of that target frees within it), at most this long."""
+
+
+def target_of(url: str) -> str:
+    """The host and port a delivery goes to: the unit the per-target cap counts."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if parts.scheme == "https" else 80
+    return f"{(parts.hostname or '').lower()}:{port or default}"
 
 
 def decide(
@@ -83,6 +104,8 @@ class Dispatcher:
         self.policy = TargetPolicy.from_settings(settings)
         self.timeout = settings.webhook_timeout_seconds
         self.concurrency = settings.webhook_concurrency
+        self.per_target = settings.webhook_concurrency_per_host
+        self._by_target: Counter[str] = Counter()
         self._secrets: list[str] = []
         self._users = 0
         self._task: asyncio.Task[None] | None = None
@@ -103,17 +126,26 @@ class Dispatcher:
                 self._run(), name="lro-webhook-dispatcher"
             )
 
-    async def stop(self) -> None:
-        """Stop claiming; attempts in flight are cancelled (they will be claimed again
-        once their lease runs out, with the same webhook-id)."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming; attempts in flight get `grace` seconds (default: the shutdown
+        grace, at most the attempt timeout) to finish and be recorded, so an answered
+        delivery is not sent again. The rest are cancelled and claimed again once their
+        lease runs out, with the same webhook-id."""
         self._users = max(0, self._users - 1)
         if self._users or self._task is None:
             return
         task, self._task = self._task, None
-        tasks = [task, *self._inflight]
-        for t in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if grace is None:
+            grace = min(self._lro.settings.shutdown_grace_seconds, self.timeout)
+        if self._inflight and grace > 0:
+            await asyncio.wait(set(self._inflight), timeout=grace)
+        rest = list(self._inflight)
+        for t in rest:
             t.cancel()
-        for t in tasks:
+        for t in rest:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
 
@@ -140,8 +172,9 @@ class Dispatcher:
                     except Exception as exc:
                         log.warning("claiming webhook deliveries failed, will retry: %s", exc)
                         batch = []
-                    for delivery in batch:
-                        self._spawn(delivery)
+                    busy = [d for d in batch if not self._spawn(d)]
+                    if busy:
+                        await self._defer(busy)
                     if batch and len(batch) == free:
                         continue  # maybe more are due
                 await waiter.wait(self._idle_timeout())
@@ -156,15 +189,31 @@ class Dispatcher:
             return 0.0
         return min(POLL_SECONDS, wait)
 
-    def _spawn(self, delivery: Delivery) -> None:
+    def _spawn(self, delivery: Delivery) -> bool:
+        """Start an attempt, unless its target already holds its share of the slots."""
+        target = target_of(delivery.url)
+        if self._by_target[target] >= self.per_target:
+            return False
+        self._by_target[target] += 1
         task = asyncio.get_running_loop().create_task(self.deliver(delivery))
         self._inflight.add(task)
 
         def done(t: asyncio.Task[AttemptRecord | None]) -> None:
             self._inflight.discard(t)
+            self._by_target[target] -= 1
+            if self._by_target[target] <= 0:
+                del self._by_target[target]
             self._wake.set()  # a slot is free
 
         task.add_done_callback(done)
+        return True
+
+    async def _defer(self, busy: list[Delivery]) -> None:
+        until = utcnow() + timedelta(seconds=min(self.timeout, MAX_DEFER_SECONDS))
+        try:
+            await self._lro.store.outbox.defer_deliveries(busy, until)
+        except Exception as exc:  # their lease runs out instead: later, but not lost
+            log.warning("handing back %d webhook deliveries failed: %s", len(busy), exc)
 
     async def deliver(self, d: Delivery) -> AttemptRecord | None:
         """One attempt of a claimed delivery, recorded; None if its job is gone."""

@@ -15,6 +15,14 @@ FROM due
 WHERE d.id = due.id
 RETURNING d.*
 
+-- name: defer_deliveries
+-- Hand claimed deliveries back unsent (their target is busy): each claim's attempt is
+-- undone, fenced by the attempt number the claim gave it.
+UPDATE lro_deliveries d
+SET attempts = d.attempts - 1, next_attempt_at = $3
+FROM unnest($1::text[], $2::int[]) AS u(id, attempt)
+WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending'
+
 -- name: record_attempt
 -- One statement: the fenced update, and the attempt row only if the fence held. An
 -- attempt recorded twice violates the attempts key, which fails the whole statement.

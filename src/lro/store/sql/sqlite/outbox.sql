@@ -12,6 +12,12 @@ WHERE id IN (
 )
 RETURNING *
 
+-- name: defer_delivery
+-- Hand a claimed delivery back unsent (its target is busy): the claim's attempt is undone.
+UPDATE deliveries
+SET attempts = attempts - 1, next_attempt_at = :until
+WHERE id = :id AND attempts = :attempt AND status = 'pending'
+
 -- name: record_attempt
 UPDATE deliveries
 SET status = :status,
