@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow bench bench-pg clean
+.PHONY: run test lint test-fast test-slow bench bench-webhooks bench-sse bench-pg clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,16 @@ test-slow: $(STAMP)
 ## Benchmarks: prints a table of figures (see bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+## Webhook dispatcher: deliveries/s draining 1,000, and what a failing receiver (500 / black
+## hole) does to the others' latency; SQLite and PostgreSQL (BENCH_PG). ARGS="--seconds 10"
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py --pg $(or $(BENCH_PG),postgresql://postgres@127.0.0.1:5432) $(ARGS)
+
+## One API process holding 1,000 SSE streams on SQLite and PostgreSQL: memory, CPU, delay.
+## Needs PostgreSQL on BENCH_PG (default postgresql://postgres@127.0.0.1:5432). ARGS="--window 5"
+bench-sse: $(STAMP)
+	$(BIN)/python bench/sse.py $(ARGS)
 
 ## lro on PostgreSQL side by side with pgqueuer and procrastinate (one run, one table);
 ## its own venv bench/.venv-peers. Override: make bench-pg ARGS="10000 20 200" ROUNDS=2
