@@ -7,6 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
+
+
+def target_of(url: str) -> str:
+    """The host and port a callback URL goes to: what per-target limits count."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if parts.scheme == "https" else 80
+    return f"{(parts.hostname or '').lower()}:{port or default}"
 
 
 class DeliveryStatus(StrEnum):
@@ -45,6 +57,8 @@ class Delivery:
     manual: bool
     """A re-send asked for by hand: one attempt, then delivered or failed again."""
     history: tuple[DeliveryAttempt, ...] = field(default=())
+    target: str = ""
+    """`target_of(url)`, stored with the delivery so claims can skip busy targets."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,3 +249,12 @@ async def test_deferred_deliveries_come_back_without_an_attempt(store: Store) ->
     assert await store.outbox.claim_deliveries(at(7), at(37), 10) == []
     [again] = await store.outbox.claim_deliveries(at(8), at(38), 10)
     assert again.attempts == 1
+
+
+async def test_claims_skip_the_targets_asked_to(store: Store) -> None:
+    slow = await finished_job_with_callback(store, "https://slow.example:8443/hook")
+    fine = await finished_job_with_callback(store, "http://Fine.example/hook")
+    got = await store.outbox.claim_deliveries(at(3), at(33), 10, ["slow.example:8443"])
+    assert [(d.job_id, d.target) for d in got] == [(fine, "fine.example:80")]
+    [later] = await store.outbox.claim_deliveries(at(3), at(33), 10)
+    assert (later.job_id, later.target) == (slow, "slow.example:8443")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 
-from lro.api.auth import document_auth
+from lro.api.auth import auth_dependencies, document_auth
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
@@ -35,12 +35,17 @@ def build_router(lro: LRO) -> APIRouter:
         await lro.start()
 
     router = APIRouter(dependencies=[Depends(started)])
-    add_submit_routes(router, lro)
-    add_job_routes(router, lro)
-    add_stream_routes(router, lro)
-    add_delivery_routes(router, lro)
+    # Every route that identifies its caller; with API keys, documented as needing one.
+    secured = APIRouter(dependencies=auth_dependencies(lro))
+    add_submit_routes(secured, lro)
+    add_job_routes(secured, lro)
+    add_stream_routes(secured, lro)
+    add_delivery_routes(secured, lro)
+    # Before the include: some FastAPI versions copy the routes' responses when including.
+    document_auth(secured, lro)
+    router.include_router(secured)
+    # A signed link is its own credential: no Authorization header.
     add_link_routes(router, lro, serve_result)
-    document_auth(router, lro)
     return router
 
 

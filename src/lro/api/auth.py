@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 
 from lro.api.problems import problem_responses
 from lro.config import parse_api_keys
@@ -126,6 +127,23 @@ async def principal(request: Request) -> Caller:
 
 
 Owner = Annotated[Caller, Depends(principal)]
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key from LRO_API_KEYS, as `Authorization: Bearer <key>`.",
+)
+"""Only documents the scheme: `principal` reads and checks the header itself."""
+
+
+def auth_dependencies(lro: LRO) -> list[params.Depends]:
+    """With API keys configured, the routes that identify their caller declare the bearer
+    scheme, so the OpenAPI document says which header to send (and generated clients
+    send it); with auth off they declare none, as none is needed."""
+    if not key_ring(lro.settings.api_keys, lro.settings.admin_principals).enabled:
+        return []
+    return [Depends(BEARER)]
+
 
 RATE_LIMITED = ("submit_", "get_job", "job_events")
 """Operation ids (or their prefix) that answer 429 under the per-principal limits."""

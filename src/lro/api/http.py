@@ -19,6 +19,8 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_RETRY_AFTER = 60
 """No poll suggestion is longer than this: a client that slept longer would notice a
 finished job too late, and SSE or `?wait` exist for clients that want it sooner."""
+MAX_DELTA_SECONDS = 2**31
+"""The largest delta-seconds value we read (RFC 9111 §1.2.2); a longer one means as much."""
 UNAVAILABLE_RETRY_AFTER = 5
 """Retry-After on 503 answers (store unreachable, shutting down)."""
 
@@ -66,7 +68,9 @@ def parse_prefer_wait(values: Iterable[str]) -> int | None:
                 text = text[1:-1].strip()
             # delta-seconds is 1*DIGIT; anything else makes this (first) wait malformed.
             if text.isascii() and text.isdigit():
-                return int(text)
+                # It has no upper bound: like a cache (RFC 9111 §1.2.2), take anything
+                # past 2**31 as 2**31 (the wait is capped far below that anyway).
+                return MAX_DELTA_SECONDS if len(text) > 10 else min(int(text), MAX_DELTA_SECONDS)
             return None
     return None
 

@@ -111,7 +111,9 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         )
         try:
             page = await lro.store.list_jobs(query, utcnow())
-        except ValueError:
+        except (ValueError, OverflowError):
+            # OverflowError: a well-formed cursor whose numbers no database column holds
+            # (the SQLite driver refuses an integer past 64 bits); it is still not ours.
             raise BadRequest(
                 "The cursor is malformed; pass a next_cursor exactly as it was returned.",
                 extensions={"errors": [{"pointer": "cursor", "detail": "malformed cursor"}]},

@@ -73,7 +73,7 @@ def add_link_routes(router: APIRouter, lro: LRO, serve: Any) -> None:
         response_model=None,
         responses={
             200: {"description": "The result, as from GET /jobs/{job_id}/result."},
-            **problem_responses(403, 409, 503),
+            **problem_responses(400, 403, 409, 503),
         },
         operation_id="get_signed_result",
         summary="Download a result with a signed link (no Authorization header)",

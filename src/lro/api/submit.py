@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
@@ -55,6 +56,9 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         description="1-255 printable ASCII characters; the same key and request replay the "
         "original job instead of creating another.",
+        # Documented only: `check_idempotency_key` is the rule (blanks around the key are
+        # not part of it, so it also accepts them), and answers its own 400.
+        json_schema_extra={"minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
     ),
 ]
 PreferHeader = Annotated[
@@ -98,10 +102,37 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid grammar, but no number a double can hold
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+"""A `\\uD800`-`\\uDFFF` escape, or a surrogate encoded as UTF-8 (which `json.loads`
+decodes with "surrogatepass"): the only ways a lone surrogate gets into the parsed body."""
+
+
+def _check_unicode(body: bytes, value: Any) -> None:
+    """Refuse unpaired surrogates (RFC 7493 §2.1, I-JSON). Python parses them into strings
+    that cannot be encoded, so such a value would fail later, wherever it is written out:
+    the idempotency fingerprint, a result, a log line. Paired escapes (an emoji written as
+    two escapes) are fine; they parse into one character."""
+    if not _SURROGATE.search(body):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("it contains an unpaired UTF-16 surrogate, which is not text") from None
+
+
 async def read_json(request: Request, limit: int) -> Any:
     """The parsed body; an empty body counts as `{}` so parameterless operations can be
     submitted without one. Malformed JSON is a 400: the request cannot even be read,
-    which is different from a readable request with invalid fields (422)."""
+    which is different from a readable request with invalid fields (422). So are the
+    texts that parse but that no JSON peer could read back the same: a number beyond a
+    double's range (NaN and Infinity are refused as well) or an unpaired surrogate."""
     body = await request.body()
     # The ASGI middleware normally stops oversized bodies while they stream; this check
     # covers a router mounted in an app without that middleware.
@@ -110,12 +141,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         return {}
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+        _check_unicode(body, value)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(
             f"The request body is not valid JSON: {exc}",
             extensions={"errors": [{"pointer": "", "detail": "malformed JSON"}]},
         ) from None
+    return value
 
 
 def _validate(model: type[BaseModel], data: Any) -> Any:
@@ -227,6 +260,9 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 def add_submit_routes(router: APIRouter, lro: LRO) -> None:
     prefix = lro.settings.api_prefix
+    generic = inline_schema(GenericSubmit)
+    # The names this app registered are the only ones accepted (422 otherwise).
+    generic["properties"]["operation"]["enum"] = sorted(lro.operations)
     router.add_api_route(
         f"{prefix}/jobs",
         _generic_endpoint(lro),
@@ -234,7 +270,7 @@ def add_submit_routes(router: APIRouter, lro: LRO) -> None:
         status_code=202,
         response_model=None,
         responses=SUBMIT_RESPONSES,
-        openapi_extra=_request_body(inline_schema(GenericSubmit)),
+        openapi_extra=_request_body(generic),
         operation_id="submit_job",
         summary="Submit a job of any registered operation",
         tags=["jobs"],

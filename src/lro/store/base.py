@@ -141,11 +141,12 @@ class Outbox(Protocol):
     takes due deliveries exclusively and leases them until `lease_until`."""
 
     async def claim_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int
+        self, now: datetime, lease_until: datetime, limit: int, skip: Sequence[str] = ()
     ) -> list[Delivery]:
-        """Take up to `limit` due pending deliveries, oldest due first; each gets its
-        attempt counter bumped (the number its outcome must quote) and is not due again
-        before `lease_until`, so a dispatcher that dies mid-send only delays it."""
+        """Take up to `limit` due pending deliveries, oldest due first, none to a target
+        in `skip`; each gets its attempt counter bumped (the number its outcome must
+        quote) and is not due again before `lease_until`, so a dispatcher that dies
+        mid-send only delays it."""
 
     async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
         """Give claimed deliveries back unsent, due again at `until`, with the claim's

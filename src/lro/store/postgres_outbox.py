@@ -34,6 +34,7 @@ def delivery_from_record(r: Any, history: Sequence[DeliveryAttempt] = ()) -> Del
         last_error=r["last_error"],
         manual=r["manual"],
         history=tuple(history),
+        target=r["target"],
     )
 
 
@@ -42,9 +43,11 @@ class PostgresOutbox:
         self._store = store
 
     async def claim_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int
+        self, now: datetime, lease_until: datetime, limit: int, skip: Sequence[str] = ()
     ) -> list[Delivery]:
-        rows = await self._store._fetch_retrying(Q["claim_deliveries"], now, lease_until, limit)
+        rows = await self._store._fetch_retrying(
+            Q["claim_deliveries"], now, lease_until, limit, list(skip)
+        )
         return sorted((delivery_from_record(r) for r in rows), key=lambda d: (d.created_at, d.id))
 
     async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:

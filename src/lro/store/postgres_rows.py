@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from lro.deliveries import target_of
 from lro.errors import KeyReused, StoreUnavailable
 from lro.models import ErrorDetail, Inserted, Job, NewJob, ResultRef, Status
 from lro.store.base import JobChange
@@ -135,6 +136,7 @@ def insert_args(jobs: Sequence[NewJob], now: datetime) -> tuple[Any, ...]:
         [j.idempotency_expires_at for j in jobs],
         now,
         [j.callback_progress for j in jobs],
+        [None if j.callback_url is None else target_of(j.callback_url) for j in jobs],
     )
 
 

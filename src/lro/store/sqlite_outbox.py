@@ -3,6 +3,7 @@ outbox write is one `BEGIN IMMEDIATE` transaction like any other write."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,6 +39,7 @@ def delivery_from_row(r: Row, history: Sequence[DeliveryAttempt] = ()) -> Delive
         last_error=r[11],
         manual=bool(r[12]),
         history=tuple(history),
+        target=r[13],
     )
 
 
@@ -46,9 +48,14 @@ class SQLiteOutbox:
         self._store = store
 
     async def claim_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int
+        self, now: datetime, lease_until: datetime, limit: int, skip: Sequence[str] = ()
     ) -> list[Delivery]:
-        args = {"now": to_us(now), "lease_until": to_us(lease_until), "limit": limit}
+        args = {
+            "now": to_us(now),
+            "lease_until": to_us(lease_until),
+            "limit": limit,
+            "skip": json.dumps(list(skip)),
+        }
 
         def tx(conn: sqlite3.Connection) -> tuple[list[Delivery], list[Any]]:
             rows = conn.execute(Q["claim_deliveries"], args).fetchall()

@@ -15,6 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lro.deliveries import target_of
 from lro.models import JSON, ErrorDetail, Job, NewJob, ResultRef, Status
 from lro.store.base import JobChange
 
@@ -163,6 +164,7 @@ def new_job_row(new: NewJob, now_us: int) -> tuple[Row, Job]:
         new.request_fingerprint,
         key_until,
         1 if new.callback_progress else 0,
+        None if new.callback_url is None else target_of(new.callback_url),
     )
     created = from_us(now_us)
     job = Job(

@@ -11,9 +11,11 @@ The first attempt is immediate: a job ending anywhere wakes the dispatcher throu
 change hub. Retries follow LRO_WEBHOOK_RETRY_SCHEDULE. An attempt holds one of
 `webhook_concurrency` slots until its receiver answers or times out, and one target
 (host and port) may hold at most `webhook_concurrency_per_host` of them: a receiver that
-never answers can slow its own deliveries, not everyone's. A claimed delivery whose
-target is full is handed back unsent (no attempt counted) and comes up again a little
-later.
+never answers can slow its own deliveries, not everyone's. Claims skip the targets this
+process keeps full. Deliveries a claim brought beyond a target's share wait in memory for
+its next free slot, unless that target proved slow (an attempt that timed out or took
+most of the timeout): then they are handed back unsent, no attempt counted, and come up
+again a little later.
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus
+from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus, target_of
 from lro.errors import StoreUnavailable
 from lro.models import utcnow
 from lro.resource import job_resource, rfc3339
@@ -52,20 +53,12 @@ MAX_RETRY_AFTER_SECONDS = 86_400.0
 
 SECRET_KEY = "webhook_secret"
 
+SLOW_FRACTION = 0.5
+"""An attempt that took this share of the timeout (or timed out) marks its target slow."""
+
 MAX_DEFER_SECONDS = 5.0
 """A delivery handed back because its target is busy is due again after the attempt
 timeout (a slot of that target frees within it), at most this long."""
-
-
-def target_of(url: str) -> str:
-    """The host and port a delivery goes to: the unit the per-target cap counts."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = 443 if parts.scheme == "https" else 80
-    return f"{(parts.hostname or '').lower()}:{port or default}"
 
 
 def decide(
@@ -106,11 +99,13 @@ class Dispatcher:
         self.concurrency = settings.webhook_concurrency
         self.per_target = settings.webhook_concurrency_per_host
         self._by_target: Counter[str] = Counter()
+        self._waiting: dict[str, deque[Delivery]] = {}
         self._secrets: list[str] = []
         self._users = 0
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[AttemptRecord | None]] = set()
         self._wake = asyncio.Event()
+        self._handbacks: set[asyncio.Task[None]] = set()
         self._next_due: datetime | None = None
         """The earliest retry this process scheduled: the loop wakes for it rather than
         waiting for the next poll."""
@@ -138,6 +133,9 @@ class Dispatcher:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        waiting = [d for queue in self._waiting.values() for d in queue]
+        self._waiting.clear()
+        await self._defer(waiting, delay=0.0)  # claimable by other processes at once
         if grace is None:
             grace = min(self._lro.settings.shutdown_grace_seconds, self.timeout)
         if self._inflight and grace > 0:
@@ -167,14 +165,17 @@ class Dispatcher:
                     now = utcnow()
                     lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
                     waiter.event.clear()
+                    full = [t for t, n in self._by_target.items() if n >= self.per_target]
                     try:
-                        batch = await self._lro.store.outbox.claim_deliveries(now, lease, free)
+                        batch = await self._lro.store.outbox.claim_deliveries(
+                            now, lease, free, full
+                        )
                     except Exception as exc:
                         log.warning("claiming webhook deliveries failed, will retry: %s", exc)
                         batch = []
-                    busy = [d for d in batch if not self._spawn(d)]
-                    if busy:
-                        await self._defer(busy)
+                    for delivery in batch:
+                        if not self._spawn(delivery):
+                            self._waiting.setdefault(_target(delivery), deque()).append(delivery)
                     if batch and len(batch) == free:
                         continue  # maybe more are due
                 await waiter.wait(self._idle_timeout())
@@ -191,7 +192,7 @@ class Dispatcher:
 
     def _spawn(self, delivery: Delivery) -> bool:
         """Start an attempt, unless its target already holds its share of the slots."""
-        target = target_of(delivery.url)
+        target = _target(delivery)
         if self._by_target[target] >= self.per_target:
             return False
         self._by_target[target] += 1
@@ -203,15 +204,38 @@ class Dispatcher:
             self._by_target[target] -= 1
             if self._by_target[target] <= 0:
                 del self._by_target[target]
+            self._next_waiting(target, None if t.cancelled() or t.exception() else t.result())
             self._wake.set()  # a slot is free
 
         task.add_done_callback(done)
         return True
 
-    async def _defer(self, busy: list[Delivery]) -> None:
-        until = utcnow() + timedelta(seconds=min(self.timeout, MAX_DEFER_SECONDS))
+    def _next_waiting(self, target: str, finished: AttemptRecord | None) -> None:
+        """A slot of `target` is free: start its next waiting delivery, or hand them all
+        back if the attempt that just ended shows the target is slow."""
+        waiting = self._waiting.get(target)
+        if not waiting or self._task is None:
+            return
+        slow = finished is not None and (
+            finished.status_code is None
+            or finished.duration_ms >= SLOW_FRACTION * self.timeout * 1000
+        )
+        if slow:
+            busy = list(waiting)
+            del self._waiting[target]
+            handback = asyncio.get_running_loop().create_task(self._defer(busy))
+            self._handbacks.add(handback)
+            handback.add_done_callback(self._handbacks.discard)
+            return
+        self._spawn(waiting.popleft())
+        if not waiting:
+            del self._waiting[target]
+
+    async def _defer(self, busy: list[Delivery], delay: float | None = None) -> None:
+        if delay is None:
+            delay = min(self.timeout, MAX_DEFER_SECONDS)
         try:
-            await self._lro.store.outbox.defer_deliveries(busy, until)
+            await self._lro.store.outbox.defer_deliveries(busy, utcnow() + timedelta(seconds=delay))
         except Exception as exc:  # their lease runs out instead: later, but not lost
             log.warning("handing back %d webhook deliveries failed: %s", len(busy), exc)
 
@@ -264,3 +288,8 @@ class Dispatcher:
                     return record
                 await asyncio.sleep(0.5 * (attempt + 1))
         return record
+
+
+def _target(delivery: Delivery) -> str:
+    """Deliveries written before migration 0005 have no stored target."""
+    return delivery.target or target_of(delivery.url)

@@ -5,6 +5,7 @@
 WITH due AS (
     SELECT id FROM lro_deliveries
     WHERE status = 'pending' AND next_attempt_at <= $1
+      AND target <> ALL($4::text[])
     ORDER BY next_attempt_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED

@@ -25,22 +25,24 @@ WITH input AS (
     FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[],
         $7::float8[], $8::timestamptz[], $9::float8[], $10::text[], $11::text[],
-        $12::text[], $13::timestamptz[], $15::bool[]
+        $12::text[], $13::timestamptz[], $15::bool[], $16::text[]
     ) WITH ORDINALITY AS t(
         id, operation, params, owner, priority, max_attempts, timeout_seconds, run_at,
         estimated_duration_seconds, callback_url, idempotency_key, request_fingerprint,
-        idempotency_expires_at, callback_progress, ord
+        idempotency_expires_at, callback_progress, callback_target, ord
     )
 ),
 ins AS (
     INSERT INTO lro_jobs (
         id, operation, status, params, owner, priority, max_attempts, timeout_seconds,
         run_at, created_at, updated_at, estimated_duration_seconds, version, callback_url,
-        idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress
+        idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
+        callback_target
     )
     SELECT id, operation, 'queued', params::jsonb, owner, priority, max_attempts,
            timeout_seconds, run_at, $14, $14, estimated_duration_seconds, 1, callback_url,
-           idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress
+           idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
+           callback_target
     FROM input
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

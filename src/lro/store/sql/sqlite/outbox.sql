@@ -7,6 +7,7 @@ SET attempts = attempts + 1, next_attempt_at = :lease_until
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= :now
+      AND target NOT IN (SELECT value FROM json_each(:skip))
     ORDER BY next_attempt_at
     LIMIT :limit
 )

@@ -25,8 +25,9 @@ WHERE seq = ?
 INSERT INTO jobs (
     id, operation, status, params, owner, priority, max_attempts, timeout_seconds, run_at,
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
-    idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress
-) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+    idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
+    callback_target
+) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
 
 -- name: claim_jobs
 -- The sub-select walks the partial index jobs_claim in claim order; BEGIN IMMEDIATE
