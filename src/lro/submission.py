@@ -35,6 +35,7 @@ class SubmitRequest:
     callback_url: str | None = None
     priority: int = 0
     delay: float | None = None
+    callback_progress: bool = False
 
 
 def canonical_json(value: Any) -> str:
@@ -126,6 +127,11 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
         params = validate_params(op, req.params)
         if req.callback_url is not None:
             await check_callback_url(req.callback_url, lro.settings)
+        elif req.callback_progress:
+            raise Unprocessable(
+                "callback_progress needs a callback_url to send the progress to.",
+                extensions={"errors": [{"pointer": "/callback_progress", "detail": "no url"}]},
+            )
         if req.delay is not None and req.delay < 0:
             raise Unprocessable("delay must not be negative")
         # Only a keyed request is ever compared, so only it pays for canonical JSON + sha256.
@@ -144,6 +150,7 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
                 run_at=now + timedelta(seconds=req.delay) if req.delay else now,
                 estimated_duration_seconds=await lro.estimator.estimate(lro, op),
                 callback_url=req.callback_url,
+                callback_progress=req.callback_progress,
                 idempotency_key=req.idempotency_key,
                 request_fingerprint=fp,
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,

@@ -195,3 +195,31 @@ def test_private_callback_targets_are_refused_at_submit_by_default(procs: Proces
             assert r.json()["errors"][0]["pointer"] == "/callback_url"
         listed = client.get(f"{API}/jobs").json()["items"]
         assert listed == []  # nothing was stored
+
+
+def test_progress_webhooks_when_asked_for(procs: ProcessGroup) -> None:
+    receiver = Receiver().start()
+    procs.env.update(FAST_RETRIES)
+    base = start_server(procs, worker=True)
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            job_id = submit_report(client, receiver.url, delay_seconds=1, callback_progress=True)
+            wait_job(client, job_id, is_terminal, what="to finish", group=procs)
+
+            def completed_seen() -> bool:
+                types = [r.json()["type"] for r in receiver.requests]
+                return "job.completed" in types
+
+            wait_for(completed_seen, timeout=30, what="the job.completed webhook")
+            payloads = [Webhook(SECRET).verify(r.body, r.headers) for r in receiver.requests]
+            types = [p["type"] for p in payloads]
+            assert types.count("job.completed") == 1
+            progress = [p for p in payloads if p["type"] == "job.progress"]
+            assert progress, types  # coalesced, so a few rather than one per step
+            assert all(p["data"]["job_id"] == job_id for p in payloads)
+            # Without a callback_url there is nothing to send progress to.
+            r = client.post(f"{API}/reports", json={"rows": 1, "callback_progress": True})
+            assert r.status_code == 422
+            assert r.json()["errors"][0]["pointer"] == "/callback_progress"
+    finally:
+        receiver.stop()

@@ -78,6 +78,12 @@ class Reserved(BaseModel):
         le=MAX_PRIORITY,
         description="Higher runs first.",
     )
+    callback_progress: bool = Field(
+        False,
+        strict=True,
+        description="Also POST `job.progress` webhooks to callback_url while the job runs "
+        "(coalesced: at most one pending at a time).",
+    )
 
 
 class GenericSubmit(Reserved):

@@ -225,6 +225,7 @@ def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Resp
             params=params,
             callback_url=reserved.callback_url,
             priority=reserved.priority,
+            callback_progress=reserved.callback_progress,
         )
         return await submit_and_answer(lro, request, body, req, caller)
 
@@ -248,6 +249,7 @@ def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
             callback_url=parsed.callback_url,
             priority=parsed.priority,
             delay=parsed.delay_seconds,
+            callback_progress=parsed.callback_progress,
         )
         return await submit_and_answer(lro, request, body, req, caller)
 
@@ -291,6 +293,6 @@ def add_submit_routes(router: APIRouter, lro: LRO) -> None:
             operation_id="submit_" + re.sub(r"[^A-Za-z0-9_]", "_", op.name),
             summary=op.summary or f"Submit a {op.name} job",
             description=f"Queues a `{op.name}` job. The body is the operation's parameters "
-            "plus the reserved `callback_url` and `priority`.",
+            "plus the reserved `callback_url`, `callback_progress` and `priority`.",
             tags=["operations"],
         )
