@@ -31,14 +31,15 @@ OUT=${BENCH_OUT:-$ROOT/bench/results/peers-$(date +%Y%m%d-%H%M%S).jsonl}
 
 [ -f "$PEERS/harness.py" ] || { echo "peer harness not found in $PEERS (set BENCH_PEERS_DIR)" >&2; exit 2; }
 
-# The venv: created once; the project is installed editable, so code changes need no reinstall.
-if ! "$PY" -c 'import pgqueuer, procrastinate, psycopg, asyncpg, lro' 2>/dev/null; then
-  echo "creating $VENV (pgqueuer, procrastinate, lro)" >&2
+# The venv: created once, with the peers. The project is installed editable every run (a
+# quick no-op when nothing changed), so a dependency added since the venv was made arrives.
+if ! "$PY" -c 'import pgqueuer, procrastinate, psycopg, asyncpg' 2>/dev/null; then
+  echo "creating $VENV (pgqueuer, procrastinate)" >&2
   [ -x "$PY" ] || python3 -m venv "$VENV"
   "$PY" -m pip install -q --upgrade pip
   "$PY" -m pip install -q pgqueuer procrastinate "psycopg[binary]" asyncpg
-  "$PY" -m pip install -q -e "$ROOT"
 fi
+"$PY" -m pip install -q -e "$ROOT" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 
 # One database per system, created when missing.
 "$PY" - "$BENCH_PG" bench_lro bench_pgqueuer bench_procrastinate <<'EOF'
