@@ -79,8 +79,11 @@ class _Flag:
 
     async def wait(self, timeout: float) -> bool:
         """True when woken by a change, False on timeout. Clears the flag for reuse."""
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+        # the event is set, and the waiting loop (the webhook dispatcher's) never stops.
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.event.wait()
         except TimeoutError:
             return False
         self.event.clear()

@@ -64,8 +64,11 @@ class Subscription:
     async def next(self, timeout: float) -> Snapshot | None:
         """The newest snapshot since the last call, or None after `timeout` seconds."""
         if not self._ready.is_set():
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+            # with a snapshot, and a stream whose client left would go on forever.
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
             except TimeoutError:
                 return None
         self._ready.clear()
