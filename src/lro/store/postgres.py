@@ -416,7 +416,10 @@ class PostgresStore:
                 delay = 0.05
                 while not conn.is_closed():
                     try:
-                        await asyncio.wait_for(lost.wait(), self.listen_keepalive)
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                        # cancellation that closes the store, and this loop would not stop.
+                        async with asyncio.timeout(self.listen_keepalive):
+                            await lost.wait()
                     except TimeoutError:
                         # A half-open TCP connection never reports its loss: probe it.
                         await conn.execute("SELECT 1", timeout=self.connect_timeout)

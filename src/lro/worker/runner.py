@@ -253,7 +253,9 @@ class Worker:
             event = asyncio.Event()
             self._watchers.append(event)
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+                async with asyncio.timeout(remaining):
+                    await event.wait()
             except TimeoutError:
                 pass
             finally:
