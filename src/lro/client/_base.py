@@ -4,6 +4,7 @@ and the trick that turns a plan function into a documented method of each."""
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -13,7 +14,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 TransportT = TypeVar("TransportT")
 
 
-class ClientBase(Generic[TransportT]):
+class ClientBase(ABC, Generic[TransportT]):
     """Configuration shared by Client and AsyncClient; they differ only in how they do I/O."""
 
     def __init__(
@@ -44,8 +45,9 @@ class ClientBase(Generic[TransportT]):
         )
         self._open(transport)
 
+    @abstractmethod
     def _open(self, transport: TransportT | None) -> None:
-        raise NotImplementedError
+        """Create the httpx client (blocking or async) the subclass does its I/O with."""
 
     @property
     def url(self) -> str:

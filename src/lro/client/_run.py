@@ -8,6 +8,7 @@ close them however the run ends: finished, failed, abandoned or cancelled.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -34,7 +35,7 @@ _HANDLERS: dict[type, str] = {
 }
 
 
-class PlanRun(Generic[B]):
+class PlanRun(ABC, Generic[B]):
     """Subclasses implement one method per action; `B` is their body iterator type."""
 
     def __init__(self, plan: Plan[Any]) -> None:
@@ -89,14 +90,17 @@ class PlanRun(Generic[B]):
         return left
 
     # -- the I/O, one method per action --------------------------------------------------
+    @abstractmethod
     def send(self, action: Send) -> Any:
-        raise NotImplementedError
+        """Send a request (blocking, or a coroutine in the async run)."""
 
+    @abstractmethod
     def sleep(self, action: Sleep) -> Any:
-        raise NotImplementedError
+        """Wait out a backoff or Retry-After delay."""
 
+    @abstractmethod
     def read(self, action: Read) -> Any:
-        raise NotImplementedError
+        """Read the next event or chunk of an open stream."""
 
     def next(self, action: Next) -> Any:
         raise NotImplementedError
