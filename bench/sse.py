@@ -56,6 +56,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import sse_app  # noqa: E402
 import sse_client  # noqa: E402
+from benchprocs import Procs  # noqa: E402
 from lro import LRO, Status, SubmitRequest  # noqa: E402
 from lro.models import ListQuery  # noqa: E402
 
@@ -198,39 +199,6 @@ def log_summary(path: Path) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-class Procs:
-    """The processes of one scenario; `close()` stops whatever is still running."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with (self.workdir / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=BENCH_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.procs.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 async def until(
     check: Callable[[], bool], timeout: float, what: str, alive: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -325,7 +293,7 @@ class Bench:
         always stop every process and summarise what they logged."""
         tag = f"{backend}-{sc.name}"
         port = free_port()
-        procs = Procs(self.workdir)
+        procs = Procs(self.workdir, BENCH_DIR)
         app = sse_app.make_app(store_url)
         out: dict[str, Any] = {
             "backend": backend,

@@ -54,6 +54,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import webhook_app  # noqa: E402
+from benchprocs import Procs  # noqa: E402
 from lro import SubmitRequest  # noqa: E402
 from lro.config import Settings  # noqa: E402
 
@@ -132,48 +133,6 @@ def count_mode(path: Path, mode: str) -> int:
     except FileNotFoundError:
         return 0
     return data.count(f" {mode} ".encode())
-
-
-class Procs:
-    """The processes of one case; `close()` stops whatever is still running."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with (self.workdir / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=BENCH_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @dataclass
@@ -312,7 +271,7 @@ def worker_argv() -> list[str]:
 # -- case 1: draining a backlog of pending deliveries -------------------------------------------
 async def bench_drain(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     jobs = args.jobs
-    procs = Procs(backend.workdir)
+    procs = Procs(backend.workdir, BENCH_DIR)
     try:
         async with backend.store("drain") as url:
             rx = await start_receivers(procs, f"{backend.name}-drain-receiver", ["ok"])
@@ -397,7 +356,7 @@ async def bench_drain(backend: Backend, args: argparse.Namespace) -> dict[str, A
 
 # -- case 2: steady traffic with a failing receiver -------------------------------------------
 async def bench_steady(backend: Backend, case: str, args: argparse.Namespace) -> dict[str, Any]:
-    procs = Procs(backend.workdir)
+    procs = Procs(backend.workdir, BENCH_DIR)
     kind, _, share = case.partition(":")
     if kind not in STEADY_CASES:
         return {"note": f"unknown case {case!r}"}

@@ -53,6 +53,10 @@ MAX_RETRY_AFTER_SECONDS = 86_400.0
 
 SECRET_KEY = "webhook_secret"
 
+QUIET_CLAIM_INTERVAL = 0.05
+"""After an empty claim, the next waits at least this long (the first attempt of a new
+delivery is still within this of its job's end)."""
+
 SLOW_FRACTION = 0.5
 """An attempt that took this share of the timeout (or timed out) marks its target slow."""
 
@@ -157,10 +161,13 @@ class Dispatcher:
 
     # -- the loop -----------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_empty = -QUIET_CLAIM_INTERVAL
         with self._lro.hub.terminal_waiter() as waiter:
             self._wake = waiter.event  # a finished attempt frees a slot: claim again
             while True:
                 free = self.concurrency - len(self._inflight)
+                batch: list[Delivery] = []
                 if free > 0:
                     now = utcnow()
                     lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
@@ -178,7 +185,16 @@ class Dispatcher:
                             self._waiting.setdefault(_target(delivery), deque()).append(delivery)
                     if batch and len(batch) == free:
                         continue  # maybe more are due
+                if not batch:
+                    last_empty = loop.time()
                 await waiter.wait(self._idle_timeout())
+                # Every job that ends wakes this loop, with or without a callback. Within
+                # QUIET_CLAIM_INTERVAL of a claim that found nothing, wait out the rest of
+                # it: a busy worker pays one claim per interval, not one per completion
+                # batch, and an occasional ending is still claimed at once.
+                quiet = last_empty + QUIET_CLAIM_INTERVAL - loop.time()
+                if quiet > 0:
+                    await asyncio.sleep(quiet)
 
     def _idle_timeout(self) -> float:
         due = self._next_due
