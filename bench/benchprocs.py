@@ -1,4 +1,5 @@
-"""Processes of one benchmark scenario (shared by bench/sse.py and bench/webhooks.py).
+"""What bench/sse.py and bench/webhooks.py share: the processes of one scenario, and a
+throw-away PostgreSQL database.
 
 Output goes to a log file per process (never a pipe a child could fill and block on), and
 `close()` stops whatever is still running, so a failed run leaves nothing behind.
@@ -6,9 +7,13 @@ Output goes to a log file per process (never a pipe a child could fill and block
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 
@@ -52,3 +57,21 @@ class Procs:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(server: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database on `server` (a URL without database), dropped afterwards whatever
+    happened (WITH FORCE: a killed process may still hold sessions)."""
+    import asyncpg
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(f"{server}/postgres", timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{server}/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

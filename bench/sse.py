@@ -42,8 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +55,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import sse_app  # noqa: E402
 import sse_client  # noqa: E402
-from benchprocs import Procs  # noqa: E402
+from benchprocs import Procs, postgres_database  # noqa: E402
 from lro import LRO, Status, SubmitRequest  # noqa: E402
 from lro.models import ListQuery  # noqa: E402
 
@@ -224,23 +223,6 @@ def healthy(base: str) -> bool:
 
 
 # -- the backends ------------------------------------------------------------------------------
-@contextlib.asynccontextmanager
-async def postgres_database(server: str) -> AsyncIterator[str]:
-    """A fresh database on `server`, dropped afterwards whatever happened."""
-    import asyncpg
-
-    name = f"lro_bench_sse_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(f"{server}/postgres", timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{server}/{name}"
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def pg_sessions(url: str) -> int:
     """Sessions ever opened on the database (pg_stat_database.sessions, PostgreSQL 14+)."""
     import asyncpg
@@ -624,7 +606,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
             if backend == "sqlite":
                 await run_all(backend, lambda name: f"sqlite:///{workdir / name}.db")
             elif backend == "postgresql":
-                async with postgres_database(args.pg) as url:
+                async with postgres_database(args.pg, "lro_bench_sse") as url:
                     await run_all(backend, lambda name: url)
             else:
                 raise SystemExit(f"unknown backend {backend!r}")

@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import webhook_app  # noqa: E402
-from benchprocs import Procs  # noqa: E402
+from benchprocs import Procs, postgres_database  # noqa: E402
 from lro import SubmitRequest  # noqa: E402
 from lro.config import Settings  # noqa: E402
 
@@ -175,18 +174,8 @@ class Backend:
         if self.pg is None:
             yield f"sqlite:///{self.workdir / f'{self.name}-{case}.db'}"
             return
-        import asyncpg
-
-        name = f"lro_bench_webhooks_{os.getpid()}_{case}_{uuid.uuid4().hex[:6]}"
-        admin = await asyncpg.connect(f"{self.pg}/postgres", timeout=10)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                yield f"{self.pg}/{name}"
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        async with postgres_database(self.pg, f"lro_bench_webhooks_{case}") as url:
+            yield url
 
     def env(self, store_url: str, args: argparse.Namespace) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LRO_")}

@@ -102,11 +102,14 @@ class PlanRun(ABC, Generic[B]):
     def read(self, action: Read) -> Any:
         """Read the next event or chunk of an open stream."""
 
+    @abstractmethod
     def next(self, action: Next) -> Any:
-        raise NotImplementedError
+        """Open a stream, or take its next item."""
 
+    @abstractmethod
     def close(self, action: Close) -> Any:
-        raise NotImplementedError
+        """Close a stream the plan is done with."""
 
+    @abstractmethod
     def call(self, action: Call) -> Any:
-        raise NotImplementedError
+        """Run a caller's callback (awaited when it is a coroutine function)."""
