@@ -83,6 +83,7 @@ from lro.store.postgres_rows import (
     parse_changes,
     split_url,
 )
+from lro.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -379,10 +380,7 @@ class PostgresStore:
 
     async def _stop_listening(self) -> None:
         task, self._listen_task = self._listen_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
         self.listening.clear()
 
     def _on_notification(self, _conn: Conn, _pid: int, _channel: str, payload: str) -> None:

@@ -87,6 +87,7 @@ from lro.store.sqlite_rows import (
     to_us,
 )
 from lro.store.sqlite_schema import connect, is_unavailable, migrate_connection
+from lro.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +208,7 @@ class SQLiteStore:
             return
         self._closed = True
         task, self._poll_task = self._poll_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
         await self._shutdown()
 
     async def _shutdown(self) -> None:

@@ -21,7 +21,6 @@ again a little later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import Counter, deque
@@ -33,6 +32,7 @@ from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus, target_of
 from lro.errors import StoreUnavailable
 from lro.models import utcnow
 from lro.resource import job_resource, rfc3339
+from lro.tasks import cancel_and_wait
 from lro.webhooks.sender import AttemptResult, send
 from lro.webhooks.signing import generate_secret, headers_for, parse_secrets
 from lro.webhooks.ssrf import Resolver, TargetPolicy
@@ -134,9 +134,7 @@ class Dispatcher:
         if self._users or self._task is None:
             return
         task, self._task = self._task, None
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
         waiting = [d for queue in self._waiting.values() for d in queue]
         self._waiting.clear()
         await self._defer(waiting, delay=0.0)  # claimable by other processes at once
@@ -144,12 +142,7 @@ class Dispatcher:
             grace = min(self._lro.settings.shutdown_grace_seconds, self.timeout)
         if self._inflight and grace > 0:
             await asyncio.wait(set(self._inflight), timeout=grace)
-        rest = list(self._inflight)
-        for t in rest:
-            t.cancel()
-        for t in rest:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(list(self._inflight))
 
     async def secrets(self) -> list[str]:
         """LRO_WEBHOOK_SECRET (newest first), else one generated once and kept in the

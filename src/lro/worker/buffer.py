@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from lro.errors import StoreUnavailable
 from lro.models import Completion, Job, Lease, ProgressUpdate, utcnow
 from lro.store.base import Store
+from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.worker")
 
@@ -240,10 +241,6 @@ class WriteBuffer:
 
     async def stop(self) -> None:
         await self.flush()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_and_wait(tasks)
         self._loop = None

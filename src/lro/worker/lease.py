@@ -13,12 +13,12 @@ safety net for a missed notification, from the next heartbeat's `cancel_requeste
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
 from lro.models import Lease, utcnow
 from lro.store.base import JobChange, Store
+from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.worker")
 
@@ -57,10 +57,7 @@ class Heartbeat:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
 
     async def _loop(self) -> None:
         while True:

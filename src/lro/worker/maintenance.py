@@ -13,7 +13,6 @@ a loop that calls it on an interval.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from lro.models import Job, Swept, utcnow
 from lro.store.base import RescueParams, SweepParams
+from lro.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from lro.app import LRO
@@ -128,11 +128,7 @@ class Maintenance:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
 
 
 async def _every(interval: float, fn: Callable[[], Awaitable[object]], what: str) -> None:
