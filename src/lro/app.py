@@ -44,6 +44,7 @@ class LRO:
         if isinstance(store, str):
             self.settings = self.settings.model_copy(update={"store_url": store})
         self._store: Store | None = None if store is None or isinstance(store, str) else store
+        self._owns_store = self._store is None
         self.result_store: ResultStore = result_store or LocalResultStore(self.settings.result_dir)
         self.operations: dict[str, Operation] = {}
         self.estimator = Estimator()
@@ -115,11 +116,19 @@ class LRO:
             self._started = True
 
     async def stop(self) -> None:
+        """Close the store. A store this LRO built from a URL is built afresh by the next
+        `start()`, so an app can be started again, on another event loop too (one
+        `asyncio.run` per test or script). A Store object passed in cannot be reopened."""
         if not self._started:
             return
         self._started = False
         self.hub.stop()
         await self.store.close()
+        if self._owns_store:
+            self._store = None
+            self._hub = None
+            self._dispatcher = None
+            self._start_lock = None
 
     @property
     def router(self) -> APIRouter:
