@@ -49,21 +49,32 @@ async def world(secured: Served, as_: Clients) -> World:
 
 
 READS = [
-    ("GET", "/jobs/{job}"),
-    ("GET", "/jobs/{job}/result"),
-    ("GET", "/jobs/{job}/events"),
-    ("GET", "/jobs/{job}/deliveries"),
+    ("GET", "{api}/jobs/{job}", 404),
+    ("GET", "{api}/jobs/{job}/result", 404),
+    ("GET", "{api}/jobs/{job}/events", 404),
+    ("GET", "{api}/jobs/{job}/deliveries", 404),
+    # Not about one job: every principal gets a view of its own (see test_stats_...).
+    ("GET", "{api}/stats", 200),
+    ("GET", "/dashboard", 200),
 ]
-CALLERS = {"alice": 200, "admin": 200, "bob": 404, None: 401, "wrong": 401}
+"""Each route, with what bob (who does not own alice's job) gets."""
+CALLERS = {"alice": 200, "admin": 200, "bob": None, None: 401, "wrong": 401}
+"""What each caller gets; None: the route's own answer for bob."""
 
 
-@pytest.mark.parametrize(("method", "path"), READS)
+@pytest.mark.parametrize(("method", "path", "for_bob"), READS)
 @pytest.mark.parametrize(("who", "expected"), list(CALLERS.items()))
 async def test_reads_of_alices_job(
-    as_: Clients, world: World, method: str, path: str, who: str | None, expected: int
+    as_: Clients,
+    world: World,
+    method: str,
+    path: str,
+    for_bob: int,
+    who: str | None,
+    expected: int | None,
 ) -> None:
-    r = await as_(who).request(method, PREFIX + path.format(job=world.alice_done))
-    assert r.status_code == expected, r.text
+    r = await as_(who).request(method, path.format(api=PREFIX, job=world.alice_done))
+    assert r.status_code == (for_bob if expected is None else expected), r.text
     if expected == 401:
         assert r.headers["www-authenticate"] == 'Bearer realm="lro"'
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -116,6 +127,35 @@ async def test_lists_are_scoped_and_the_admin_sees_everyone(as_: Clients, world:
     assert (await as_(None).get(f"{PREFIX}/jobs")).status_code == 401
 
 
+async def test_only_an_admins_list_names_the_owners(as_: Clients, world: World) -> None:
+    owners = {
+        item["job_id"]: item["owner"]
+        for item in (await as_("admin").get(f"{PREFIX}/jobs")).json()["items"]
+    }
+    assert owners == {world.alice_done: "alice", world.alice_queued: "alice", world.bob_done: "bob"}
+    for item in (await as_("alice").get(f"{PREFIX}/jobs")).json()["items"]:
+        assert "owner" not in item
+
+
+async def test_stats_are_scoped_and_the_admin_counts_everyone(as_: Clients, world: World) -> None:
+    async def stats(who: str) -> tuple[str, bool, int, dict[str, int]]:
+        r = await as_(who).get(f"{PREFIX}/stats")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        [echo] = [o for o in body["operations"] if o["operation"] == "echo"]
+        assert echo["by_status"] == body["by_status"]  # the world has echo jobs only
+        by_status = {k: v for k, v in body["by_status"].items() if v}
+        return body["principal"], body["admin"], body["total"], by_status
+
+    assert await stats("alice") == ("alice", False, 2, {"completed": 1, "queued": 1})
+    assert await stats("bob") == ("bob", False, 1, {"completed": 1})
+    assert await stats("admin") == ("admin", True, 3, {"completed": 2, "queued": 1})
+    for who in (None, "wrong"):
+        r = await as_(who).get(f"{PREFIX}/stats")
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Bearer realm="lro"'
+
+
 async def test_idempotency_keys_are_per_principal(as_: Clients, world: World) -> None:
     key = {"Idempotency-Key": "same-key-for-both"}
     a = await as_("alice").post(f"{PREFIX}/echo", json={"text": "x"}, headers=key)
@@ -132,6 +172,7 @@ async def test_health_and_the_openapi_document_need_no_key(as_: Clients) -> None
     job = doc["paths"][f"{PREFIX}/jobs/{{job_id}}"]["get"]["responses"]
     assert {"401", "429"} <= set(job)
     assert "401" in doc["paths"][f"{PREFIX}/jobs/{{job_id}}/cancel"]["post"]["responses"]
+    assert "401" in doc["paths"][f"{PREFIX}/stats"]["get"]["responses"]
 
 
 async def test_keys_never_reach_the_logs(

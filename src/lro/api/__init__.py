@@ -15,6 +15,7 @@ from lro.api.auth import auth_dependencies, document_auth
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
+from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import add_submit_routes
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def build_router(lro: LRO) -> APIRouter:
-    """Submit routes (one per operation with a route, plus the generic one), job routes, the job
-    event stream and webhook deliveries, under `lro.settings.api_prefix`.
+    """Submit routes (one per operation with a route, plus the generic one), job routes, job
+    counts, the job event stream and webhook deliveries, under `lro.settings.api_prefix`.
 
     Every route first makes sure the LRO is started (store opened, change hub listening),
     so an app that only includes the router, without lro's lifespan, still works.
@@ -39,6 +40,7 @@ def build_router(lro: LRO) -> APIRouter:
     secured = APIRouter(dependencies=auth_dependencies(lro))
     add_submit_routes(secured, lro)
     add_job_routes(secured, lro)
+    add_stats_routes(secured, lro)
     add_stream_routes(secured, lro)
     add_delivery_routes(secured, lro)
     # Before the include: some FastAPI versions copy the routes' responses when including.

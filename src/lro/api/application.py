@@ -2,9 +2,9 @@
 
 It adds what a bare router cannot: problem+json for every error (including FastAPI's
 own 404/405/validation answers and unexpected exceptions), the streaming body limit,
-`/healthz` and `/readyz`, and a lifespan that opens the store and, when asked, runs a
-worker in the same process. The worker is reached only through `lro.worker()`, so this
-package never imports `lro.worker`.
+`/healthz` and `/readyz`, the web dashboard at `/dashboard`, and a lifespan that opens
+the store and, when asked, runs a worker in the same process. The worker is reached only
+through `lro.worker()`, so this package never imports `lro.worker`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from lro.api.dashboard import add_dashboard_routes
 from lro.api.headers import SecurityHeadersMiddleware
 from lro.api.http import UNAVAILABLE_RETRY_AFTER
 from lro.api.limits import BodyLimitMiddleware
@@ -64,6 +65,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(lro.router)
     _add_health_routes(app, lro)
+    add_dashboard_routes(app, lro)
     return app
 
 

@@ -120,7 +120,12 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
             ) from None
         body = {
             "items": [
-                {**job_resource(job, prefix), "result_link": await result_link(lro, job)}
+                {
+                    **job_resource(job, prefix),
+                    "result_link": await result_link(lro, job),
+                    # An admin's list mixes principals: say whose each job is.
+                    **({"owner": job.owner} if caller.admin else {}),
+                }
                 for job in page.items
             ],
             "next_cursor": page.next_cursor,

@@ -58,8 +58,16 @@ class JobResource(BaseModel):
     error: ErrorObject | None
 
 
+class ListedJob(JobResource):
+    """A job in a list: in an admin's list, which mixes principals, also its owner."""
+
+    owner: str | None = Field(
+        None, description="The principal the job belongs to (in an admin's list only)."
+    )
+
+
 class JobList(BaseModel):
-    items: list[JobResource]
+    items: list[ListedJob]
     next_cursor: str | None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lro.store.base import (
     ClaimParams,
     JobChange,
+    JobCount,
     JobEvent,
     Listener,
     RescueParams,
@@ -32,6 +33,7 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
 __all__ = [
     "ClaimParams",
     "JobChange",
+    "JobCount",
     "JobEvent",
     "Listener",
     "RescueParams",

@@ -92,6 +92,15 @@ class JobEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class JobCount:
+    """How many unexpired jobs of one operation are in one status (feeds GET /stats)."""
+
+    operation: str
+    status: Status
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimParams:
     worker_id: str
     limit: int
@@ -257,6 +266,12 @@ class Store(Protocol):
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         """Run times (finished_at - started_at, seconds) of the latest completed jobs of
         this operation, newest first; feeds estimated_duration_seconds."""
+        ...
+
+    async def job_counts(self, owner: str | None, now: datetime) -> list[JobCount]:
+        """The owner's (None: every owner's) unexpired jobs counted per operation and
+        status, the same jobs `list_jobs` would show; ordered by operation, then status.
+        Pairs with no job are left out."""
         ...
 
     # -- worker ---------------------------------------------------------------------

@@ -58,6 +58,7 @@ from lro.models import (
 from lro.store.base import (
     ClaimParams,
     JobChange,
+    JobCount,
     JobEvent,
     Listener,
     RescueParams,
@@ -493,6 +494,13 @@ class PostgresStore:
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         rows = await self._read(Q["recent_durations"], operation, limit)
         return [float(r[0]) for r in rows]
+
+    async def job_counts(self, owner: str | None, now: datetime) -> list[JobCount]:
+        if owner is None:
+            rows = await self._read(Q["job_counts_all"], now)
+        else:
+            rows = await self._read(Q["job_counts"], owner, now)
+        return [JobCount(r[0], STATUS[r[1]], r[2]) for r in rows]
 
     # -- worker -------------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:

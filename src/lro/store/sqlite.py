@@ -57,6 +57,7 @@ from lro.models import (
 from lro.store.base import (
     ClaimParams,
     JobChange,
+    JobCount,
     JobEvent,
     Listener,
     RescueParams,
@@ -428,6 +429,12 @@ class SQLiteStore:
         args = (operation, limit)
         rows = await self._read(lambda c: c.execute(Q["recent_durations"], args).fetchall())
         return [float(r[0]) for r in rows]
+
+    async def job_counts(self, owner: str | None, now: datetime) -> list[JobCount]:
+        args = {"owner": owner, "now": to_us(now)}
+        query = Q["job_counts" if owner is not None else "job_counts_all"]
+        rows = await self._read(lambda c: c.execute(query, args).fetchall())
+        return [JobCount(r[0], STATUS[r[1]], r[2]) for r in rows]
 
     # -- worker -------------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:

@@ -447,3 +447,19 @@ SELECT extract(epoch FROM finished_at - started_at)::float8 FROM lro_jobs
 WHERE operation = $1 AND status = 'completed' AND started_at IS NOT NULL
 ORDER BY finished_at DESC
 LIMIT $2
+
+-- name: job_counts
+-- GET /stats: an owner's jobs per operation and status, found through the owner's index;
+-- expired jobs are left out, as list_jobs leaves them out. COLLATE "C" sorts by code
+-- point, as SQLite does, so both stores return the same order.
+SELECT operation, status, count(*) FROM lro_jobs
+WHERE owner = $1 AND (expires_at IS NULL OR expires_at > $2)
+GROUP BY operation, status
+ORDER BY operation COLLATE "C", status COLLATE "C"
+
+-- name: job_counts_all
+-- job_counts for an admin: every owner's jobs.
+SELECT operation, status, count(*) FROM lro_jobs
+WHERE expires_at IS NULL OR expires_at > $1
+GROUP BY operation, status
+ORDER BY operation COLLATE "C", status COLLATE "C"

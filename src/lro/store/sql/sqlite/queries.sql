@@ -225,6 +225,21 @@ WHERE operation = ? AND status = 'completed' AND started_at IS NOT NULL
 ORDER BY finished_at DESC
 LIMIT ?
 
+-- name: job_counts
+-- GET /stats: an owner's jobs per operation and status, found through the owner's index;
+-- expired jobs are left out, as list_jobs leaves them out.
+SELECT operation, status, count(*) FROM jobs
+WHERE owner = :owner AND (expires_at IS NULL OR expires_at > :now)
+GROUP BY operation, status
+ORDER BY operation, status
+
+-- name: job_counts_all
+-- job_counts for an admin: every owner's jobs.
+SELECT operation, status, count(*) FROM jobs
+WHERE expires_at IS NULL OR expires_at > :now
+GROUP BY operation, status
+ORDER BY operation, status
+
 -- name: last_event_id
 SELECT coalesce(max(id), 0) FROM events
 

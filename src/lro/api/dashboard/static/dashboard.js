@@ -1,0 +1,268 @@
+// The dashboard page: sign-in, the counts, the job table (refreshed every ~2 s while the
+// tab is visible) and the job panel. The page's HTML holds no data; all of it comes from
+// the API with the key typed into the sign-in form (see docs/dashboard.md).
+
+import { Api, Busy, Unauthorized } from './api.js';
+import { DetailPanel } from './detail.js';
+import {
+  $, el, formatPct, formatShortTime, progressBar, setText, show, statusBadge,
+} from './dom.js';
+
+const REFRESH_MS = 2000;
+const PAGE_SIZE = 25;
+const STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'];
+
+const api = new Api(document.querySelector('meta[name="lro-api-prefix"]').content);
+
+const state = {
+  active: false, // refreshing (signed in, or finding out whether a key is needed)
+  shown: false, // the dashboard is on screen
+  signingIn: false, // the key in use was just typed into the form
+  seq: 0, // bumped by every refresh and sign-out: answers to older requests are dropped
+  timer: null,
+  admin: false,
+  cursors: [null], // cursors[n] is the cursor of page n (null: the first page)
+  page: 0,
+  nextCursor: null,
+  jobs: new Map(), // job_id -> the list item on screen
+};
+
+const detail = new DetailPanel(api, {
+  onUnauthorized: () => signOut(expiredMessage()),
+  onNotice: (message) => notice(message),
+});
+
+// -- notices and sign-in -----------------------------------------------------------------
+function notice(message) {
+  setText('notice', message || '');
+  show($('notice'), Boolean(message));
+}
+
+function expiredMessage() {
+  return state.signingIn
+    ? 'That API key was not accepted.'
+    : 'Your API key is no longer accepted; sign in again.';
+}
+
+function showSignIn(message) {
+  show($('dashboard'), false);
+  show($('session'), false);
+  show($('sign-in'), true);
+  setText('sign-in-error', message || '');
+  show($('sign-in-error'), Boolean(message));
+  $('key').value = '';
+  $('key').focus();
+}
+
+function signOut(message = '') {
+  state.active = false;
+  state.shown = false;
+  state.seq += 1;
+  clearTimeout(state.timer);
+  detail.close();
+  api.signOut();
+  notice('');
+  showSignIn(message);
+}
+
+function signIn(key) {
+  api.signIn(key);
+  state.signingIn = true;
+  begin();
+}
+
+function begin() {
+  state.active = true;
+  state.cursors = [null];
+  state.page = 0;
+  refresh();
+}
+
+// -- the refresh loop --------------------------------------------------------------------
+function jobsPath() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  const status = $('filter-status').value;
+  const operation = $('filter-operation').value;
+  const cursor = state.cursors[state.page];
+  if (status) query.set('status', status);
+  if (operation) query.set('operation', operation);
+  if (cursor) query.set('cursor', cursor);
+  return `/jobs?${query}`;
+}
+
+/** Read the counts and the current page, draw them, and schedule the next refresh. */
+async function refresh() {
+  clearTimeout(state.timer);
+  state.timer = null;
+  if (!state.active || document.visibilityState !== 'visible') return;
+  state.seq += 1;
+  const seq = state.seq;
+  let delay = REFRESH_MS;
+  try {
+    const [stats, page] = await Promise.all([api.get('/stats'), api.get(jobsPath())]);
+    if (seq !== state.seq) return;
+    showDashboard(stats);
+    renderCounts(stats);
+    renderJobs(page);
+    detail.refresh();
+    notice('');
+  } catch (error) {
+    if (seq !== state.seq) return;
+    if (error instanceof Unauthorized) {
+      signOut(api.key ? expiredMessage() : '');
+      return;
+    }
+    delay = error instanceof Busy ? error.retryAfter * 1000 : REFRESH_MS * 2;
+    notice(troubleMessage(error, delay));
+  }
+  state.timer = setTimeout(refresh, delay);
+}
+
+function troubleMessage(error, delay) {
+  const seconds = Math.round(delay / 1000);
+  if (error instanceof Busy) {
+    const why = error.status === 429 ? 'asks us to slow down' : 'is unavailable';
+    return `The server ${why} (HTTP ${error.status}); trying again in ${seconds} s.`;
+  }
+  const why = error.status ? error.message : 'The server cannot be reached.';
+  return `${why} Trying again in ${seconds} s.`;
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') refresh();
+  else clearTimeout(state.timer);
+});
+
+// -- drawing -----------------------------------------------------------------------------
+function showDashboard(stats) {
+  state.signingIn = false;
+  state.admin = stats.admin;
+  if (!state.shown) {
+    state.shown = true;
+    show($('sign-in'), false);
+    show($('dashboard'), true);
+  }
+  show($('session'), true);
+  show($('sign-out'), Boolean(api.key));
+  // With auth off every caller is the anonymous principal "".
+  const anonymous = stats.principal === '';
+  setText('principal', stats.principal);
+  show($('signed-in'), !anonymous);
+  show($('auth-off'), anonymous);
+  show($('admin-badge'), stats.admin);
+  for (const cell of document.querySelectorAll('#jobs .owner')) show(cell, stats.admin);
+  fillOperations(stats.operations.map((o) => o.operation));
+}
+
+function fillOperations(names) {
+  const select = $('filter-operation');
+  const have = Array.from(select.options, (o) => o.value).slice(1);
+  if (have.join('\n') === names.join('\n')) return;
+  const chosen = select.value;
+  select.replaceChildren(el('option', { text: 'any' }), ...names.map((n) => el('option', { text: n })));
+  select.options[0].value = '';
+  select.value = names.includes(chosen) ? chosen : '';
+}
+
+function renderCounts(stats) {
+  $('status-counts').replaceChildren(
+    ...[...STATUSES, 'total'].map((status) => {
+      const count = status === 'total' ? stats.total : stats.by_status[status] ?? 0;
+      const tile = el(
+        'li',
+        { className: `tile tile-${status}` },
+        el('span', { className: 'count', text: String(count) }),
+        el('span', { className: 'label', text: status }),
+      );
+      tile.dataset.status = status;
+      return tile;
+    }),
+  );
+  $('operation-counts').tBodies[0].replaceChildren(
+    ...stats.operations.map((o) => {
+      const name = el('th', { text: o.operation });
+      name.scope = 'row';
+      const row = el('tr', {}, name);
+      for (const status of STATUSES) {
+        row.append(el('td', { className: 'num', text: String(o.by_status[status] ?? 0) }));
+      }
+      row.append(el('td', { className: 'num', text: String(o.total) }));
+      return row;
+    }),
+  );
+}
+
+function renderJobs(page) {
+  state.nextCursor = page.next_cursor;
+  state.jobs = new Map(page.items.map((job) => [job.job_id, job]));
+  $('jobs-body').replaceChildren(...page.items.map(jobRow));
+  show($('jobs-empty'), page.items.length === 0);
+  $('newer').disabled = state.page === 0;
+  $('older').disabled = !page.next_cursor;
+  setText('page-number', `page ${state.page + 1}`);
+}
+
+function jobRow(job) {
+  const open = el('button', { className: 'job-link', text: job.job_id.slice(0, 8), title: job.job_id });
+  open.type = 'button';
+  open.dataset.jobId = job.job_id;
+  const progress = el('td', { className: 'progress' }, progressBar(job.progress_pct),
+    el('span', { text: formatPct(job.progress_pct) }));
+  const owner = el('td', { className: 'owner', text: job.owner ?? '' });
+  owner.hidden = !state.admin;
+  const row = el(
+    'tr',
+    {},
+    el('td', {}, open),
+    el('td', { text: job.operation }),
+    el('td', {}, statusBadge(job.status)),
+    progress,
+    el('td', { className: 'step', text: job.step ?? '' }),
+    el('td', { className: 'time', text: formatShortTime(job.created_at), title: job.created_at }),
+    el('td', { className: 'time', text: formatShortTime(job.updated_at), title: job.updated_at }),
+    owner,
+  );
+  row.dataset.jobId = job.job_id;
+  if (job.job_id === detail.jobId) row.classList.add('selected');
+  return row;
+}
+
+// -- wiring ------------------------------------------------------------------------------
+$('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = $('key').value.trim();
+  if (key) signIn(key);
+});
+
+$('sign-out').addEventListener('click', () => signOut());
+
+$('filters').addEventListener('submit', (event) => event.preventDefault());
+$('filters').addEventListener('change', () => {
+  state.cursors = [null];
+  state.page = 0;
+  refresh();
+});
+
+$('older').addEventListener('click', () => {
+  if (!state.nextCursor) return;
+  state.cursors[state.page + 1] = state.nextCursor;
+  state.page += 1;
+  refresh();
+});
+
+$('newer').addEventListener('click', () => {
+  if (state.page === 0) return;
+  state.page -= 1;
+  refresh();
+});
+
+$('jobs-body').addEventListener('click', (event) => {
+  const button = event.target.closest('button.job-link');
+  const job = button && state.jobs.get(button.dataset.jobId);
+  if (!job) return;
+  for (const row of $('jobs-body').rows) row.classList.toggle('selected', row === button.closest('tr'));
+  detail.open(job);
+});
+
+// Without a stored key, the first refresh finds out whether the server needs one at all.
+begin();

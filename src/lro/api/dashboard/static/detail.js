@@ -1,0 +1,208 @@
+// The job panel: one job followed live through its event stream, with its error, its
+// result link, its webhook deliveries and a Cancel button.
+
+import { ApiError, Unauthorized } from './api.js';
+import { $, el, formatPct, formatTime, sameOrigin, setText, show } from './dom.js';
+import { TERMINAL, follow } from './sse.js';
+
+const LIVE_TEXT = {
+  connecting: 'connecting…',
+  live: 'following live',
+  reconnecting: 'reconnecting…',
+  ended: 'finished',
+  gone: 'this job no longer exists',
+};
+
+function deliveryItem(d) {
+  const attempts = d.attempts === 1 ? '1 attempt' : `${d.attempts} attempts`;
+  const answer = d.last_status_code !== null ? `answered HTTP ${d.last_status_code}` : d.last_error;
+  return el(
+    'li',
+    {},
+    el('div', {}, el('strong', { text: d.type }), ` · ${d.status} · ${attempts}`),
+    el('code', { className: 'url', text: d.url }),
+    el('div', { className: 'muted', text: answer || '' }),
+  );
+}
+
+export class DetailPanel {
+  /**
+   * @param api the Api
+   * @param onUnauthorized called when the key stops working (back to sign-in)
+   * @param onNotice called with a message for the page's notice line
+   */
+  constructor(api, { onUnauthorized, onNotice }) {
+    this.api = api;
+    this.onUnauthorized = onUnauthorized;
+    this.onNotice = onNotice;
+    this.job = null;
+    this.controller = null;
+    $('detail-close').addEventListener('click', () => this.close());
+    $('detail-cancel').addEventListener('click', () => this.cancel());
+  }
+
+  get jobId() {
+    return this.job ? this.job.job_id : null;
+  }
+
+  /** Show `job` (an item of the list) and follow it until it ends. */
+  open(job) {
+    this.close();
+    this.job = job;
+    this.owner = job.owner ?? null;
+    this.resultLink = job.result_link ?? null;
+    this.controller = new AbortController();
+    show($('detail'), true);
+    this.render(job);
+    this.setLive('connecting');
+    this.loadDeliveries();
+    this.follow(this.controller);
+  }
+
+  close() {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.job = null;
+    show($('detail'), false);
+  }
+
+  /** Called by the page's refresh: deliveries keep changing after a job ends. */
+  refresh() {
+    if (this.job && TERMINAL.has(this.job.status)) this.loadDeliveries();
+  }
+
+  path(suffix = '') {
+    return `/jobs/${encodeURIComponent(this.jobId)}${suffix}`;
+  }
+
+  async follow(controller) {
+    const current = () => controller === this.controller;
+    try {
+      await follow(this.api, this.path('/events'), {
+        signal: controller.signal,
+        onState: (state) => current() && this.setLive(state),
+        onEvent: (name, job) => {
+          if (!current()) return;
+          this.render(job);
+          if (TERMINAL.has(name)) this.finished();
+        },
+      });
+    } catch (error) {
+      if (current()) this.failed(error);
+    }
+  }
+
+  /** The stream's job resource has no signed result link: read the job once more. */
+  async finished() {
+    const id = this.jobId;
+    try {
+      const job = await this.api.get(this.path());
+      if (id !== this.jobId) return;
+      this.resultLink = job.result_link ?? null;
+      this.render(job);
+      await this.loadDeliveries();
+    } catch (error) {
+      if (id === this.jobId) this.failed(error);
+    }
+  }
+
+  failed(error) {
+    if (error instanceof Unauthorized) {
+      this.onUnauthorized();
+    } else if (error instanceof ApiError && (error.status === 404 || error.status === 410)) {
+      this.setLive('gone');
+    } else {
+      this.onNotice(error.message || String(error));
+    }
+  }
+
+  async cancel() {
+    const id = this.jobId;
+    const button = $('detail-cancel');
+    button.disabled = true;
+    try {
+      const job = await this.api.post(this.path('/cancel'));
+      if (id === this.jobId) this.render(job);
+    } catch (error) {
+      if (id !== this.jobId) return;
+      button.disabled = false;
+      if (error instanceof ApiError && error.status === 409) {
+        this.onNotice('The job has already finished; it cannot be cancelled.');
+      } else {
+        this.failed(error);
+      }
+    }
+  }
+
+  async loadDeliveries() {
+    const id = this.jobId;
+    let page;
+    try {
+      page = await this.api.get(this.path('/deliveries'));
+    } catch (error) {
+      if (id === this.jobId) this.failed(error);
+      return;
+    }
+    if (id !== this.jobId) return;
+    $('detail-deliveries-list').replaceChildren(...page.items.map(deliveryItem));
+    show($('detail-deliveries'), page.items.length > 0);
+  }
+
+  setLive(state) {
+    setText('detail-live', LIVE_TEXT[state] || state);
+  }
+
+  render(job) {
+    this.job = job;
+    setText('detail-id', job.job_id);
+    const status = $('detail-status');
+    status.textContent = job.cancel_requested && !TERMINAL.has(job.status)
+      ? `${job.status} (cancel requested)`
+      : job.status;
+    status.className = `status status-${job.status}`;
+    $('detail-progress').value = Number(job.progress_pct) || 0;
+    setText('detail-pct', formatPct(job.progress_pct));
+    setText('detail-step', job.step ?? '—');
+    setText('detail-operation', job.operation);
+    show($('detail-owner-label'), this.owner !== null);
+    show($('detail-owner'), this.owner !== null);
+    setText('detail-owner', this.owner ?? '');
+    setText('detail-attempt', `${job.attempt} of ${job.max_attempts}`);
+    setText('detail-created', formatTime(job.created_at));
+    setText('detail-started', formatTime(job.started_at));
+    setText('detail-updated', formatTime(job.updated_at));
+    setText('detail-finished', formatTime(job.finished_at));
+    this.renderError(job.error);
+    this.renderResult(job);
+    const cancellable = !TERMINAL.has(job.status);
+    const button = $('detail-cancel');
+    show(button, cancellable);
+    button.disabled = job.cancel_requested;
+    button.textContent = job.cancel_requested ? 'Cancel requested' : 'Cancel job';
+  }
+
+  renderError(error) {
+    show($('detail-error'), Boolean(error));
+    if (!error) return;
+    setText('detail-error-title', error.title);
+    setText('detail-error-detail', error.detail);
+    setText('detail-error-code', error.code);
+    setText('detail-error-retryable', error.retryable ? 'retryable' : 'not retryable');
+  }
+
+  renderResult(job) {
+    const completed = job.status === 'completed';
+    show($('detail-result'), completed);
+    if (!completed) return;
+    const link = $('detail-result-link');
+    const usable = this.resultLink && sameOrigin(this.resultLink);
+    if (usable) link.href = this.resultLink;
+    else link.removeAttribute('href');
+    show(link, Boolean(usable));
+    setText('detail-result-note', usable ? '(a signed link, valid for a while)' : '');
+    const value = $('detail-result-value');
+    const inline = job.result !== null && job.result !== undefined;
+    value.textContent = inline ? JSON.stringify(job.result, null, 2) : '';
+    show(value, inline);
+  }
+}
