@@ -189,12 +189,46 @@ class Limits(Protocol):
         "", which is never capped: its index leaves it out)."""
 
 
+@dataclass(frozen=True, slots=True)
+class HandoffSubscription:
+    """A worker's hooks for hand-offs: `on_job` gets a job leased to it by a submit (or the
+    job's id, when the row was too big to send along); `on_reconnect` runs when the
+    store's notification session came back, since a hand-off may have been lost with it."""
+
+    on_job: Callable[[Job | str], None]
+    on_reconnect: Callable[[], None]
+
+
+class Handoffs(Protocol):
+    """Direct hand-off of a new job to a parked idle worker, skipping its claim (only the
+    PostgreSQL store has it: across processes a claim costs a second database trip; see
+    store/postgres_handoff.py). A store without it has `handoffs = None`."""
+
+    def subscribe(self, worker_id: str, sub: HandoffSubscription) -> Callable[[], None]:
+        """Route this worker's hand-offs to `sub`; returns the unsubscribe function."""
+
+    async def park(
+        self, worker_id: str, operations: Sequence[str] | None, lease_seconds: float, now: datetime
+    ) -> bool:
+        """Offer the worker one hand-off; False when the store cannot deliver one now."""
+
+    async def unpark(self, worker_id: str) -> bool:
+        """Withdraw the offer; False when a hand-off already took it."""
+
+    async def orphaned(self, worker_id: str, known_tokens: Sequence[str]) -> list[Job]:
+        """Jobs leased to the worker under tokens it does not hold (lost hand-offs)."""
+
+
 @runtime_checkable
 class Store(Protocol):
     """Async job store. See the module docstring for the rules every method keeps."""
 
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
+
+    @property
+    def handoffs(self) -> Handoffs | None:
+        """Direct hand-off to parked workers, where the backend has it (see Handoffs)."""
 
     @property
     def outbox(self) -> Outbox:

@@ -67,6 +67,8 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import Migration, load_migrations, load_queries
+from lro.store.postgres_handoff import PREFIX as HANDOFF_PREFIX
+from lro.store.postgres_handoff import PostgresHandoffs
 from lro.store.postgres_limits import PostgresLimits
 from lro.store.postgres_outbox import PostgresOutbox
 from lro.store.postgres_rows import (
@@ -193,6 +195,8 @@ class PostgresStore:
         """Set while the LISTEN connection is up: a signal tests (and /readyz) can await."""
         self.outbox = PostgresOutbox(self)
         self.limits = PostgresLimits(self)
+        self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self, Q)
+        """None turns hand-offs off (tests of the claim path; see postgres_handoff)."""
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -385,12 +389,20 @@ class PostgresStore:
         self.listening.clear()
 
     def _on_notification(self, _conn: Conn, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(HANDOFF_PREFIX):
+            assert self.handoffs is not None
+            self.handoffs.deliver(payload)
+            return
         try:
             origin, changes = parse_changes(payload)
         except (ValueError, KeyError):
             log.warning("ignoring malformed %s payload %r", CHANNEL, payload[:200])
             return
         if origin != self.origin:
+            if len(changes) > 1:
+                # Only each job's newest state: a job handed off at submit arrives as
+                # queued then processing, and idle workers must not wake to claim it.
+                changes = list({c.job_id: c for c in changes}.values())
             self._notify(changes)
 
     async def _listen(self) -> None:
@@ -400,6 +412,7 @@ class PostgresStore:
         changes would be wrong. Waiters keep a slow poll for exactly this gap.
         """
         delay = 0.05
+        sessions = 0
         while True:
             conn: Conn = None
             try:
@@ -411,6 +424,8 @@ class PostgresStore:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notification)
+                await self._hold_handoff_lock(conn, reconnected=sessions > 0)
+                sessions += 1
                 self.listening.set()
                 delay = 0.05
                 while not conn.is_closed():
@@ -428,10 +443,24 @@ class PostgresStore:
                 log.warning("LISTEN connection lost, reconnecting in %.2fs: %r", delay, exc)
             finally:
                 self.listening.clear()
+                if self.handoffs is not None:
+                    self.handoffs.session_lost()
                 if conn is not None:
                     conn.terminate()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    async def _hold_handoff_lock(self, conn: Conn, *, reconnected: bool) -> None:
+        """Take this session's liveness lock for hand-offs (postgres_handoff): held for as
+        long as the session lives, released by the server when it dies."""
+        if self.handoffs is None:
+            return
+        cls = self.handoffs.lock_class
+        while True:
+            key = self.handoffs.new_key()
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", cls, key):
+                break
+        self.handoffs.session_started(key, reconnected=reconnected)
 
     # -- submit -------------------------------------------------------------------------
     async def insert_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:

@@ -137,6 +137,9 @@ def insert_args(jobs: Sequence[NewJob], now: datetime) -> tuple[Any, ...]:
         now,
         [j.callback_progress for j in jobs],
         [None if j.callback_url is None else target_of(j.callback_url) for j in jobs],
+        # May be handed straight to a parked worker (0006): one job, due now. A batch is
+        # queued, and the workers its notification wakes claim it in batches.
+        len(jobs) == 1 and (jobs[0].run_at is None or jobs[0].run_at <= now),
     )
 
 

@@ -129,6 +129,9 @@ class SQLiteStore:
     """The Store protocol on one SQLite file (see the module docstring for the design)."""
 
     supports_listen = False
+    handoffs: None = None
+    """In one process a queued job wakes the claim loop at once; across processes on one
+    SQLite file the poll decides pickup, so a hand-off would save nothing."""
 
     def __init__(
         self, path: str | Path, *, poll_interval: float = 0.02, busy_timeout_ms: int = 5000

@@ -16,10 +16,20 @@
 -- name: get_job
 SELECT * FROM lro_jobs WHERE id = $1
 
+-- name: handoff_lock_class
+1819438952
+
 -- name: insert_jobs
 -- ON CONFLICT on the partial unique index decides idempotency: a concurrent inserter of
 -- the same (owner, key) makes this statement wait for its commit, then skip the row; the
 -- caller then reads the winner. An id that already exists is an error, as it should be.
+--
+-- Hand-off ($17: a single job, due now): `idle` locks the longest-parked worker that runs
+-- this operation (SKIP LOCKED: concurrent submits take different workers) and probes its
+-- liveness lock; if its LISTEN session is alive, the job is inserted already leased to it
+-- (version 1 queued, version 2 processing, both as events) and `note` sends it the row,
+-- which is delivered at commit. Its park is then used up (`gone`); a dead worker's row
+-- goes too, and its job is simply queued. A row that ON CONFLICT skipped uses no park.
 WITH input AS (
     SELECT *
     FROM unnest(
@@ -32,18 +42,36 @@ WITH input AS (
         idempotency_expires_at, callback_progress, callback_target, ord
     )
 ),
+idle AS (
+    SELECT w.worker_id, w.lease_seconds,
+           NOT pg_try_advisory_xact_lock({{handoff_lock_class}}, w.lock_key) AS alive
+    FROM lro_idle_workers w
+    WHERE $17::bool AND (w.operations IS NULL OR w.operations @> $2::text[])
+    ORDER BY w.parked_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+taker AS (
+    SELECT worker_id, lease_seconds FROM idle WHERE alive
+),
 ins AS (
     INSERT INTO lro_jobs (
         id, operation, status, params, owner, priority, max_attempts, timeout_seconds,
         run_at, created_at, updated_at, estimated_duration_seconds, version, callback_url,
         idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-        callback_target
+        callback_target, attempt, worker_id, lease_token, lease_expires_at, started_at
     )
-    SELECT id, operation, 'queued', params::jsonb, owner, priority, max_attempts,
-           timeout_seconds, run_at, $14, $14, estimated_duration_seconds, 1, callback_url,
-           idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-           callback_target
-    FROM input
+    SELECT input.id, operation, CASE WHEN taker.worker_id IS NULL THEN 'queued' ELSE 'processing' END,
+           params::jsonb, owner, priority, max_attempts, timeout_seconds, run_at, $14, $14,
+           estimated_duration_seconds, CASE WHEN taker.worker_id IS NULL THEN 1 ELSE 2 END,
+           callback_url, idempotency_key, request_fingerprint, idempotency_expires_at,
+           callback_progress, callback_target,
+           CASE WHEN taker.worker_id IS NULL THEN 0 ELSE 1 END, taker.worker_id,
+           CASE WHEN taker.worker_id IS NOT NULL
+                THEN replace(gen_random_uuid()::text, '-', '') END,
+           $14::timestamptz + taker.lease_seconds * interval '1 second',
+           CASE WHEN taker.worker_id IS NOT NULL THEN $14::timestamptz END
+    FROM input LEFT JOIN taker ON input.ord = 1
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
@@ -51,8 +79,41 @@ ins AS (
 ev AS (
     INSERT INTO lro_events {{event_columns}}
     SELECT id, 1, 'status', 'queued', 0, NULL, 0, $14 FROM ins
+    UNION ALL
+    SELECT id, 2, 'status', 'processing', 0, NULL, 1, $14 FROM ins WHERE worker_id IS NOT NULL
+),
+note AS (
+    SELECT pg_notify('lro_changes', 'H|' || ins.worker_id || '|' || CASE
+               WHEN octet_length(r.doc) <= 7800 THEN r.doc
+               ELSE json_build_object('id', ins.id)::text END) AS sent
+    FROM ins CROSS JOIN LATERAL (SELECT row_to_json(ins)::text AS doc) r
+    WHERE ins.worker_id IS NOT NULL
+),
+gone AS (
+    DELETE FROM lro_idle_workers w USING idle
+    WHERE w.worker_id = idle.worker_id
+      AND (NOT idle.alive OR EXISTS (SELECT 1 FROM ins WHERE ins.worker_id = idle.worker_id))
 )
-SELECT * FROM ins
+-- `note` is read in the select list: a CTE nobody reads is never run.
+SELECT ins.*, (SELECT count(*) FROM note) AS handed_to FROM ins
+
+-- name: park_worker
+-- A worker with a free slot and nothing to claim waits here for a hand-off (0006).
+INSERT INTO lro_idle_workers (worker_id, lock_key, operations, lease_seconds, parked_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (worker_id) DO UPDATE
+SET lock_key = EXCLUDED.lock_key, operations = EXCLUDED.operations,
+    lease_seconds = EXCLUDED.lease_seconds, parked_at = EXCLUDED.parked_at
+
+-- name: unpark_worker
+-- Whether the park was still unused: if not, a hand-off to this worker has committed.
+DELETE FROM lro_idle_workers WHERE worker_id = $1 RETURNING worker_id
+
+-- name: orphaned_handoffs
+-- Jobs leased to this worker that it does not know of: a hand-off whose notification was
+-- lost with the LISTEN connection. The lease partial index holds only processing jobs.
+SELECT * FROM lro_jobs
+WHERE status = 'processing' AND worker_id = $1 AND NOT (lease_token = ANY($2::text[]))
 
 -- name: key_holders
 SELECT * FROM lro_jobs
