@@ -36,7 +36,7 @@ from lro.api.schemas import (
 )
 from lro.api.views import job_response, wait_for_job
 from lro.errors import BadRequest, Unprocessable
-from lro.models import Job
+from lro.models import Job, Status
 from lro.resource import job_url
 from lro.submission import (
     SubmitRequest,
@@ -192,7 +192,26 @@ async def submit_and_answer(
             headers["Preference-Applied"] = f"wait={prefer_wait}"
             return job_response(job, prefix, headers=headers, link=await result_link(lro, job))
     headers["Location"] = job_url(prefix, job.id)
+    if inserted.created and job.version == 2 and job.status is Status.PROCESSING:
+        job = as_accepted(job)
     return job_response(job, prefix, status_code=202, headers=headers, retry_after=True)
+
+
+def as_accepted(job: Job) -> Job:
+    """A job handed to a parked worker at submit (PostgreSQL) is stored as version 1,
+    queued, and version 2, processing, in one transaction. The 202 is the receipt of the
+    submit, so it shows version 1, as it would for any job a worker claimed right after its
+    commit; polling and the event stream show version 2 from then on."""
+    return dataclasses.replace(
+        job,
+        status=Status.QUEUED,
+        version=1,
+        attempt=0,
+        started_at=None,
+        lease_token=None,
+        lease_expires_at=None,
+        worker_id=None,
+    )
 
 
 async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from lro.models import Completion, Job, Lease, utcnow
 from lro.store.base import ClaimParams
 from lro.worker.buffer import STORE_RETRY_SECONDS, WriteBuffer
 from lro.worker.executor import Attempt, Executor, Outcome, StopReason
+from lro.worker.handoff import HandoffReceiver
 from lro.worker.lease import CancelWatcher, Heartbeat
 from lro.worker.maintenance import Maintenance
 
@@ -75,6 +76,8 @@ class WorkerStats:
     retried: int = 0
     cancelled: int = 0
     released: int = 0
+    handed: int = 0
+    """Jobs started from a hand-off at submit instead of a claim (PostgreSQL)."""
     lost: int = 0
     """Attempts whose lease was taken away; their outcome was dropped."""
 
@@ -122,6 +125,7 @@ class Worker:
         self._executor: Executor | None = None
         self._heartbeat: Heartbeat | None = None
         self._watcher: CancelWatcher | None = None
+        self._handoff: HandoffReceiver | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -157,6 +161,11 @@ class Worker:
             store, is_running=self._attempts.__contains__, on_cancel=self._on_cancel
         )
         self.maintenance = self.lro.maintenance()
+        if store.handoffs is not None:
+            self._handoff = HandoffReceiver(
+                self, store, store.handoffs, sorted(self.lro.operations), settings.lease_seconds
+            )
+            self._handoff.start()
         self._buffer.start()
         self._heartbeat.start()
         self._watcher.start()
@@ -185,6 +194,8 @@ class Worker:
         self._kick()
         if self._claim_task is not None:
             await self._claim_task
+        if self._handoff is not None:
+            await self._handoff.stop()
         running = self._running_tasks()
         if running:
             log.info(
@@ -302,8 +313,11 @@ class Worker:
             # so the loop sleeps on one event whatever wakes it.
             self._wake = waiter.event
             while not self._stopping:
-                free = self.concurrency - self._busy - self._zombies
+                free = self.free_slots()
                 if free <= 0:
+                    if self._handoff is not None and self._handoff.parked:
+                        await self._handoff.unpark()  # full: a hand-off would only bounce
+                        self._notify()
                     self._waiting_for_slot = True
                     await waiter.wait(IDLE_POLL_SECONDS)
                     self._waiting_for_slot = False
@@ -330,6 +344,9 @@ class Worker:
                 else:
                     self._empty_claim = started
                     self._notify()
+                if self._handoff is not None:
+                    await self._handoff.park()  # nothing left to claim: take the next submit
+                    self._notify()
                 if not self._stopping:
                     await waiter.wait(self._idle_timeout())
         self._wake = None
@@ -343,6 +360,28 @@ class Worker:
             self._next_due = None
             return 0.0
         return min(IDLE_POLL_SECONDS, wait)
+
+    # -- hand-off host (worker/handoff.py) ---------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def free_slots(self) -> int:
+        return self.concurrency - self._busy - self._zombies
+
+    def holds(self, job_id: str) -> bool:
+        return job_id in self._attempts
+
+    def held_tokens(self) -> list[str]:
+        return [a.lease.token for a in self._attempts.values()]
+
+    def launch_handed(self, job: Job) -> None:
+        self._launch([job])
+        self.stats.claimed -= 1
+        self.stats.handed += 1
+
+    def kick(self) -> None:
+        self._kick()
 
     def _launch(self, jobs: Sequence[Job]) -> None:
         assert self._loop is not None and self._executor is not None
