@@ -119,10 +119,18 @@ class FaultProxy:
                     task.cancel()
                 await asyncio.wait(tasks, timeout=1)
 
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(60)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._thread.join(60)  # bounds, not expectations: a loaded machine is slow
         if not self._thread.is_alive():
+            # A connection accepted between stop() and the loop's last turn starts a relay
+            # that nobody would end: cancel it here, so its sockets close before the loop
+            # does (a task destroyed pending leaves them to the garbage collector).
+            late = asyncio.all_tasks(self._loop)
+            for task in late:
+                task.cancel()
+            if late:
+                self._loop.run_until_complete(asyncio.gather(*late, return_exceptions=True))
             self._loop.close()
 
     def __enter__(self) -> FaultProxy:
