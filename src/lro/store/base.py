@@ -174,6 +174,9 @@ class Outbox(Protocol):
     async def shared_setting(self, key: str, default: str) -> str:
         """The value every process agrees on: `default` is stored if none was yet."""
 
+    async def pending_deliveries(self) -> int:
+        """How many deliveries are still to be sent or retried (for /metrics)."""
+
 
 class Limits(Protocol):
     """Shared counters for abuse limits: every process on one database sees the same."""
@@ -306,6 +309,11 @@ class Store(Protocol):
         """The owner's (None: every owner's) unexpired jobs counted per operation and
         status, the same jobs `list_jobs` would show; ordered by operation, then status.
         Pairs with no job are left out."""
+        ...
+
+    async def oldest_queued(self, now: datetime) -> dict[str, datetime]:
+        """Per operation, when its oldest due, queued job became due (run_at); operations
+        with none are absent. For /metrics: how far the queue lags."""
         ...
 
     # -- worker ---------------------------------------------------------------------

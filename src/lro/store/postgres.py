@@ -531,6 +531,9 @@ class PostgresStore:
             rows = await self._read(Q["job_counts"], owner, now)
         return [JobCount(r[0], STATUS[r[1]], r[2]) for r in rows]
 
+    async def oldest_queued(self, now: datetime) -> dict[str, datetime]:
+        return {r[0]: r[1] for r in await self._read(Q["oldest_queued"], now)}
+
     # -- worker -------------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:
         if params.limit < 1:

@@ -73,6 +73,10 @@ class PostgresOutbox:
             return False
         return bool(rows[0][0])
 
+    async def pending_deliveries(self) -> int:
+        rows = await self._store._read(Q["pending_deliveries"])
+        return int(rows[0][0])
+
     async def list_deliveries(self, job_id: str) -> list[Delivery]:
         rows = await self._store._read(Q["job_deliveries"], job_id)
         if not rows:

@@ -439,6 +439,11 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(query, args).fetchall())
         return [JobCount(r[0], STATUS[r[1]], r[2]) for r in rows]
 
+    async def oldest_queued(self, now: datetime) -> dict[str, datetime]:
+        query, args = Q["oldest_queued"], {"now": to_us(now)}
+        rows = await self._read(lambda c: c.execute(query, args).fetchall())
+        return {r[0]: from_us(r[1]) for r in rows}
+
     # -- worker -------------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:
         if params.limit < 1:

@@ -98,6 +98,10 @@ class SQLiteOutbox:
         except sqlite3.IntegrityError:  # this attempt was recorded already
             return False
 
+    async def pending_deliveries(self) -> int:
+        row = await self._store._read(lambda c: c.execute(Q["pending_deliveries"]).fetchone())
+        return int(row[0])
+
     async def list_deliveries(self, job_id: str) -> list[Delivery]:
         def read(conn: sqlite3.Connection) -> list[Delivery]:
             rows = conn.execute(Q["job_deliveries"], (job_id,)).fetchall()

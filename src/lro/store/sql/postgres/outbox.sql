@@ -76,3 +76,7 @@ LIMIT 1
 
 -- name: get_setting
 SELECT value FROM lro_settings WHERE key = $1
+
+-- name: pending_deliveries
+-- /metrics: deliveries not yet delivered or given up (the due index covers them).
+SELECT count(*) FROM lro_deliveries WHERE status = 'pending'

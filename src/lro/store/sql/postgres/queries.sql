@@ -524,3 +524,9 @@ SELECT operation, status, count(*) FROM lro_jobs
 WHERE expires_at IS NULL OR expires_at > $1
 GROUP BY operation, status
 ORDER BY operation COLLATE "C", status COLLATE "C"
+
+-- name: oldest_queued
+-- /metrics: when each operation's oldest due, queued job became due (the claim index).
+SELECT operation, min(run_at) FROM lro_jobs
+WHERE status = 'queued' AND run_at <= $1
+GROUP BY operation

@@ -57,3 +57,7 @@ INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)
 
 -- name: get_setting
 SELECT value FROM settings WHERE key = ?
+
+-- name: pending_deliveries
+-- /metrics: deliveries not yet delivered or given up (the due index covers them).
+SELECT count(*) FROM deliveries WHERE status = 'pending'

@@ -248,3 +248,9 @@ SELECT id, job_id, version, status, cancel_requested FROM events
 WHERE id > ?
 ORDER BY id
 LIMIT ?
+
+-- name: oldest_queued
+-- /metrics: when each operation's oldest due, queued job became due (the claim index).
+SELECT operation, min(run_at) FROM jobs
+WHERE status = 'queued' AND run_at <= :now
+GROUP BY operation
