@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lro.config import Settings
 from lro.events import ChangeHub
+from lro.metrics import Metrics
 from lro.models import Job
 from lro.operations import Handler, Operation, make_operation
 from lro.results import LocalResultStore, ResultStore
@@ -50,6 +51,7 @@ class LRO:
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
         self._dispatcher: Dispatcher | None = None
+        self._metrics: Metrics | None = None
         self._router: APIRouter | None = None
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -95,6 +97,13 @@ class LRO:
                 self.settings.store_url, poll_interval=self.settings.poll_interval_seconds
             )
         return self._store
+
+    @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics (lro.metrics); served at /metrics."""
+        if self._metrics is None:
+            self._metrics = Metrics()
+        return self._metrics
 
     @property
     def hub(self) -> ChangeHub:

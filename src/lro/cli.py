@@ -212,8 +212,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
         redact(app.settings.store_url),
         ", ".join(sorted(app.operations)) or "(none)",
     )
+    if args.metrics_port is not None:
+        serve_worker_metrics(app, args.metrics_host, args.metrics_port)
     asyncio.run(_run_worker(app, app.settings.concurrency))
     return 0
+
+
+def serve_worker_metrics(app: LRO, host: str, port: int) -> None:
+    """A worker process has no HTTP API: its metrics get a small server of their own (a
+    thread, prometheus_client's). It reports what this process did; the store's figures
+    come from the API processes' /metrics."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=host, registry=app.metrics.registry)
+    except OSError as exc:
+        raise CLIError(f"cannot serve metrics on {host}:{port}: {exc}") from None
+    log.info("metrics at http://%s:%d/metrics", host, port)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -305,6 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a worker process until SIGTERM/SIGINT")
     common(worker)
     worker_opts(worker)
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's Prometheus metrics at http://HOST:PORT/metrics (default: off)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; it has no auth)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply pending store migrations; print the version")

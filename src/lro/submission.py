@@ -157,10 +157,15 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
             )
         )
     try:
-        return await lro.store.insert_jobs(new_jobs, now)
+        inserted = await lro.store.insert_jobs(new_jobs, now)
     except KeyReused as exc:
         raise IdempotencyMismatch(
             "This Idempotency-Key was already used for a different request (another "
             "path or body). Use a new key for a new request.",
             extensions={"job_id": exc.job_id},
         ) from None
+    submitted = lro.metrics.submitted
+    for i in inserted:
+        if i.created:
+            submitted.labels(i.job.operation).inc()
+    return inserted

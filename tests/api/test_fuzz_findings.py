@@ -162,7 +162,9 @@ def test_with_api_keys_the_document_says_to_send_one(tmp_path: Path) -> None:
     }
     for path, methods in doc["paths"].items():
         for method, operation in methods.items():
-            secured = path.startswith(PREFIX) and not path.startswith(f"{PREFIX}/signed/")
+            secured = (
+                path.startswith(PREFIX) and not path.startswith(f"{PREFIX}/signed/")
+            ) or path == "/metrics"
             assert operation.get("security") == ([{"apiKey": []}] if secured else None), path
             assert ("401" in operation["responses"]) is secured, (method, path)
 

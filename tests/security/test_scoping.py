@@ -80,6 +80,26 @@ async def test_reads_of_alices_job(
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
+OPERATOR_ROUTES = [("GET", "/metrics")]
+"""Routes whose answer covers every principal's jobs: for admins only."""
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATOR_ROUTES)
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("alice", 403), ("bob", 403), ("admin", 200), (None, 401), ("wrong", 401)],
+)
+async def test_operator_routes_are_for_admins(
+    as_: Clients, world: World, method: str, path: str, who: str | None, expected: int
+) -> None:
+    r = await as_(who).request(method, path)
+    assert r.status_code == expected, r.text
+    if expected != 200:
+        assert r.headers["content-type"].startswith("application/problem+json")
+    else:
+        assert 'lro_jobs{operation="echo",status="completed"} 2.0' in r.text
+
+
 @pytest.mark.parametrize(
     ("who", "cancel", "delete"),
     [("alice", 202, 204), ("admin", 202, 204), ("bob", 404, 404), (None, 401, 401)],

@@ -21,6 +21,7 @@ from lro.api.dashboard import add_dashboard_routes
 from lro.api.headers import SecurityHeadersMiddleware
 from lro.api.http import UNAVAILABLE_RETRY_AFTER
 from lro.api.limits import BodyLimitMiddleware
+from lro.api.metrics import add_metrics_route, register_process_gauges
 from lro.api.problems import install_problem_handlers, problem_response, problem_responses
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await lro.start()
+        unregister = register_process_gauges(lro)
         worker = None
         dispatcher = lro.dispatcher()
         await dispatcher.start()
@@ -53,6 +55,8 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
             if worker is not None:
                 await worker.stop()
             await dispatcher.stop()
+            for remove in unregister:
+                remove()
             await lro.stop()
 
     fastapi_kwargs.setdefault("title", "lro")
@@ -65,6 +69,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(lro.router)
     _add_health_routes(app, lro)
+    add_metrics_route(app, lro)
     add_dashboard_routes(app, lro)
     return app
 

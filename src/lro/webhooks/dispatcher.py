@@ -271,6 +271,9 @@ class Dispatcher:
             resolver=self._resolver,
         )
         record = decide(d, result, utcnow(), self.schedule)
+        metrics = self._lro.metrics
+        metrics.webhook_attempts.labels(_RESULTS[record.status]).inc()
+        metrics.webhook_duration.observe(result.duration_ms / 1000)
         if record.status is not DeliveryStatus.DELIVERED:
             log.info(
                 "webhook %s for job %s, attempt %d: %s (%s)",
@@ -297,6 +300,13 @@ class Dispatcher:
                     return record
                 await asyncio.sleep(0.5 * (attempt + 1))
         return record
+
+
+_RESULTS = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retry",
+    DeliveryStatus.FAILED: "failed",
+}
 
 
 def _target(delivery: Delivery) -> str:

@@ -26,6 +26,7 @@ import enum
 import functools
 import json
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,7 @@ class Attempt:
         "lease",
         "op",
         "retry_at",
+        "started",
         "stop_reason",
         "task",
         "thread",
@@ -97,6 +99,8 @@ class Attempt:
         self.stop_reason: StopReason | None = None
         self.retry_at: datetime | None = None
         """Set when the attempt failed and the job was re-queued to run at this time."""
+        self.started = time.monotonic()
+        """When the worker launched it: the start of its run time in the metrics."""
 
 
 class _TimedOut(Exception):

@@ -82,6 +82,18 @@ class WorkerStats:
     """Attempts whose lease was taken away; their outcome was dropped."""
 
 
+_OUTCOME_LABELS = {
+    Outcome.QUEUED: "completed",
+    Outcome.RETRIED: "retried",
+    Outcome.FAILED: "failed",
+    Outcome.CANCELLED: "cancelled",
+    Outcome.RELEASE: "released",
+    Outcome.LOST: "lost",
+}
+_TIMED = frozenset({"completed", "failed", "retried", "cancelled"})
+"""Outcomes whose run time is a job's run time (a release or a lost lease is not)."""
+
+
 def _make_id() -> str:
     host = socket.gethostname().split(".")[0][:32] or "host"
     return f"{host}:{os.getpid()}:{uuid.uuid4().hex}"
@@ -126,6 +138,7 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._watcher: CancelWatcher | None = None
         self._handoff: HandoffReceiver | None = None
+        self._unregister_slots: Callable[[], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -173,6 +186,11 @@ class Worker:
         # Webhooks go out from every worker too, so a deployment of API processes that only
         # accept work (or none at all) still delivers them.
         await self.lro.dispatcher().start()
+        self._unregister_slots = self.lro.metrics.gauge(
+            "lro_worker_slots",
+            "Job slots of this process's workers, busy and in all.",
+            lambda: [({"state": "busy"}, self._busy), ({"state": "total"}, self.concurrency)],
+        )
         self._claim_task = self._loop.create_task(self._claim_loop(), name="lro-worker-claim")
         log.info(
             "worker %s started: %d slots, operations: %s",
@@ -214,6 +232,8 @@ class Worker:
         await self.lro.dispatcher().stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._unregister_slots is not None:
+            self._unregister_slots()
         log.info("worker %s stopped: %s", self.id, self.stats)
         self._stopped.set()
         self._notify()
@@ -379,6 +399,7 @@ class Worker:
         self._launch([job])
         self.stats.claimed -= 1
         self.stats.handed += 1
+        self.lro.metrics.handoffs.inc()
 
     def kick(self) -> None:
         self._kick()
@@ -387,8 +408,12 @@ class Worker:
         assert self._loop is not None and self._executor is not None
         create_task = self._loop.create_task
         run = self._executor.run
+        queue_wait = self.lro.metrics.queue_wait
         for job in jobs:
             op = self.lro.operations[job.operation]  # claims name only our operations
+            if job.started_at is not None:
+                waited = (job.started_at - job.run_at).total_seconds()
+                queue_wait.labels(job.operation).observe(max(0.0, waited))
             a = self._executor.new_attempt(job, op)
             self._attempts[job.id] = a
             task = create_task(run(a))
@@ -416,6 +441,7 @@ class Worker:
         stats = self.stats
         if outcome is not Outcome.QUEUED:
             self._forget(a)
+            self._measure(a, _OUTCOME_LABELS[outcome])
             if outcome is Outcome.RETRIED:
                 stats.retried += 1
                 if a.retry_at is not None and (
@@ -455,6 +481,7 @@ class Worker:
             a = attempts.get(completion.lease.job_id)
             if a is not None and a.lease == completion.lease:
                 del attempts[completion.lease.job_id]
+                self._measure(a, "lost" if job is None else "completed")
             if job is None:
                 stats.lost += 1
                 log.warning(
@@ -464,6 +491,13 @@ class Worker:
             else:
                 stats.completed += 1
         self._notify()
+
+    def _measure(self, a: Attempt, outcome: str) -> None:
+        metrics = self.lro.metrics
+        operation = a.job.operation
+        metrics.attempts.labels(operation, outcome).inc()
+        if outcome in _TIMED:
+            metrics.duration.labels(operation).observe(time.monotonic() - a.started)
 
     def _leases(self) -> list[Lease]:
         return [a.lease for a in self._attempts.values()]

@@ -1,0 +1,230 @@
+"""Prometheus metrics: what this process did, and what the store holds.
+
+Two kinds, kept apart on purpose:
+* **Process metrics** (counters and histograms) record what happened *here*: jobs
+  submitted through this process, attempts its workers ran, webhooks it sent, streams it
+  holds. Prometheus sums them across processes (`sum by (operation) (rate(...))`).
+* **Store metrics** (`lro_jobs`, `lro_queue_oldest_age_seconds`,
+  `lro_webhook_deliveries_pending`) are read from the store when `/metrics` is scraped,
+  so every API process reports the same, global figures; aggregate them with `max`, not
+  `sum`. A read is reused for `STORE_CACHE_SECONDS`, so many scrapers cost one query.
+
+Each LRO has its own registry, so two apps in one process (tests, mounted sub-apps) never
+share or collide over a metric. The hot paths only bump a counter or observe a histogram,
+both a few microseconds against the hundreds a job costs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from lro.models import Status
+from lro.store.base import Store
+
+STORE_CACHE_SECONDS = 1.0
+
+Reader = Callable[[], Iterable[tuple[dict[str, str], float]]]
+"""A live gauge's source: (labels, value) pairs, read at every scrape."""
+
+DURATION_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400)
+"""Job run times: from no-op jobs to hours-long reports."""
+
+WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600)
+"""Queue wait: milliseconds when workers are idle, minutes in a backlog."""
+
+WEBHOOK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@dataclass(slots=True)
+class StoreSnapshot:
+    """The store's figures at `taken` (monotonic seconds)."""
+
+    taken: float
+    up: bool
+    counts: list[tuple[str, Status, int]] = field(default_factory=list)
+    oldest_age: dict[str, float] = field(default_factory=dict)
+    pending_deliveries: int = 0
+
+
+class Metrics:
+    """The metrics of one LRO (see the module docstring)."""
+
+    def __init__(self, *, process_collectors: bool = True) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        if process_collectors:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+        self.submitted = Counter(
+            "lro_jobs_submitted",
+            "Jobs created by submits through this process.",
+            ["operation"],
+            registry=r,
+        )
+        self.attempts = Counter(
+            "lro_job_attempts",
+            "Attempts this process's workers finished, by outcome: completed, failed, "
+            "retried (failed, will run again), cancelled, released (given back unrun or at "
+            "shutdown), lost (lease taken away).",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "lro_job_duration_seconds",
+            "Run time of finished attempts, handler start to outcome.",
+            ["operation"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "lro_job_queue_wait_seconds",
+            "From a job becoming due (submit or retry time) to its attempt starting.",
+            ["operation"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.handoffs = Counter(
+            "lro_job_handoffs",
+            "Jobs this process's workers got directly from a submit instead of claiming.",
+            registry=r,
+        )
+        self.webhook_attempts = Counter(
+            "lro_webhook_attempts",
+            "Webhook delivery attempts sent from this process, by result: delivered, retry "
+            "(will be sent again), failed (given up).",
+            ["result"],
+            registry=r,
+        )
+        self.webhook_duration = Histogram(
+            "lro_webhook_attempt_duration_seconds",
+            "Time from sending a webhook to its answer (or the timeout).",
+            buckets=WEBHOOK_BUCKETS,
+            registry=r,
+        )
+        self._live = _LiveCollector()
+        r.register(self._live)
+        self._store = _StoreCollector()
+        r.register(self._store)
+
+    # -- live gauges ---------------------------------------------------------------------------
+    def gauge(self, name: str, help_text: str, read: Reader) -> Callable[[], None]:
+        """Report `name` at every scrape from `read()` (label dict, value pairs); returns
+        the function that removes it (a worker that stops, a stream holder that closes)."""
+        return self._live.add(name, help_text, read)
+
+    # -- the store's figures ---------------------------------------------------------------------
+    async def refresh_store(self, store: Store, now: datetime, operations: Iterable[str]) -> None:
+        """Read the store's figures unless a read younger than STORE_CACHE_SECONDS exists.
+        A failing store is reported as `lro_store_up 0`, not as a failed scrape."""
+        current = self._store.snapshot
+        mono = time.monotonic()
+        if current is not None and mono - current.taken < STORE_CACHE_SECONDS:
+            return
+        try:
+            counts = await store.job_counts(None, now)
+            oldest = await store.oldest_queued(now)
+            pending = await store.outbox.pending_deliveries()
+        except Exception:
+            self._store.snapshot = StoreSnapshot(mono, up=False)
+            raise
+        self._store.snapshot = StoreSnapshot(
+            mono,
+            up=True,
+            counts=[(c.operation, c.status, c.count) for c in counts],
+            oldest_age={
+                op: max(0.0, (now - oldest[op]).total_seconds()) if op in oldest else 0.0
+                for op in {*operations, *oldest}
+            },
+            pending_deliveries=pending,
+        )
+
+    def render(self) -> bytes:
+        body: bytes = generate_latest(self.registry)
+        return body
+
+
+class _LiveCollector(Collector):
+    """Gauges read from live objects at scrape time (slots in use, open streams)."""
+
+    def __init__(self) -> None:
+        self._sources: dict[int, tuple[str, str, Reader]] = {}
+        self._next = 0
+
+    def add(self, name: str, help_text: str, read: Reader) -> Callable[[], None]:
+        key = self._next
+        self._next += 1
+        self._sources[key] = (name, help_text, read)
+
+        def remove() -> None:
+            self._sources.pop(key, None)
+
+        return remove
+
+    def collect(self) -> Iterator[Metric]:
+        """Sources of one name add up (two workers in one process report their sum)."""
+        families: dict[str, GaugeMetricFamily] = {}
+        totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for name, help_text, read in list(self._sources.values()):
+            for labels, value in read():
+                key = (name, tuple(sorted(labels.items())))
+                totals[key] = totals.get(key, 0.0) + value
+                if name not in families:
+                    families[name] = GaugeMetricFamily(name, help_text, labels=sorted(labels))
+        for (name, pairs), value in totals.items():
+            families[name].add_metric([v for _, v in pairs], value)
+        yield from families.values()
+
+
+class _StoreCollector(Collector):
+    def __init__(self) -> None:
+        self.snapshot: StoreSnapshot | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if snap is None:
+            return  # a worker-only process: the API processes report the store
+        up = GaugeMetricFamily(
+            "lro_store_up", "1 when the last read of the store's figures worked."
+        )
+        up.add_metric([], 1.0 if snap.up else 0.0)
+        yield up
+        if not snap.up:
+            return
+        jobs = GaugeMetricFamily(
+            "lro_jobs",
+            "Jobs in the store by operation and status (all processes).",
+            labels=["operation", "status"],
+        )
+        for operation, status, count in snap.counts:
+            jobs.add_metric([operation, status.value], count)
+        yield jobs
+        age = GaugeMetricFamily(
+            "lro_queue_oldest_age_seconds",
+            "How long the oldest due, queued job of each operation has waited (0 when none).",
+            labels=["operation"],
+        )
+        for operation, seconds in sorted(snap.oldest_age.items()):
+            age.add_metric([operation], seconds)
+        yield age
+        pending = GaugeMetricFamily(
+            "lro_webhook_deliveries_pending", "Webhook deliveries waiting to be sent or retried."
+        )
+        pending.add_metric([], snap.pending_deliveries)
+        yield pending
+
+
+__all__ = ["Metrics", "StoreSnapshot"]
