@@ -59,7 +59,16 @@ def test_statuses_per_route(doc: dict[str, Any]) -> None:
     def statuses(path: str, method: str) -> set[str]:
         return set(op(doc, path, method)["responses"]) - {"default"}
 
-    assert statuses(f"{PREFIX}/echo", "post") == {"200", "202", "400", "409", "413", "422", "503"}
+    assert statuses(f"{PREFIX}/echo", "post") == {
+        "200",
+        "202",
+        "400",
+        "409",
+        "413",
+        "415",
+        "422",
+        "503",
+    }
     assert statuses(f"{PREFIX}/jobs/{{job_id}}", "get") == {
         "200",
         "304",

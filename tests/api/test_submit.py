@@ -108,6 +108,45 @@ async def test_non_object_body_is_422_and_malformed_json_is_400(
     assert await count_jobs(lro) == 0
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ],
+)
+async def test_a_body_that_is_not_declared_json_is_415(
+    client: httpx.AsyncClient, lro: LRO, content_type: str
+) -> None:
+    """The media types a web page may post to another origin without a preflight are
+    refused, so a site cannot submit jobs to a keyless server on the user's machine."""
+    for path in (f"{PREFIX}/echo", f"{PREFIX}/jobs"):
+        body = b'{"text": "a"}' if path.endswith("echo") else b'{"operation": "ping"}'
+        r = await client.post(path, content=body, headers={"content-type": content_type})
+        assert_problem(r, 415)
+        assert "application/json" in r.json()["detail"]
+    assert await count_jobs(lro) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "application/json; charset=utf-8"},
+        {"content-type": "Application/JSON"},
+        {"content-type": "application/vnd.example+json"},
+        {},
+    ],
+)
+async def test_json_media_types_and_none_at_all_are_accepted(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    r = await client.post(f"{PREFIX}/echo", content=b'{"text": "a"}', headers=headers)
+    assert r.status_code == 202, r.text
+
+
 async def test_idempotency_replay_returns_the_same_job(client: httpx.AsyncClient, lro: LRO) -> None:
     headers = {"Idempotency-Key": "order-42"}
     first = await client.post(f"{PREFIX}/echo", json={"text": "a"}, headers=headers)

@@ -35,7 +35,7 @@ from lro.api.schemas import (
     operation_body_schema,
 )
 from lro.api.views import job_response, wait_for_job
-from lro.errors import BadRequest, Unprocessable
+from lro.errors import BadRequest, Unprocessable, UnsupportedMediaType
 from lro.models import Job, Status
 from lro.resource import job_url
 from lro.submission import (
@@ -94,7 +94,7 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
             "ETag": _HEADER_SCHEMAS["ETag"],
         },
     },
-    **problem_responses(400, 409, 413, 422, 503),
+    **problem_responses(400, 409, 413, 415, 422, 503),
 }
 
 
@@ -214,10 +214,29 @@ def as_accepted(job: Job) -> Job:
     )
 
 
+def check_json_media_type(content_type: str | None) -> None:
+    """A submit's body is JSON. Saying otherwise is a 415, not a guess: the media types a
+    web page can send to another origin without asking first (a form's urlencoded or
+    multipart body, text/plain) are all refused, so no site a user visits can submit
+    jobs to a server running without keys on their machine. No Content-Type at all is
+    read as JSON (no browser sends a body without one)."""
+    if content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise UnsupportedMediaType(
+        f"A submit's body is JSON: send it with 'Content-Type: application/json', not {media!r}."
+    )
+
+
 async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, Any]:
     """Headers checked first (a malformed Idempotency-Key is a 400 whatever the body),
     then the body, which must be a JSON object."""
     read_headers(request)
+    check_json_media_type(request.headers.get("content-type"))
     body = await read_json(request, lro.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise Unprocessable(
