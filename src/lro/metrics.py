@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -47,6 +48,20 @@ WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600)
 """Queue wait: milliseconds when workers are idle, minutes in a backlog."""
 
 WEBHOOK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+OUTCOMES = ("completed", "failed", "retried", "cancelled", "released", "lost")
+
+
+@dataclass(frozen=True, slots=True)
+class OperationMetrics:
+    """One operation's labelled series, looked up once: `labels()` costs as much as the
+    update itself, and these are bumped for every job."""
+
+    submitted: Any
+    queue_wait: Any
+    duration: Any
+    outcomes: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -115,10 +130,22 @@ class Metrics:
             buckets=WEBHOOK_BUCKETS,
             registry=r,
         )
+        self._operations: dict[str, OperationMetrics] = {}
         self._live = _LiveCollector()
         r.register(self._live)
         self._store = _StoreCollector()
         r.register(self._store)
+
+    def operation(self, name: str) -> OperationMetrics:
+        found = self._operations.get(name)
+        if found is None:
+            found = self._operations[name] = OperationMetrics(
+                submitted=self.submitted.labels(name),
+                queue_wait=self.queue_wait.labels(name),
+                duration=self.duration.labels(name),
+                outcomes={o: self.attempts.labels(name, o) for o in OUTCOMES},
+            )
+        return found
 
     # -- live gauges ---------------------------------------------------------------------------
     def gauge(self, name: str, help_text: str, read: Reader) -> Callable[[], None]:

@@ -164,8 +164,8 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
             "path or body). Use a new key for a new request.",
             extensions={"job_id": exc.job_id},
         ) from None
-    submitted = lro.metrics.submitted
+    metrics = lro.metrics
     for i in inserted:
         if i.created:
-            submitted.labels(i.job.operation).inc()
+            metrics.operation(i.job.operation).submitted.inc()
     return inserted

@@ -408,12 +408,12 @@ class Worker:
         assert self._loop is not None and self._executor is not None
         create_task = self._loop.create_task
         run = self._executor.run
-        queue_wait = self.lro.metrics.queue_wait
+        metrics = self.lro.metrics
         for job in jobs:
             op = self.lro.operations[job.operation]  # claims name only our operations
             if job.started_at is not None:
                 waited = (job.started_at - job.run_at).total_seconds()
-                queue_wait.labels(job.operation).observe(max(0.0, waited))
+                metrics.operation(job.operation).queue_wait.observe(max(0.0, waited))
             a = self._executor.new_attempt(job, op)
             self._attempts[job.id] = a
             task = create_task(run(a))
@@ -493,11 +493,10 @@ class Worker:
         self._notify()
 
     def _measure(self, a: Attempt, outcome: str) -> None:
-        metrics = self.lro.metrics
-        operation = a.job.operation
-        metrics.attempts.labels(operation, outcome).inc()
+        series = self.lro.metrics.operation(a.job.operation)
+        series.outcomes[outcome].inc()
         if outcome in _TIMED:
-            metrics.duration.labels(operation).observe(time.monotonic() - a.started)
+            series.duration.observe(time.monotonic() - a.started)
 
     def _leases(self) -> list[Lease]:
         return [a.lease for a in self._attempts.values()]
