@@ -138,7 +138,13 @@ class HandoffReceiver:
         self._host.kick()
 
     async def _fetch(self, job_id: str) -> None:
-        job = await self._store.get_job(job_id)
+        """A row too big for the notification. If it cannot be read now, the reconnect
+        sweep or, at the latest, the lease's expiry brings the job back."""
+        try:
+            job = await self._store.get_job(job_id)
+        except Exception as exc:
+            log.warning("worker %s could not read hand-off %s: %s", self._host.id, job_id, exc)
+            return
         if job is not None:
             self._accept(job)
 

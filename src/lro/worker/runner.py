@@ -396,15 +396,13 @@ class Worker:
         return [a.lease.token for a in self._attempts.values()]
 
     def launch_handed(self, job: Job) -> None:
-        self._launch([job])
-        self.stats.claimed -= 1
-        self.stats.handed += 1
+        self._launch([job], handed=True)
         self.lro.metrics.handoffs.inc()
 
     def kick(self) -> None:
         self._kick()
 
-    def _launch(self, jobs: Sequence[Job]) -> None:
+    def _launch(self, jobs: Sequence[Job], *, handed: bool = False) -> None:
         assert self._loop is not None and self._executor is not None
         create_task = self._loop.create_task
         run = self._executor.run
@@ -420,7 +418,10 @@ class Worker:
             a.task = task
             task.add_done_callback(functools.partial(self._attempt_done, a))
             self._busy += 1
-        self.stats.claimed += len(jobs)
+        if handed:
+            self.stats.handed += len(jobs)
+        else:
+            self.stats.claimed += len(jobs)
 
     # -- attempt outcomes -----------------------------------------------------------------
     def _attempt_done(self, a: Attempt, task: asyncio.Task[Outcome]) -> None:
