@@ -11,7 +11,7 @@ from tests.postgres.helpers import T0, at, new_jobs
 from tests.support.listen import WAIT, Recorder
 
 from lro.models import Job, Status
-from lro.store.base import HandoffSubscription
+from lro.store.base import ClaimParams, HandoffSubscription
 from lro.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -57,8 +57,20 @@ async def parked_worker(
     await asyncio.wait_for(store.listening.wait(), WAIT)
     assert store.handoffs is not None
     store.handoffs.subscribe(worker_id, HandoffSubscription(inbox.on_job, inbox.on_reconnect))
-    assert await store.handoffs.park(worker_id, operations, 30.0, T0)
+    assert await park(store, worker_id, operations)
     return inbox
+
+
+async def park(
+    store: PostgresStore, worker_id: str = WORKER, operations: list[str] | None = None
+) -> bool:
+    """A worker's claim on an empty queue, which parks it."""
+    assert store.handoffs is not None
+    jobs, parked = await store.handoffs.claim_or_park(
+        ClaimParams(worker_id, 5, 30.0, T0, operations)
+    )
+    assert jobs == []
+    return parked
 
 
 async def idle_rows(store: PostgresStore) -> list[str]:
@@ -91,6 +103,24 @@ async def test_a_single_submit_goes_to_the_parked_worker_leased(make_store: Stor
     assert await idle_rows(worker) == []
     assert worker.handoffs is not None
     assert not await worker.handoffs.unpark(WORKER)  # the park was taken
+
+
+async def test_a_claim_that_comes_back_short_parks_the_worker(make_store: StoreMaker) -> None:
+    worker, api = await make_store(), await make_store()
+    inbox = await parked_worker(worker)
+    assert worker.handoffs is not None
+    await api.insert_jobs(new_jobs(1), at(1))  # handed off: the park is used up
+    await inbox.wait_for(1)
+    await api.insert_jobs(new_jobs(2), at(2))  # a batch: queued
+
+    jobs, parked = await worker.handoffs.claim_or_park(ClaimParams(WORKER, 2, 30.0, at(3)))
+    assert (len(jobs), parked) == (2, False)  # a full claim: there may be more
+    assert await idle_rows(worker) == []
+    await api.insert_jobs(new_jobs(2), at(4))
+    jobs, parked = await worker.handoffs.claim_or_park(ClaimParams(WORKER, 5, 30.0, at(5)))
+    assert (len(jobs), parked) == (2, True)  # short: nothing left, so it waits parked
+    assert await idle_rows(worker) == [WORKER]
+    assert {j.status for j in jobs} == {Status.PROCESSING}
 
 
 async def test_one_job_per_park(make_store: StoreMaker) -> None:
@@ -156,7 +186,7 @@ async def test_keyed_submits_hand_off_and_a_replay_uses_no_park(make_store: Stor
     await inbox.wait_for(1)
 
     assert worker.handoffs is not None
-    assert await worker.handoffs.park(WORKER, None, 30.0, at(2))
+    assert await park(worker)
     (replay,) = await api.insert_jobs(new_jobs(1, **keyed), at(3))
     assert not replay.created and replay.job.id == first.job.id
     assert await idle_rows(worker) == [WORKER]  # still parked for a new job
@@ -198,7 +228,7 @@ async def test_a_hand_off_to_a_stopped_worker_goes_back_to_the_queue(
     unsubscribe = worker.handoffs.subscribe(
         WORKER, HandoffSubscription(lambda job: None, lambda: None)
     )
-    assert await worker.handoffs.park(WORKER, None, 30.0, T0)
+    assert await park(worker)
     unsubscribe()
 
     heard = Recorder()
@@ -214,8 +244,8 @@ async def test_a_hand_off_to_a_stopped_worker_goes_back_to_the_queue(
 async def test_park_needs_a_live_session_and_a_subscriber(make_store: StoreMaker) -> None:
     store = await make_store()
     assert store.handoffs is not None
-    assert not await store.handoffs.park(WORKER, None, 30.0, T0)  # not listening
+    assert not await park(store)  # not listening
     store.add_listener(lambda change: None)
     await asyncio.wait_for(store.listening.wait(), WAIT)
-    assert not await store.handoffs.park(WORKER, None, 30.0, T0)  # nobody subscribed
+    assert not await park(store)  # nobody subscribed
     assert await idle_rows(store) == []

@@ -210,10 +210,10 @@ class Handoffs(Protocol):
     def subscribe(self, worker_id: str, sub: HandoffSubscription) -> Callable[[], None]:
         """Route this worker's hand-offs to `sub`; returns the unsubscribe function."""
 
-    async def park(
-        self, worker_id: str, operations: Sequence[str] | None, lease_seconds: float, now: datetime
-    ) -> bool:
-        """Offer the worker one hand-off; False when the store cannot deliver one now."""
+    async def claim_or_park(self, params: ClaimParams) -> tuple[list[Job], bool]:
+        """Claim as `Store.claim_jobs` does; when the claim comes back short, also offer
+        the worker one hand-off, atomically with the claim. The flag says whether it is
+        now parked (False when the store cannot deliver a hand-off now)."""
 
     async def unpark(self, worker_id: str) -> bool:
         """Withdraw the offer; False when a hand-off already took it."""

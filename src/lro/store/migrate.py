@@ -51,14 +51,15 @@ def load_migrations(backend: str) -> list[Migration]:
 
 
 def parse_queries(text: str) -> dict[str, str]:
-    """Split named blocks and expand `{{name}}` includes (one level deep is enough)."""
+    """Split named blocks and expand `{{name}}` includes (an included block may include
+    others; a cycle is a RecursionError, found by the first test that loads the file)."""
     parts = _QUERY_NAME.split(text)
     raw = {
         name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)
     }
 
     def expand(body: str) -> str:
-        return _INCLUDE.sub(lambda m: raw[m[1]], body)
+        return _INCLUDE.sub(lambda m: expand(raw[m[1]]), body)
 
     return {name: expand(body) for name, body in raw.items()}
 

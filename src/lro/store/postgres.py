@@ -536,16 +536,26 @@ class PostgresStore:
 
     # -- worker -------------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:
+        return await self.claim(params)
+
+    async def claim(self, params: ClaimParams, *, park_key: int | None = None) -> list[Job]:
+        """claim_jobs; with `park_key` (postgres_handoff), a claim that comes back short
+        also parks the worker for a hand-off, in the same statement."""
         if params.limit < 1:
             return []
-        rows = await self._fetch_retrying(
-            Q["claim_jobs"],
+        args: tuple[Any, ...] = (
             params.now,
             params.now + timedelta(seconds=params.lease_seconds),
             params.worker_id,
             None if params.operations is None else list(params.operations),
             params.limit,
         )
+        if park_key is None:
+            rows = await self._fetch_retrying(Q["claim_jobs"], *args)
+        else:
+            rows = await self._fetch_retrying(
+                Q["claim_or_park"], *args, park_key, params.lease_seconds
+            )
         jobs = [job_from_record(r) for r in rows]
         self._notify([change_of(j) for j in jobs])
         return jobs

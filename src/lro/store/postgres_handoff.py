@@ -8,13 +8,14 @@ notifies it with the whole row, so the worker starts the job as soon as the noti
 arrives. Under load nobody is parked (workers park only when a claim comes back short),
 and every job takes the claim path as before.
 
-The pieces (0006_handoff.sql, queries `insert_jobs`, `park_worker`, `unpark_worker`):
+The pieces (0006_handoff.sql, queries `insert_jobs`, `claim_or_park`, `unpark_worker`):
 * The store's LISTEN session holds the advisory lock (HANDOFF_LOCK_CLASS, `key`), a fresh
   key per session. A worker parks with that key; a submitter that can take the lock knows
   the session is gone and queues the job instead. So a job is only ever handed to a
   process whose notification connection was alive at the submitter's commit.
 * One job per park: the handing submit deletes the row in its own transaction. A worker
-  with free slots parks again after its next empty claim.
+  parks again with its next claim that comes back short (`claim_or_park`: the claim and
+  the park are one statement).
 * The notification `H|<worker_id>|<row as JSON>` travels on the store's one channel; a
   row too big for NOTIFY arrives as `{"id": ...}` and the worker reads it.
 * A notification can still be lost with its connection (between the submitter's liveness
@@ -34,7 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lro.models import ErrorDetail, Job, Lease, ResultRef, utcnow
-from lro.store.base import HandoffSubscription
+from lro.store.base import ClaimParams, HandoffSubscription
 from lro.store.postgres_rows import STATUS, job_from_record
 
 if TYPE_CHECKING:
@@ -119,17 +120,15 @@ class PostgresHandoffs:
 
         return remove
 
-    async def park(
-        self, worker_id: str, operations: Sequence[str] | None, lease_seconds: float, now: datetime
-    ) -> bool:
-        """Offer this worker one hand-off. False (and no row) while the LISTEN session is
-        down: a submitter would find the lock free and never hand off anyway."""
+    async def claim_or_park(self, params: ClaimParams) -> tuple[list[Job], bool]:
+        """Claim; if the claim comes back short, the worker is parked by the same statement
+        (True). Never parked while the LISTEN session is down: a submitter would find its
+        lock free and not hand off anyway."""
         key = self.key
-        if key is None or worker_id not in self._subs:
-            return False
-        ops = None if operations is None else list(operations)
-        await self._store._fetch(self._q["park_worker"], worker_id, key, ops, lease_seconds, now)
-        return True
+        if key is None or params.worker_id not in self._subs:
+            return await self._store.claim(params), False
+        jobs = await self._store.claim(params, park_key=key)
+        return jobs, len(jobs) < params.limit
 
     async def unpark(self, worker_id: str) -> bool:
         """Withdraw the offer. False when it was already taken: a job leased to this worker

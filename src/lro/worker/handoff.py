@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Protocol
 
 from lro.models import Job, Lease, Status, utcnow
-from lro.store.base import Handoffs, HandoffSubscription, Store
+from lro.store.base import ClaimParams, Handoffs, HandoffSubscription, Store
 
 log = logging.getLogger("lro.worker")
 
@@ -50,26 +50,15 @@ class Host(Protocol):
 
 
 class HandoffReceiver:
-    def __init__(
-        self,
-        host: Host,
-        store: Store,
-        handoffs: Handoffs,
-        operations: Sequence[str],
-        lease_seconds: float,
-    ) -> None:
+    def __init__(self, host: Host, store: Store, handoffs: Handoffs) -> None:
         self._host = host
         self._store = store
         self._handoffs = handoffs
-        self._operations = list(operations)
-        self._lease_seconds = lease_seconds
         self._parked = False
         self._generation = 0
         self._seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
-        self.received = 0
-        """Jobs started from a hand-off (a stable surface for tests and stats)."""
 
     @property
     def parked(self) -> bool:
@@ -91,21 +80,17 @@ class HandoffReceiver:
             self._unsubscribe = None
 
     # -- parking ------------------------------------------------------------------------------
-    async def park(self) -> None:
-        """Offer a slot, if the worker has one and is not parked already."""
-        host = self._host
-        if self._parked or host.stopping or host.free_slots() < 1:
-            return
+    async def claim(self, params: ClaimParams) -> list[Job]:
+        """The worker's claim. Unless already parked (or stopping), a claim that comes back
+        short parks the worker in the same statement: it had a free slot to claim into,
+        and the claim left one free."""
+        if self._parked or self._host.stopping:
+            return await self._store.claim_jobs(params)
         generation = self._generation
-        try:
-            parked = await self._handoffs.park(
-                host.id, self._operations, self._lease_seconds, utcnow()
-            )
-        except Exception as exc:
-            log.warning("worker %s could not park for hand-offs: %s", host.id, exc)
-            return
-        # A hand-off can arrive before the park's own answer does: it has used this park.
+        jobs, parked = await self._handoffs.claim_or_park(params)
+        # A hand-off can arrive before the claim's own answer does: it has used this park.
         self._parked = parked and generation == self._generation
+        return jobs
 
     async def unpark(self) -> None:
         """Withdraw the offer (the worker is full or stopping)."""
@@ -171,7 +156,6 @@ class HandoffReceiver:
         if host.stopping or host.free_slots() < 1:
             self._spawn(self._release(Lease(job.id, token)))
             return
-        self.received += 1
         host.launch_handed(job)
         host.kick()  # claim whatever else is queued, then park again
 

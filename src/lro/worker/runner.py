@@ -175,9 +175,7 @@ class Worker:
         )
         self.maintenance = self.lro.maintenance()
         if store.handoffs is not None:
-            self._handoff = HandoffReceiver(
-                self, store, store.handoffs, sorted(self.lro.operations), settings.lease_seconds
-            )
+            self._handoff = HandoffReceiver(self, store, store.handoffs)
             self._handoff.start()
         self._buffer.start()
         self._heartbeat.start()
@@ -349,10 +347,12 @@ class Worker:
                 waiter.event.clear()
                 self._claim_gen += 1
                 started = (self._claim_gen, self._activity)
+                params = ClaimParams(self.id, limit, lease_seconds, utcnow(), operations)
                 try:
-                    jobs = await store.claim_jobs(
-                        ClaimParams(self.id, limit, lease_seconds, utcnow(), operations)
-                    )
+                    if self._handoff is not None:
+                        jobs = await self._handoff.claim(params)  # parks when it comes back short
+                    else:
+                        jobs = await store.claim_jobs(params)
                 except Exception as exc:
                     log.warning("claim failed, will retry: %s", exc)
                     await waiter.wait(STORE_RETRY_SECONDS)
@@ -363,9 +363,6 @@ class Worker:
                         continue  # maybe more waiting: claim again at once
                 else:
                     self._empty_claim = started
-                    self._notify()
-                if self._handoff is not None:
-                    await self._handoff.park()  # nothing left to claim: take the next submit
                     self._notify()
                 if not self._stopping:
                     await waiter.wait(self._idle_timeout())

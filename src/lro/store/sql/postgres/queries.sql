@@ -97,14 +97,6 @@ gone AS (
 -- `note` is read in the select list: a CTE nobody reads is never run.
 SELECT ins.*, (SELECT count(*) FROM note) AS handed_to FROM ins
 
--- name: park_worker
--- A worker with a free slot and nothing to claim waits here for a hand-off (0006).
-INSERT INTO lro_idle_workers (worker_id, lock_key, operations, lease_seconds, parked_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (worker_id) DO UPDATE
-SET lock_key = EXCLUDED.lock_key, operations = EXCLUDED.operations,
-    lease_seconds = EXCLUDED.lease_seconds, parked_at = EXCLUDED.parked_at
-
 -- name: unpark_worker
 -- Whether the park was still unused: if not, a hand-off to this worker has committed.
 DELETE FROM lro_idle_workers WHERE worker_id = $1 RETURNING worker_id
@@ -128,7 +120,7 @@ SET idempotency_key = NULL, request_fingerprint = NULL, idempotency_expires_at =
 WHERE seq = ANY($1::bigint[])
   AND (idempotency_expires_at <= $2 OR expires_at <= $2)
 
--- name: claim_jobs
+-- name: claim_ctes
 -- SKIP LOCKED: a claimer passes over rows another claimer (or the sweeper) has locked
 -- instead of queueing behind it, so concurrent claimers take disjoint jobs. Rows are
 -- picked by walking the partial index lro_jobs_claim in claim order; the lock re-checks
@@ -137,7 +129,7 @@ WHERE seq = ANY($1::bigint[])
 -- only): a claim lost in a server crash leaves the job queued, its run's writes fail the
 -- lease fence, and it runs again, which at-least-once allows. Submits and completions
 -- keep waiting for the flush; each of them also makes every earlier claim durable.
-WITH async_commit AS MATERIALIZED (
+async_commit AS MATERIALIZED (
     SELECT set_config('synchronous_commit', 'off', true)
 ),
 picked AS (
@@ -168,6 +160,24 @@ upd AS (
 ev AS (
     INSERT INTO lro_events {{event_columns}}
     SELECT id, version, 'status', status, progress_pct, step, attempt, $1 FROM upd
+)
+
+-- name: claim_jobs
+WITH {{claim_ctes}}
+SELECT upd.* FROM upd, async_commit ORDER BY priority DESC, run_at, seq
+
+-- name: claim_or_park
+-- A claim that, when it comes back short (nothing left for this worker), also parks the
+-- worker for a hand-off (0006) in the same statement: an idle worker's claim and its park
+-- cost one round trip. $6 is the LISTEN session's liveness key, $7 the lease seconds.
+WITH {{claim_ctes}},
+park AS (
+    INSERT INTO lro_idle_workers (worker_id, lock_key, operations, lease_seconds, parked_at)
+    SELECT $3, $6, $4, $7, $1
+    WHERE (SELECT count(*) FROM upd) < $5
+    ON CONFLICT (worker_id) DO UPDATE
+    SET lock_key = EXCLUDED.lock_key, operations = EXCLUDED.operations,
+        lease_seconds = EXCLUDED.lease_seconds, parked_at = EXCLUDED.parked_at
 )
 SELECT upd.* FROM upd, async_commit ORDER BY priority DESC, run_at, seq
 
