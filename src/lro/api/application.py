@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from lro.api.dashboard import add_dashboard_routes
+from lro.api.head import HeadMiddleware
 from lro.api.headers import SecurityHeadersMiddleware
 from lro.api.http import UNAVAILABLE_RETRY_AFTER
 from lro.api.limits import BodyLimitMiddleware
@@ -67,6 +68,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=lro.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadMiddleware)  # outermost: everything inside sees the GET
     app.include_router(lro.router)
     _add_health_routes(app, lro)
     add_metrics_route(app, lro)
