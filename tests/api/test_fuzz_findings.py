@@ -214,8 +214,8 @@ async def test_the_webhook_dispatcher_stops_when_woken_as_it_is_stopped(tmp_path
         await dispatcher.start()
         await asyncio.sleep(0.05)  # into its idle wait
         lro.hub.wake_dispatchers()
-        # Not asyncio.wait_for(stop()): stop() suppresses the CancelledError of its own
-        # timeout, so that would return after the timeout, hung or not.
+        # Not asyncio.wait_for(stop()): a stop() that swallowed its own cancellation (as it
+        # did before lro.tasks.cancel_and_wait) would return after the timeout, hung or not.
         stopping = asyncio.get_running_loop().create_task(dispatcher.stop())
         done, _ = await asyncio.wait({stopping}, timeout=5)
         if not done:
@@ -233,8 +233,15 @@ async def test_a_job_feed_subscriber_can_be_cancelled_as_a_snapshot_arrives(
     with lro.hub.feeds.subscribe(r.json()["job_id"]) as sub:
         snapshot = await sub.next(5)
         assert snapshot is not None
-        waiting = asyncio.get_running_loop().create_task(sub.next(5))
-        await asyncio.sleep(0)  # into its wait
+        for _ in range(100):
+            waiting = asyncio.get_running_loop().create_task(sub.next(5))
+            await asyncio.sleep(0)  # into its wait
+            if not waiting.done():
+                break
+            # The store's own change poll offered a snapshot first, so next() returned
+            # without waiting: not the race under test. Set it up again.
+        else:
+            pytest.fail("the subscriber never got to wait")
         sub.offer(snapshot)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
