@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, params
 from fastapi.dependencies.models import Dependant
@@ -149,15 +149,21 @@ RATE_LIMITED = ("submit_", "get_job", "job_events")
 """Operation ids (or their prefix) that answer 429 under the per-principal limits."""
 
 
+def unauthorized_response() -> dict[str, Any]:
+    """The OpenAPI entry of a 401: a problem, with the WWW-Authenticate header it carries."""
+    unauthorized = problem_responses(401)[401]
+    unauthorized["headers"] = {
+        "WWW-Authenticate": {"description": "How to authenticate.", "schema": {"type": "string"}}
+    }
+    return unauthorized
+
+
 def document_auth(router: APIRouter, lro: LRO) -> None:
     """With API keys configured, every route that identifies its caller can answer 401,
     and the submit, long-poll and stream routes 429: say so in the OpenAPI document."""
     if not key_ring(lro.settings.api_keys, lro.settings.admin_principals).enabled:
         return
-    unauthorized = problem_responses(401)[401]
-    unauthorized["headers"] = {
-        "WWW-Authenticate": {"description": "How to authenticate.", "schema": {"type": "string"}}
-    }
+    unauthorized = unauthorized_response()
     limited = problem_responses(429)[429]
     for route in router.routes:
         if not isinstance(route, APIRoute) or not _uses(route.dependant, principal):

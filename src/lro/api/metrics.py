@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
 
-from lro.api.auth import ANONYMOUS, auth_dependencies, authenticate
+from lro.api.auth import ANONYMOUS, auth_dependencies, authenticate, unauthorized_response
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.errors import Forbidden
@@ -41,13 +41,7 @@ def add_metrics_route(app: FastAPI, lro: LRO) -> None:
     }
     dependencies = auth_dependencies(lro)
     if dependencies:  # keys configured: say which header to send, and what else can come
-        responses.update(problem_responses(401, 403))
-        responses[401]["headers"] = {
-            "WWW-Authenticate": {
-                "description": "How to authenticate.",
-                "schema": {"type": "string"},
-            }
-        }
+        responses.update({401: unauthorized_response(), **problem_responses(403)})
 
     @app.get(
         "/metrics",
