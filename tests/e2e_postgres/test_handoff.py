@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import asyncpg
 import httpx
 import pytest
 from tests.e2e_postgres.helpers import Cluster, wait_until
 from tests.support.postgres import url_for
 from tests.support.procs import API
 
-from lro.store.postgres import PostgresStore, Q
+from lro.store.postgres import Q
 
 pytestmark = pytest.mark.postgres
 
@@ -27,13 +28,15 @@ WAIT = 30.0
 
 
 def query(database: str, sql: str) -> list[tuple[object, ...]]:
+    """One plain connection per look: these run in wait loops, and a store would open a
+    pool and check the schema each time."""
+
     async def read() -> list[tuple[object, ...]]:
-        store = PostgresStore.from_url(url_for(database))
-        await store.open()
+        conn = await asyncpg.connect(url_for(database), timeout=5)
         try:
-            return [tuple(r) for r in await store._fetch(sql)]
+            return [tuple(r) for r in await conn.fetch(sql)]
         finally:
-            await store.close()
+            await conn.close()
 
     return asyncio.run(read())
 
