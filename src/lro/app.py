@@ -20,6 +20,7 @@ from lro.submission import Estimator, SubmitRequest, submit_jobs
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
+    from lro.api import LroRouter
     from lro.webhooks.dispatcher import Dispatcher
     from lro.worker.maintenance import Maintenance
     from lro.worker.runner import Worker
@@ -52,7 +53,8 @@ class LRO:
         self._hub: ChangeHub | None = None
         self._dispatcher: Dispatcher | None = None
         self._metrics: Metrics | None = None
-        self._router: APIRouter | None = None
+        self._router: LroRouter | None = None
+        self._operator_router: APIRouter | None = None
         self._started = False
         self._start_lock: asyncio.Lock | None = None
 
@@ -66,9 +68,16 @@ class LRO:
         max_attempts: int = 3,
         timeout: float | None = None,
         retry_base_seconds: float | None = None,
+        respond_within: float | None = None,
     ) -> Callable[[H], H]:
         """Register `handler(ctx)` or `handler(ctx, params: Model)` as operation `name`,
-        optionally exposed at `POST {prefix}{route}`."""
+        optionally exposed at `POST {prefix}{route}`.
+
+        `respond_within` (seconds; default LRO_RESPOND_WITHIN_SECONDS, itself 0) holds a
+        submit that long for the job to finish, and answers 200 with the finished job
+        when it does (HTTP-CONTRACT §21); 0 always answers 202 at once. Registering
+        after `lro.router` was included is fine: the route is added where it is served.
+        """
 
         def register(handler: H) -> H:
             if name in self.operations:
@@ -83,8 +92,10 @@ class LRO:
                 max_attempts=max_attempts,
                 timeout=timeout,
                 retry_base_seconds=retry_base_seconds,
+                respond_within=respond_within,
             )
-            self._router = None
+            if self._router is not None:
+                self._router.add_operation(self.operations[name])
             return handler
 
         return register
@@ -141,12 +152,25 @@ class LRO:
 
     @property
     def router(self) -> APIRouter:
-        """The HTTP API (contract v1) as a FastAPI router, prefixed with settings.api_prefix."""
+        """The HTTP API as a FastAPI router under settings.api_prefix. Complete by itself:
+        `app.include_router(lro.router)` (with or without `prefix=`) answers every error
+        as problem+json, HEAD, the body limit, and URLs that follow the prefix and any
+        mount path."""
         if self._router is None:
             from lro.api import build_router
 
             self._router = build_router(self)
         return self._router
+
+    @property
+    def operator_router(self) -> APIRouter:
+        """`/healthz`, `/readyz`, `/metrics` and `/dashboard`, for an app of your own:
+        `app.include_router(lro.operator_router)`, with the prefix `lro.router` got."""
+        if self._operator_router is None:
+            from lro.api import build_operator_router
+
+            self._operator_router = build_operator_router(self)
+        return self._operator_router
 
     def create_app(self, *, embedded_worker: bool = False, **fastapi_kwargs: Any) -> FastAPI:
         """A ready FastAPI app: the router, problem+json errors, health routes, and a

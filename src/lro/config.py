@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     tombstone_seconds: float = Field(2_592_000, ge=0)
     lease_seconds: float = Field(30, gt=0)
     max_wait_seconds: float = Field(30, ge=0)
+    respond_within_seconds: float = Field(0, ge=0)
+    """Default `respond_within` of operations (HTTP-CONTRACT §21): a submit is held this
+    long for its job to finish and answered 200 if it does; 0 answers 202 at once."""
     max_body_bytes: int = Field(1_048_576, gt=0)
     api_prefix: str = "/api/v1"
     result_dir: str = "./lro-results"

@@ -42,9 +42,9 @@ class Snapshot:
     floor: int
     events: tuple[JobEvent, ...]
     job: Job | None
-    rendered: dict[int, str] = field(default_factory=dict, compare=False)
-    """Event data by version, rendered once and sent to every follower (JSON encoding
-    was a tenth of a stream's CPU when each follower rendered its own copy)."""
+    rendered: dict[tuple[int, str], str] = field(default_factory=dict, compare=False)
+    """Event data by (version, API base path), rendered once and sent to every follower
+    (JSON encoding was a tenth of a stream's CPU when each follower rendered its own)."""
 
 
 class Subscription:

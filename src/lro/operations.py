@@ -32,6 +32,9 @@ class Operation:
     timeout: float | None = None
     retry_base_seconds: float | None = None
     """Backoff base for this operation; None uses the LRO_RETRY_BASE_SECONDS setting."""
+    respond_within: float | None = None
+    """How long a submit waits for the job before answering 202 (HTTP-CONTRACT §21);
+    None uses the LRO_RESPOND_WITHIN_SECONDS setting."""
     summary: str | None = None
 
 
@@ -44,6 +47,7 @@ def make_operation(
     max_attempts: int,
     timeout: float | None,
     retry_base_seconds: float | None,
+    respond_within: float | None = None,
 ) -> Operation:
     """Build an Operation from `handler(ctx)` or `handler(ctx, params: SomeModel)`.
 
@@ -58,6 +62,10 @@ def make_operation(
         raise ValueError("timeout must be positive")
     if route is not None and not route.startswith("/"):
         raise ValueError(f"route {route!r} must start with '/'")
+    if route is not None and (route == "/jobs" or route.startswith("/jobs/")):
+        raise ValueError(f"operation {name!r}: route {route!r} is reserved by lro")
+    if respond_within is not None and not respond_within >= 0:
+        raise ValueError("respond_within must be 0 or more seconds")
     params = list(inspect.signature(handler).parameters.values())
     if not 1 <= len(params) <= 2:
         raise TypeError(f"handler {handler.__qualname__} must take (ctx) or (ctx, params)")
@@ -84,5 +92,6 @@ def make_operation(
         max_attempts=max_attempts,
         timeout=timeout,
         retry_base_seconds=retry_base_seconds,
+        respond_within=respond_within,
         summary=doc.splitlines()[0] if doc else None,
     )

@@ -114,19 +114,34 @@ class ProcessGroup:
     procs: list[LroProcess] = field(default_factory=list)
 
     def start(
-        self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> LroProcess:
+        """`lro ARGS...` in the group's environment (plus `env`)."""
+        return self.start_command(name, [*lro_command(), *args], env, cwd)
+
+    def start_command(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> LroProcess:
+        """Any command (a plain `uvicorn`, say) in the group's environment."""
         log_path = self.workdir / f"{name}.log"
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
-                [*lro_command(), *args],
-                cwd=self.workdir,
+                list(argv),
+                cwd=cwd or self.workdir,
                 env={**self.env, **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        proc = LroProcess(name, list(args), popen, log_path)
+        proc = LroProcess(name, list(argv), popen, log_path)
         self.procs.append(proc)
         return proc
 

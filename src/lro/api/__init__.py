@@ -1,8 +1,11 @@
-"""The HTTP API (HTTP-CONTRACT v1) as a FastAPI router.
+"""The HTTP API (HTTP-CONTRACT v1 and §20) as FastAPI routers.
 
-`build_router(lro)` is what `lro.router` returns, for mounting in any FastAPI app;
-`lro.api.application.create_app` wraps it in a ready app with problem+json errors, the
-body limit, health routes and a lifespan. This package never imports `lro.worker`.
+`build_router(lro)` is what `lro.router` returns: everything a client of the contract
+calls, complete by itself in any FastAPI app (its routes answer problem+json, HEAD and
+the body limit themselves, and build every URL from where they are mounted: see
+api/routing.py). `build_operator_router(lro)` is `lro.operator_router`: health,
+readiness, metrics and the dashboard. `lro.api.application.create_app` puts both in a
+ready app. This package never imports `lro.worker`.
 """
 
 from __future__ import annotations
@@ -15,40 +18,63 @@ from lro.api.auth import auth_dependencies, document_auth
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
+from lro.api.operator import add_operator_routes
+from lro.api.routing import route_class
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
-from lro.api.submit import add_submit_routes
+from lro.api.submit import SubmitRoutes
 
 if TYPE_CHECKING:
     from lro.app import LRO
+    from lro.operations import Operation
 
 
-def build_router(lro: LRO) -> APIRouter:
+class LroRouter(APIRouter):
+    """The API router; `add_operation` gives an operation registered after the router was
+    built its submit route, so an app that already included the router serves it too
+    (FastAPI includes routers by reference) and lists it in its OpenAPI document."""
+
+    def __init__(self, lro: LRO) -> None:
+        cls = route_class(lro.settings.max_body_bytes)
+
+        async def started(request: Request) -> None:
+            request.state.lro = lro  # for lro.api.auth.principal, which may be overridden
+            await lro.start()
+
+        super().__init__(dependencies=[Depends(started)], route_class=cls)
+        self._lro = lro
+        # Every route that identifies its caller; with API keys, documented as needing one.
+        self._secured = APIRouter(dependencies=auth_dependencies(lro), route_class=cls)
+        self._submits = SubmitRoutes(self._secured, lro)
+        add_job_routes(self._secured, lro)
+        add_stats_routes(self._secured, lro)
+        add_stream_routes(self._secured, lro)
+        add_delivery_routes(self._secured, lro)
+        document_auth(self._secured, lro)
+        self.include_router(self._secured)
+        # A signed link is its own credential: no Authorization header.
+        add_link_routes(self, lro, serve_result)
+
+    def add_operation(self, op: Operation) -> None:
+        self._submits.add(op)
+        document_auth(self._secured, self._lro)
+
+
+def build_router(lro: LRO) -> LroRouter:
     """Submit routes (one per operation with a route, plus the generic one), job routes, job
     counts, the job event stream and webhook deliveries, under `lro.settings.api_prefix`.
 
     Every route first makes sure the LRO is started (store opened, change hub listening),
     so an app that only includes the router, without lro's lifespan, still works.
     """
+    return LroRouter(lro)
 
-    async def started(request: Request) -> None:
-        request.state.lro = lro  # for lro.api.auth.principal, which may be overridden
-        await lro.start()
 
-    router = APIRouter(dependencies=[Depends(started)])
-    # Every route that identifies its caller; with API keys, documented as needing one.
-    secured = APIRouter(dependencies=auth_dependencies(lro))
-    add_submit_routes(secured, lro)
-    add_job_routes(secured, lro)
-    add_stats_routes(secured, lro)
-    add_stream_routes(secured, lro)
-    add_delivery_routes(secured, lro)
-    # Before the include: some FastAPI versions copy the routes' responses when including.
-    document_auth(secured, lro)
-    router.include_router(secured)
-    # A signed link is its own credential: no Authorization header.
-    add_link_routes(router, lro, serve_result)
+def build_operator_router(lro: LRO) -> APIRouter:
+    """`/healthz`, `/readyz`, `/metrics` and `/dashboard` for an operator's tools."""
+    router = APIRouter(route_class=route_class(lro.settings.max_body_bytes))
+    add_operator_routes(router, lro)
     return router
 
 
-__all__ = ["build_router"]
+__all__ = ["LroRouter", "build_operator_router", "build_router"]

@@ -15,7 +15,30 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def head_channels(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """The channels a GET handler runs with to answer a HEAD: the status and headers go
+    out, the body does not, and once they are out the handler hears the client leave."""
+    answered = False
+
+    async def receive_until_answered() -> Message:
+        if answered:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    async def send_head(message: Message) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.start":
+            await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            answered = True
+        # Bodies (and anything after the answer) are not sent for a HEAD.
+
+    return receive_until_answered, send_head
+
+
 class HeadMiddleware:
+    """For an app's own routes; lro's routes answer HEAD themselves (api/routing.py)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -23,22 +46,8 @@ class HeadMiddleware:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
-        answered = False
-
-        async def receive_until_answered() -> Message:
-            if answered:
-                return {"type": "http.disconnect"}
-            return await receive()
-
-        async def send_head(message: Message) -> None:
-            nonlocal answered
-            if message["type"] == "http.response.start":
-                await send(message)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                answered = True
-            # Bodies (and anything after the answer) are not sent for a HEAD.
-
-        await self.app({**scope, "method": "GET"}, receive_until_answered, send_head)
+        head_receive, head_send = head_channels(receive, send)
+        await self.app({**scope, "method": "GET"}, head_receive, head_send)
 
 
-__all__ = ["HeadMiddleware"]
+__all__ = ["HeadMiddleware", "head_channels"]

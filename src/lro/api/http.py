@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from lro.errors import BadRequest
@@ -51,6 +52,27 @@ def check_idempotency_key(values: list[str]) -> str | None:
 
 
 # -- Prefer (RFC 7240) -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a submit's `Prefer` header(s) ask for (RFC 7240 §4.1, §4.3)."""
+
+    wait: int | None = None
+    """`wait=N`: hold the request up to N seconds (None: absent or malformed)."""
+    respond_async: bool = False
+    """`respond-async`: answer 202 at once, whatever the operation would do."""
+
+
+def parse_prefer(values: Iterable[str]) -> Preferences:
+    """The `wait` and `respond-async` preferences of a request (see parse_prefer_wait)."""
+    headers = list(values)
+    respond_async = any(
+        item.split(";", 1)[0].partition("=")[0].strip().lower() == "respond-async"
+        for header in headers
+        for item in _split_outside_quotes(header, ",")
+    )
+    return Preferences(wait=parse_prefer_wait(headers), respond_async=respond_async)
+
+
 def parse_prefer_wait(values: Iterable[str]) -> int | None:
     """The `wait` preference in seconds, or None when absent or malformed.
 

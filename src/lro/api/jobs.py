@@ -16,7 +16,14 @@ from lro.api.links import result_link
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.api.schemas import JobList, JobResource
-from lro.api.views import job_headers, job_response, not_found, visible_job, wait_for_job
+from lro.api.views import (
+    api_base,
+    job_headers,
+    job_response,
+    not_found,
+    visible_job,
+    wait_for_job,
+)
 from lro.errors import BadRequest, Conflict, ProblemError
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
@@ -91,6 +98,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         tags=["jobs"],
     )
     async def list_jobs(
+        request: Request,
         caller: Owner,
         status: Annotated[
             str | None,
@@ -118,11 +126,12 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
                 "The cursor is malformed; pass a next_cursor exactly as it was returned.",
                 extensions={"errors": [{"pointer": "cursor", "detail": "malformed cursor"}]},
             ) from None
+        base = api_base(lro, request)
         body = {
             "items": [
                 {
-                    **job_resource(job, prefix),
-                    "result_link": await result_link(lro, job),
+                    **job_resource(job, base),
+                    "result_link": await result_link(lro, job, base),
                     # An admin's list mixes principals: say whose each job is.
                     **({"owner": job.owner} if caller.admin else {}),
                 }
@@ -152,13 +161,16 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         if_none_match: IfNoneMatch = None,
     ) -> Response:
         tags = request.headers.getlist("if-none-match")
+        base = api_base(lro, request)
         if wait is not None and wait > 0:
-            job = await _long_poll(lro, job_id, caller, tags, min(wait, settings.max_wait_seconds))
+            job = await _long_poll(
+                lro, job_id, caller, tags, min(wait, settings.max_wait_seconds), base
+            )
         else:
             job = await visible_job(lro, job_id, caller)
-        if tags and etag_matches(tags, job_etag(job, prefix)):
-            return Response(status_code=304, headers=job_headers(job, prefix))
-        return job_response(job, prefix, link=await result_link(lro, job))
+        if tags and etag_matches(tags, job_etag(job, base)):
+            return Response(status_code=304, headers=job_headers(job, base))
+        return job_response(job, base, link=await result_link(lro, job, base))
 
     @router.get(
         f"{prefix}/jobs/{{job_id}}/result",
@@ -203,7 +215,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         "and ends `cancelled` when its handler notices. A terminal job answers 409.",
         tags=["jobs"],
     )
-    async def cancel_job(job_id: JobId, caller: Owner) -> Response:
+    async def cancel_job(request: Request, job_id: JobId, caller: Owner) -> Response:
         job = await visible_job(lro, job_id, caller)
         if job.is_terminal:
             raise _conflict(job, "cancel")
@@ -213,8 +225,9 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         # It may have finished on its own between our read and the cancel.
         if changed.is_terminal and changed.status is not Status.CANCELLED:
             raise _conflict(changed, "cancel")
-        location = {"Location": job_url(prefix, job_id)}
-        return job_response(changed, prefix, status_code=202, headers=location)
+        base = api_base(lro, request)
+        location = {"Location": job_url(base, job_id)}
+        return job_response(changed, base, status_code=202, headers=location)
 
     @router.delete(
         f"{prefix}/jobs/{{job_id}}",
@@ -256,14 +269,15 @@ async def serve_result(lro: LRO, job: Job) -> Response:
     )
 
 
-async def _long_poll(lro: LRO, job_id: str, caller: Caller, tags: list[str], timeout: float) -> Job:
+async def _long_poll(
+    lro: LRO, job_id: str, caller: Caller, tags: list[str], timeout: float, base: str
+) -> Job:
     """Hold until the job differs from the client's ETag(s), or from the state at arrival
     when none was given. A terminal job cannot change any more, so it returns at once."""
-    prefix = lro.settings.api_prefix
     baseline: list[str] = list(tags)
 
     def done(job: Job) -> bool:
-        etag = job_etag(job, prefix)
+        etag = job_etag(job, base)
         if not baseline:
             baseline.append(etag)
         return job.is_terminal or not etag_matches(baseline, etag)

@@ -49,16 +49,17 @@ def signature(key: bytes, job_id: str, expires: int) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-async def result_link(lro: LRO, job: Job) -> str | None:
+async def result_link(lro: LRO, job: Job, base: str) -> str | None:
     """A signed link to a completed job's result, valid for LRO_RESULT_LINK_SECONDS (never
-    past the job's own expiry); None for jobs that have no result."""
+    past the job's own expiry), under the API's `base` path; None for jobs that have no
+    result."""
     if job.status is not Status.COMPLETED:
         return None
     expires = math.floor(time.time() + lro.settings.result_link_seconds)
     if job.expires_at is not None:
         expires = min(expires, math.floor(job.expires_at.timestamp()))
     sig = signature(await link_key(lro), job.id, expires)
-    return f"{lro.settings.api_prefix}/signed/jobs/{job.id}/result?expires={expires}&sig={sig}"
+    return f"{base}/signed/jobs/{job.id}/result?expires={expires}&sig={sig}"
 
 
 def _refused() -> Forbidden:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from lro.api.auth import ANONYMOUS, auth_dependencies, authenticate, unauthorized_response
@@ -35,7 +35,7 @@ lro_jobs{operation="reports.generate",status="queued"} 3.0
 """
 
 
-def add_metrics_route(app: FastAPI, lro: LRO) -> None:
+def add_metrics_route(app: APIRouter, lro: LRO) -> None:
     responses: dict[int | str, dict[str, Any]] = {
         200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": EXAMPLE}}},
     }

@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.responses import Response
@@ -23,7 +23,7 @@ from lro.api.auth import Caller, Owner
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.api.schemas import JobResource, inline_schema
-from lro.api.views import RECHECK_SECONDS, visible_job
+from lro.api.views import RECHECK_SECONDS, api_base, visible_job
 from lro.feeds import Snapshot
 from lro.models import TERMINAL, Job, Status, utcnow
 from lro.resource import job_resource
@@ -99,22 +99,29 @@ def resource_at(job: Job, event: JobEvent, prefix: str) -> dict[str, Any]:
     return body
 
 
-def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, prefix: str) -> str:
-    """The event's data, rendered once per snapshot for all of the job's followers."""
+def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, base: str) -> str:
+    """The event's data, rendered once per snapshot for all of the job's followers that
+    reach the API under the same base path (nearly always all of them)."""
     version = job.version if event is None else event.version
-    text = snapshot.rendered.get(version)
+    key = (version, base)
+    text = snapshot.rendered.get(key)
     if text is None:
-        body = job_resource(job, prefix) if event is None else resource_at(job, event, prefix)
-        text = snapshot.rendered[version] = json.dumps(body, separators=(",", ":"))
+        body = job_resource(job, base) if event is None else resource_at(job, event, base)
+        text = snapshot.rendered[key] = json.dumps(body, separators=(",", ":"))
     return text
 
 
 async def job_stream(
-    lro: LRO, job_id: str, caller: Caller, cursor: int | None, release: Callable[[], None]
+    lro: LRO,
+    job_id: str,
+    caller: Caller,
+    cursor: int | None,
+    release: Callable[[], None],
+    prefix: str,
 ) -> AsyncIterator[ServerSentEvent]:
     """Current state first (without a cursor), then every change after the cursor, until
-    the terminal event; ends early when the job is deleted or expires meanwhile."""
-    prefix = lro.settings.api_prefix
+    the terminal event; ends early when the job is deleted or expires meanwhile. `prefix`
+    is the API's base path for this client (api_base)."""
     with contextlib.ExitStack() as stack:
         stack.callback(release)  # the stream's place under the caps, however it ends
         sub = stack.enter_context(lro.hub.feeds.subscribe(job_id, cursor))
@@ -166,6 +173,7 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
         tags=["jobs"],
     )
     async def job_events(
+        request: Request,
         job_id: Annotated[str, Path(description="The job's id, as returned by the submit.")],
         caller: Owner,
         last_event_id: Annotated[
@@ -186,7 +194,7 @@ def add_stream_routes(router: APIRouter, lro: LRO) -> None:
             return Response(status_code=204)
         release = holds(lro).acquire(lro, caller)
         return EventSourceResponse(
-            job_stream(lro, job_id, caller, cursor, release),
+            job_stream(lro, job_id, caller, cursor, release, api_base(lro, request)),
             headers=STREAM_HEADERS,
             ping=lro.settings.sse_heartbeat_seconds,
             # A client that stops reading must not pin the stream (and its memory) forever.

@@ -10,6 +10,7 @@ The OpenAPI request bodies are declared with `openapi_extra` to match.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from lro.api.auth import Caller, Owner
-from lro.api.http import check_idempotency_key, parse_prefer_wait
+from lro.api.http import Preferences, check_idempotency_key, parse_prefer
 from lro.api.limits import too_large
 from lro.api.links import result_link
 from lro.api.problems import problem_responses
@@ -34,8 +35,14 @@ from lro.api.schemas import (
     inline_schema,
     operation_body_schema,
 )
-from lro.api.views import job_response, wait_for_job
-from lro.errors import BadRequest, Unprocessable, UnsupportedMediaType
+from lro.api.views import api_base, job_response, wait_for_job
+from lro.errors import (
+    BadRequest,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from lro.models import Job, Status
 from lro.resource import job_url
 from lro.submission import (
@@ -66,7 +73,9 @@ PreferHeader = Annotated[
     Header(
         alias="Prefer",
         description="RFC 7240. `wait=N` holds the request up to N seconds (capped by the "
-        "server); a job that ends meanwhile is answered 200 with its final state.",
+        "server); a job that ends meanwhile is answered 200 with its final state. "
+        "`respond-async` asks for the 202 at once, even for an operation that would "
+        "otherwise answer quick jobs synchronously.",
     ),
 ]
 
@@ -78,6 +87,10 @@ _HEADER_SCHEMAS = {
         "description": "`true` when this answer replays an earlier request with the same key.",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Preference-Applied": {
+        "description": "`respond-async` when that preference decided the answer.",
+        "schema": {"type": "string"},
+    },
 }
 
 SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -88,7 +101,8 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     200: {
         "model": JobResource,
-        "description": "With `Prefer: wait=N`: the job ended within the wait; final state.",
+        "description": "The job ended within the hold (`Prefer: wait=N`, or the operation's "
+        "`respond_within`): its final state.",
         "headers": {
             "Preference-Applied": {"schema": {"type": "string"}},
             "ETag": _HEADER_SCHEMAS["ETag"],
@@ -158,19 +172,52 @@ def _validate(model: type[BaseModel], data: Any) -> Any:
         raise validation_problem(exc) from None
 
 
-def read_headers(request: Request) -> tuple[str | None, int | None]:
+def read_headers(request: Request) -> tuple[str | None, Preferences]:
     """Idempotency-Key (validated: a malformed key is a 400 before anything else is
-    looked at) and the `Prefer: wait` seconds (malformed: ignored)."""
+    looked at) and the `Prefer` preferences (malformed ones: ignored)."""
     key = check_idempotency_key(request.headers.getlist("idempotency-key"))
-    return key, parse_prefer_wait(request.headers.getlist("prefer"))
+    return key, parse_prefer(request.headers.getlist("prefer"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hold:
+    """How long a submit is held for the job to finish before the 202, and why."""
+
+    seconds: float
+    applied: str | None = None
+    """The `Preference-Applied` value of the answer, when a preference decided."""
+
+
+def hold_for(lro: LRO, op: Operation | None, job: Job, prefer: Preferences) -> Hold:
+    """HTTP-CONTRACT §21: the client decides over the server. `wait=N` holds up to N
+    (capped), also beside `respond-async`, which RFC 7240 §4.3 reads as "answer
+    asynchronously, but wait this long first"; `respond-async` alone gets the 202 at
+    once. Otherwise the operation's `respond_within` (default LRO_RESPOND_WITHIN_SECONDS)
+    holds, unless the job's estimate already says it will take longer, in which case
+    holding would only delay the 202."""
+    if prefer.wait is not None:
+        return Hold(min(float(prefer.wait), lro.settings.max_wait_seconds), f"wait={prefer.wait}")
+    if prefer.respond_async:
+        return Hold(0.0, "respond-async")
+    within = lro.settings.respond_within_seconds
+    if op is not None and op.respond_within is not None:
+        within = op.respond_within
+    estimate = job.estimated_duration_seconds
+    if within <= 0 or (estimate is not None and estimate > within):
+        return Hold(0.0)
+    return Hold(within)
 
 
 async def submit_and_answer(
-    lro: LRO, request: Request, body: Any, req: SubmitRequest, caller: Caller
+    lro: LRO,
+    request: Request,
+    body: Any,
+    req: SubmitRequest,
+    caller: Caller,
 ) -> Response:
     """One insert (validated by submit_jobs), then the 202, the replay, or the 200 of a
-    job that ended within `Prefer: wait`."""
-    key, prefer_wait = read_headers(request)
+    job that ended within the hold (`Prefer: wait`, or the operation's respond_within)."""
+    key, prefer = read_headers(request)
     req = dataclasses.replace(
         req,
         owner=caller.principal,
@@ -179,22 +226,39 @@ async def submit_and_answer(
     )
     await check_submit(lro, caller)
     [inserted] = await submit_jobs(lro, [req])
-    prefix = lro.settings.api_prefix
+    base = api_base(lro, request)
     headers: dict[str, str] = {}
     if not inserted.created:
         headers["Idempotent-Replayed"] = "true"
     job: Job = inserted.job
-    if prefer_wait is not None:
-        timeout = min(float(prefer_wait), lro.settings.max_wait_seconds)
-        with holds(lro).hold(lro, caller):
-            job = await wait_for_job(lro, job.id, caller, timeout, done=lambda j: j.is_terminal)
+    hold = hold_for(lro, lro.operations.get(job.operation), job, prefer)
+    if hold.seconds > 0:
+        job = await _held(lro, job, caller, hold.seconds)
         if job.is_terminal:
-            headers["Preference-Applied"] = f"wait={prefer_wait}"
-            return job_response(job, prefix, headers=headers, link=await result_link(lro, job))
-    headers["Location"] = job_url(prefix, job.id)
+            if hold.applied is not None:
+                headers["Preference-Applied"] = hold.applied
+            link = await result_link(lro, job, base)
+            return job_response(job, base, headers=headers, link=link)
+    elif hold.applied is not None:
+        headers["Preference-Applied"] = hold.applied
+    headers["Location"] = job_url(base, job.id)
     if inserted.created and job.version == 2 and job.status is Status.PROCESSING:
         job = as_accepted(job)
-    return job_response(job, prefix, status_code=202, headers=headers, retry_after=True)
+    return job_response(job, base, status_code=202, headers=headers, retry_after=True)
+
+
+async def _held(lro: LRO, job: Job, caller: Caller, seconds: float) -> Job:
+    """The job once it is terminal, or as it is after `seconds`. The job is already
+    stored, so a hold that the caps refuse (too many open waits) is no error: the caller
+    gets the 202 it would have had without the hold, never a problem for a stored job."""
+    try:
+        release = holds(lro).acquire(lro, caller)
+    except (TooManyRequests, ServiceUnavailable):
+        return job
+    try:
+        return await wait_for_job(lro, job.id, caller, seconds, done=lambda j: j.is_terminal)
+    finally:
+        release()
 
 
 def as_accepted(job: Job) -> Job:
@@ -298,31 +362,46 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": False, "content": {"application/json": {"schema": schema}}}}
 
 
-def add_submit_routes(router: APIRouter, lro: LRO) -> None:
-    prefix = lro.settings.api_prefix
-    generic = inline_schema(GenericSubmit)
-    # The names this app registered are the only ones accepted (422 otherwise).
-    generic["properties"]["operation"]["enum"] = sorted(lro.operations)
-    router.add_api_route(
-        f"{prefix}/jobs",
-        _generic_endpoint(lro),
-        methods=["POST"],
-        status_code=202,
-        response_model=None,
-        responses=SUBMIT_RESPONSES,
-        openapi_extra=_request_body(generic),
-        operation_id="submit_job",
-        summary="Submit a job of any registered operation",
-        tags=["jobs"],
-    )
-    for op in sorted(lro.operations.values(), key=lambda o: o.name):
-        if op.route is None:
-            continue
-        if op.route == "/jobs" or op.route.startswith("/jobs/"):
-            raise ValueError(f"operation {op.name!r}: route {op.route!r} is reserved by lro")
+class SubmitRoutes:
+    """The generic submit route and one route per operation with a `route`, on `router`.
+
+    `add` serves an operation registered after the routes were built: it gets its own
+    route, and the generic route's documented list of names grows in place (the OpenAPI
+    document refers to that very list)."""
+
+    def __init__(self, router: APIRouter, lro: LRO) -> None:
+        self._router = router
+        self._lro = lro
+        self._names: list[str] = sorted(lro.operations)
+        generic = inline_schema(GenericSubmit)
+        # The names this app registered are the only ones accepted (422 otherwise).
+        generic["properties"]["operation"]["enum"] = self._names
         router.add_api_route(
-            f"{prefix}{op.route}",
-            _operation_endpoint(lro, op),
+            f"{lro.settings.api_prefix}/jobs",
+            _generic_endpoint(lro),
+            methods=["POST"],
+            status_code=202,
+            response_model=None,
+            responses=SUBMIT_RESPONSES,
+            openapi_extra=_request_body(generic),
+            operation_id="submit_job",
+            summary="Submit a job of any registered operation",
+            tags=["jobs"],
+        )
+        for op in sorted(lro.operations.values(), key=lambda o: o.name):
+            self._add_route(op)
+
+    def add(self, op: Operation) -> None:
+        if op.name not in self._names:
+            bisect.insort(self._names, op.name)
+        self._add_route(op)
+
+    def _add_route(self, op: Operation) -> None:
+        if op.route is None:
+            return
+        self._router.add_api_route(
+            f"{self._lro.settings.api_prefix}{op.route}",
+            _operation_endpoint(self._lro, op),
             methods=["POST"],
             status_code=202,
             response_model=None,

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lro.api.auth import Caller
 from lro.api.http import job_etag, job_retry_after
+from lro.api.routing import root_of
 from lro.errors import Gone, NotFound
 from lro.models import Job, utcnow
 from lro.resource import job_resource, job_url, rfc3339
@@ -27,6 +29,13 @@ RECHECK_SECONDS = 5.0
 """A waiting request re-reads its job at least this often. Notifications are not
 replayed after a lost LISTEN connection (or a missed poll), so without the re-read a
 change made meanwhile would be noticed only at the wait's deadline."""
+
+
+def api_base(lro: LRO, request: Request) -> str:
+    """The path every URL in this answer starts with: where the router is mounted (root
+    path and include prefix, found by lro's route class) plus `LRO_API_PREFIX`, so a
+    client follows `poll_url`, `Location` and the rest exactly as given."""
+    return root_of(request) + lro.settings.api_prefix
 
 
 def not_found(job_id: str) -> NotFound:

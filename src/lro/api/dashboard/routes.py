@@ -15,12 +15,13 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from lro.api.auth import authenticate
 from lro.api.http import etag_matches
 from lro.api.problems import ProblemResponse
+from lro.api.routing import root_of
 from lro.errors import NotFound, Unauthorized
 
 if TYPE_CHECKING:
@@ -64,10 +65,12 @@ def load_assets() -> dict[str, Asset]:
     return {p.name: Asset(p) for p in sorted(STATIC.iterdir()) if p.suffix in MEDIA_TYPES}
 
 
-def render_shell(api_prefix: str) -> str:
-    """The shell with the API prefix in a meta tag, the one setting its script needs."""
-    template = (STATIC / "dashboard.html").read_text(encoding="utf-8")
-    return template.replace("{{api_prefix}}", html.escape(api_prefix, quote=True))
+def render_shell(template: str, api_prefix: str, root: str) -> str:
+    """The shell with the API's path in a meta tag (the one setting its script needs) and
+    its files under `root`, where the dashboard itself is mounted."""
+    return template.replace("{{api_prefix}}", html.escape(api_prefix, quote=True)).replace(
+        "{{root}}", html.escape(root, quote=True)
+    )
 
 
 def wants_html(request: Request) -> bool:
@@ -86,15 +89,26 @@ def wants_html(request: Request) -> bool:
     return False
 
 
-def add_dashboard_routes(app: FastAPI, lro: LRO) -> None:
-    shell = render_shell(lro.settings.api_prefix)
+def add_dashboard_routes(app: APIRouter, lro: LRO) -> None:
+    """The dashboard at `/dashboard` of wherever `app` is mounted. It expects the API
+    under the same root (`include_router` both with one prefix, or `create_app`)."""
+    template = (STATIC / "dashboard.html").read_text(encoding="utf-8")
+    shells: dict[str, str] = {}
     assets = load_assets()
+
+    def shell_for(request: Request) -> str:
+        root = root_of(request)
+        found = shells.get(root)
+        if found is None:
+            found = shells[root] = render_shell(template, root + lro.settings.api_prefix, root)
+        return found
 
     @app.get("/dashboard", include_in_schema=False)
     async def dashboard(request: Request) -> Response:
         """The shell. Without a valid key it still carries no data, but it answers 401 all
         the same: with keys configured, no route answers 200 to an unauthenticated caller,
         and the status tells scripts and scanners the truth."""
+        shell = shell_for(request)
         try:
             authenticate(lro, request)
         except Unauthorized as exc:

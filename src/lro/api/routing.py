@@ -1,0 +1,222 @@
+"""The route class of every lro route: the contract travels with the routes themselves.
+
+`app.include_router(lro.router)` in a user's `FastAPI()` gets none of the app-level
+machinery `create_app` installs (exception handlers, middleware). A router cannot add
+those to an app it does not own, so each lro route carries what the contract needs:
+
+* errors: every exception a route raises becomes its problem+json answer inside the
+  route's own handler, before any of the app's handlers could turn it into a plain-text
+  500 or FastAPI's `{"detail": ...}` (RFC 9457, HTTP-CONTRACT §7, §20);
+* HEAD: a GET route also answers HEAD, with the GET's status and headers and no body
+  (RFC 9110 §9.3.2), without appearing in the OpenAPI document;
+* the body limit, counted while the body streams in (413 before the handler sees it);
+* the security headers every answer carries;
+* where it is mounted: `scope["lro.root"]` is the path in front of lro's own route
+  paths (a mount's root path plus an `include_router` prefix), computed from the request
+  itself, so every URL lro returns can be followed as given however it is embedded.
+
+How the root is found: an endpoint remembers the path lro declared it at (before any
+prefix), and the request's route path ends in exactly that many segments. Path
+parameters never contain "/" (their convertor refuses it), so counting segments is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Message, Receive, Scope, Send
+
+from lro.api.head import head_channels
+from lro.api.headers import ALWAYS, HTML
+from lro.api.limits import too_large
+from lro.api.problems import (
+    handle_http_exception,
+    handle_problem,
+    handle_store_unavailable,
+    handle_unexpected,
+    handle_validation,
+    problem_bytes,
+)
+from lro.errors import PayloadTooLarge, ProblemError, StoreUnavailable
+
+_log = logging.getLogger("lro.api")
+
+LRO_PATH = "__lro_path__"
+"""Attribute of an endpoint: the path lro declared it at, before any include prefix."""
+
+ROOT_KEY = "lro.root"
+"""Scope key: the path in front of lro's route paths for this request."""
+
+
+def declared_path(endpoint: Callable[..., Any], path: str) -> str:
+    """The path lro first declared `endpoint` at. Copying includes (older FastAPI) build
+    a new route from the same endpoint with the prefix added, so the first path an
+    endpoint was seen with is the one lro wrote."""
+    known = getattr(endpoint, LRO_PATH, None)
+    if known is None:
+        try:
+            setattr(endpoint, LRO_PATH, path)
+        except (AttributeError, TypeError):  # a builtin or bound method: no prefix math
+            return path
+        return path
+    return str(known)
+
+
+def _segments(path: str) -> int:
+    return len([part for part in path.split("/") if part])
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path below the root path (ASGI: `path` includes `root_path`; a server
+    behind a proxy that strips it may send a path without it, which is taken as is)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
+
+
+def request_root(scope: Scope, depth: int) -> str:
+    """The root path plus whatever prefix lies in front of a route `depth` segments deep."""
+    route_path = _route_path(scope)
+    parts = route_path.rstrip("/").split("/")
+    kept = parts[: max(len(parts) - depth, 1)]
+    root: str = scope.get("root_path", "")
+    return root.rstrip("/") + "/".join(kept).rstrip("/")
+
+
+def root_of(request: Request) -> str:
+    """The path in front of lro's routes for this request ('' when not embedded)."""
+    root = request.scope.get(ROOT_KEY)
+    if root is None:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+    return str(root)
+
+
+async def problem_for(request: Request, exc: Exception) -> Response:
+    """The problem answer for an exception escaping a route (see problems.py)."""
+    if isinstance(exc, ProblemError):
+        return await handle_problem(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await handle_validation(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await handle_http_exception(request, exc)
+    if isinstance(exc, StoreUnavailable):
+        return await handle_store_unavailable(request, exc)
+    return await handle_unexpected(request, exc)
+
+
+class LroRoute(APIRoute):
+    """An APIRoute that keeps the whole HTTP contract wherever it is included.
+
+    `max_body_bytes` is set per LRO by `route_class` (a subclass per limit), because an
+    include copies a route by its class, not by its instance.
+    """
+
+    max_body_bytes: ClassVar[int] = 1_048_576
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.lro_depth = _segments(declared_path(endpoint, path))
+        super().__init__(path, endpoint, **kwargs)
+        self._serves_get = "GET" in (self.methods or ())
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return await problem_for(request, exc)
+
+        return answer
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("method") == "HEAD" and self._serves_get:
+            return super().matches({**scope, "method": "GET"})
+        return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().handle(scope, receive, send)
+            return
+        scope[ROOT_KEY] = request_root(scope, self.lro_depth)
+        limit = self.max_body_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_problem(scope, send, too_large(limit), 413, close=True)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise too_large(limit)
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("text/html"):
+                    for name, value in HTML.items():
+                        headers.setdefault(name, value)
+            await send(message)
+
+        inner_receive: Receive = limited_receive
+        inner_send: Send = send_with_headers
+        if scope["method"] == "HEAD" and self._serves_get:
+            scope = {**scope, "method": "GET"}
+            inner_receive, inner_send = head_channels(limited_receive, send_with_headers)
+        try:
+            await super().handle(scope, inner_receive, inner_send)
+        except StarletteHTTPException as exc:
+            # The route's own method check (405), raised before its handler runs.
+            response = await handle_http_exception(Request(scope, receive), exc)
+            await response(scope, inner_receive, inner_send)
+
+
+def route_class(max_body_bytes: int) -> type[LroRoute]:
+    """LroRoute with this body limit (one class per limit: see LroRoute)."""
+    return type("LroRoute", (LroRoute,), {"max_body_bytes": max_body_bytes})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_problem(
+    scope: Scope, send: Send, exc: PayloadTooLarge, status: int, *, close: bool
+) -> None:
+    body = problem_bytes(exc, instance=scope.get("path"))
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in ALWAYS.items()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["ROOT_KEY", "LroRoute", "problem_for", "request_root", "root_of", "route_class"]
