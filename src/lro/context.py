@@ -89,6 +89,11 @@ class JobContext:
     def progress_pct(self) -> float:
         return self._pct
 
+    @property
+    def last_step(self) -> str | None:
+        """The step text last reported (None before any)."""
+        return self._step
+
     def progress(self, pct: float, step: str | None = None) -> _Done:
         """Report progress 0-100 (clamped; never goes backwards) and optional step text."""
         if pct != pct:  # NaN

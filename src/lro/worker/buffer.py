@@ -6,11 +6,14 @@ together in the next one. A burst of 20 finished no-op jobs therefore costs one
 times in a loop costs one `set_progress` write per `progress_flush_seconds` (carrying only
 its latest value), not 100,000.
 
-Ordering: a job's pending progress is dropped when its attempt ends, and a progress batch is
-taken and handed to the store in one event-loop step, so a job's last progress write always
-reaches the store before its completion. Every write is fenced by the lease, so a stale
-write (from an abandoned thread, or after the lease was lost) changes nothing and is
-reported back through `on_lost`.
+Ordering. The two writes go out on different connections (PostgreSQL), so a progress write
+still in flight can commit after the job's completion, and is then fenced away: the end of
+an attempt must not depend on it. A completion therefore carries the attempt's last step
+text itself (the executor puts it there), and a failure or cancel first waits for any
+progress write of its job that is in flight (`progress_settled`) and then writes what is
+still pending. Every write is fenced by the lease, so a stale write (from an abandoned
+thread, or after the lease was lost) changes nothing and is reported back through
+`on_lost`.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class WriteBuffer:
         self._last_progress = 0.0
         self._completion_wake = asyncio.Event()
         self._progress_wake = asyncio.Event()
+        self._progress_in_flight: dict[str, asyncio.Event] = {}
+        """Jobs whose progress is being written now, with the event set once it is."""
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -116,6 +121,12 @@ class WriteBuffer:
         """Forget unwritten progress of an attempt that has ended."""
         self._dirty.pop(job_id, None)
 
+    async def progress_settled(self, job_id: str) -> None:
+        """Return once no progress write of this job is in flight."""
+        done = self._progress_in_flight.get(job_id)
+        if done is not None:
+            await done.wait()
+
     def take_progress(self, job_id: str) -> ProgressUpdate | None:
         """Remove and return an attempt's unwritten progress, for the caller to write."""
         entry = self._dirty.pop(job_id, None)
@@ -138,12 +149,26 @@ class WriteBuffer:
         updates = [ProgressUpdate(lease, pct, step) for lease, pct, step in batch.values()]
         self._last_progress = time.monotonic()
         self.progress_writes += 1
+        done = asyncio.Event()
+        for job_id in batch:
+            self._progress_in_flight[job_id] = done
+        held: list[bool] | None = None
         try:
             held = await self._store.set_progress(updates, utcnow())
         except Exception as exc:
+            failure: Exception | None = exc
+        else:
+            failure = None
+        finally:
+            # Waiters wake only at our next await, after a failed batch is back in _dirty.
+            for job_id in batch:
+                if self._progress_in_flight.get(job_id) is done:
+                    del self._progress_in_flight[job_id]
+            done.set()
+        if failure is not None or held is None:
             # Keep the newest value of each job for the next try; progress is advisory, so
             # a failed write is logged, not escalated.
-            log.warning("progress write failed, will retry: %s", exc)
+            log.warning("progress write failed, will retry: %s", failure)
             for job_id, entry in batch.items():
                 self._dirty.setdefault(job_id, entry)
             self._progress_armed = True

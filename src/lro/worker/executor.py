@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import enum
 import functools
 import json
@@ -227,6 +228,11 @@ class Executor:
             )
         if completion is None:
             return self._lost(a, "before its result was stored")
+        step = a.ctx.last_step
+        if completion.step is None and step is not None:
+            # The handler's last word on what it did, whatever became of its last progress
+            # write (one still in flight loses to this completion: see worker/buffer.py).
+            completion = dataclasses.replace(completion, step=step)
         self._buffer.add_completion(completion)
         return Outcome.QUEUED
 
@@ -339,6 +345,7 @@ class Executor:
     async def _flush_progress(self, a: Attempt) -> None:
         """Write an ending attempt's last unwritten progress, so a failed or cancelled job
         shows the percentage and step it stopped at (a retry resets progress anyway)."""
+        await self._buffer.progress_settled(a.job.id)
         update = self._buffer.take_progress(a.job.id)
         if update is None:
             return
