@@ -275,8 +275,13 @@ class Dispatcher:
         metrics.webhook_attempts.labels(_RESULTS[record.status]).inc()
         metrics.webhook_duration.observe(result.duration_ms / 1000)
         if record.status is not DeliveryStatus.DELIVERED:
-            log.info(
-                "webhook %s for job %s, attempt %d: %s (%s)",
+            refused = result.status_code is None and result.permanent
+            # A delivery given up is a webhook its receiver will never get: a warning. A
+            # target refused by this process's SSRF guard is the usual trap of a worker
+            # started without the API's LRO_WEBHOOK_ALLOW_PRIVATE: say so.
+            log.log(
+                logging.INFO if record.next_attempt_at else logging.WARNING,
+                "webhook %s for job %s, attempt %d: %s (%s)%s",
                 d.id,
                 d.job_id,
                 d.attempts,
@@ -284,6 +289,12 @@ class Dispatcher:
                 f"retry at {rfc3339(record.next_attempt_at)}"
                 if record.next_attempt_at
                 else "giving up",
+                "; this process refused the target: every process that sends webhooks "
+                "(lro serve and lro worker) needs LRO_WEBHOOK_ALLOW_PRIVATE / "
+                "LRO_WEBHOOK_ALLOWED_HOSTS to reach private addresses"
+                if refused
+                else "",
+                extra={"job_id": d.job_id},
             )
         due = record.next_attempt_at
         if due is not None and (self._next_due is None or due < self._next_due):
