@@ -58,7 +58,18 @@ class Reply:
         return "\r\n".join(head).encode() + body
 
 
-Fault = DropAnswer | Cut | Reply
+@dataclass(frozen=True)
+class Trickle:
+    """Answer by itself with an event stream: `prelude` at once, then one byte of an
+    endless comment line every `interval` seconds until the client goes away. Every read
+    gets a byte well within any read timeout, yet no event ever completes: only a deadline
+    on the whole read can end it."""
+
+    prelude: bytes = b""
+    interval: float = 0.05
+
+
+Fault = DropAnswer | Cut | Reply | Trickle
 
 
 @dataclass
@@ -178,6 +189,9 @@ class FaultProxy:
             writer.close()
             await writer.wait_closed()
             return
+        if isinstance(fault, Trickle):
+            await _trickle(writer, fault)
+            return
         kept = [ln for ln in lines[1:] if ln and not ln.lower().startswith("connection:")]
         request = "\r\n".join([lines[0], *kept, "Connection: close", "", ""]).encode() + body
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
@@ -217,6 +231,16 @@ class FaultProxy:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def _trickle(writer: asyncio.StreamWriter, fault: Trickle) -> None:
+    # No Content-Length: the body runs until the connection closes (RFC 9112 6.3).
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode() + fault.prelude + b":")
+    while not writer.is_closing():
+        await writer.drain()  # raises once the client has gone
+        await asyncio.sleep(fault.interval)
+        writer.write(b".")
 
 
 def _cut_point(answer: bytes, fault: Cut) -> int | None:

@@ -63,11 +63,13 @@ def exchange(
     """Send `request` until an answer is worth returning: transient network errors and
     429/502/503/504 are retried up to `cfg.max_retries` times, after the server's
     `Retry-After` or a jittered backoff. Returns the last answer, whatever its status; a
-    `deadline` that a pause would cross ends the retries with WaitTimeout."""
+    `deadline` that a pause would cross ends the retries with WaitTimeout, and one that
+    passes during a try has the driver cut it (`Expired`)."""
     failures = 0
     while True:
+        within = None if deadline is None else deadline.remaining()
         try:
-            response: httpx.Response = yield Send(request, stream)
+            response: httpx.Response = yield Send(request, stream, within)
         except httpx.HTTPError as exc:
             if not is_transient(exc):
                 raise TransportFailure(f"{_describe(request)} failed: {exc!r}") from exc
