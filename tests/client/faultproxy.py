@@ -59,6 +59,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Rewrite:
+    """Forward the request with these headers set (replacing the client's), as a gateway
+    might: `Prefer: wait=10` makes the real server hold a submit and answer `200`."""
+
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Trickle:
     """Answer by itself with an event stream: `prelude` at once, then one byte of an
     endless comment line every `interval` seconds until the client goes away. Every read
@@ -69,7 +77,7 @@ class Trickle:
     interval: float = 0.05
 
 
-Fault = DropAnswer | Cut | Reply | Trickle
+Fault = DropAnswer | Cut | Reply | Rewrite | Trickle
 
 
 @dataclass
@@ -192,7 +200,11 @@ class FaultProxy:
         if isinstance(fault, Trickle):
             await _trickle(writer, fault)
             return
-        kept = [ln for ln in lines[1:] if ln and not ln.lower().startswith("connection:")]
+        # `seen` keeps what the client sent; the upstream gets the rewritten headers.
+        rewrite = fault.headers if isinstance(fault, Rewrite) else {}
+        replaced = {"connection", *(name.lower() for name in rewrite)}
+        kept = [ln for ln in lines[1:] if ln and ln.split(":")[0].strip().lower() not in replaced]
+        kept += [f"{name}: {value}" for name, value in rewrite.items()]
         request = "\r\n".join([lines[0], *kept, "Connection: close", "", ""]).encode() + body
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         try:

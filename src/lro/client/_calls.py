@@ -143,16 +143,24 @@ def submit(
     idempotency_key: str | None = None,
     wait: float | None = None,
     delay: float | None = None,
+    respond_async: bool = False,
 ) -> Plan[JobResource]:
     """Submit a job of `operation` with `params` (a mapping, or a pydantic model such as
-    the operation's own params model); returns the job resource: queued, or already
-    terminal when the server could finish it within `wait` seconds.
+    the operation's own params model); returns the job resource: queued (the server's
+    `202`), or already terminal (its `200`) when the job ended before the server answered.
+    That happens within `wait` seconds when you give one (`Prefer: wait`), and within the
+    operation's own `respond_within` otherwise; `.is_terminal` tells which you got.
+    `respond_async=True` asks for the immediate `202` whatever the operation declares
+    (`Prefer: respond-async`), for callers that follow the job themselves from the start;
+    giving it with `wait` is a ValueError, as the two ask for opposite things.
 
     Safe to retry: without an `idempotency_key` a random one is made for this call and
     sent with every attempt, so a submit whose answer was lost is replayed by the server
     rather than run twice. Pass your own key to make a submit safe across process
     restarts too. `delay` asks the server not to start the job before that many seconds.
     """
+    if respond_async and wait is not None:
+        raise ValueError("submit() takes wait or respond_async, not both: they contradict")
     if isinstance(params, BaseModel):
         params = params.model_dump(mode="json")
     body: dict[str, Any] = {"operation": operation, "params": dict(params or {})}
@@ -167,6 +175,8 @@ def submit(
     if wait is not None and wait > 0:
         headers["Prefer"] = f"wait={math.ceil(wait)}"
         timeout += math.ceil(wait)
+    elif respond_async:
+        headers["Prefer"] = "respond-async"
     request = cfg.request("POST", "/jobs", json=body, headers=headers, timeout=timeout)
     return parse_job((yield from call(cfg, request, is_retryable=_key_in_progress)))
 
