@@ -7,7 +7,6 @@ with `respond_within` would."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from tests.cli.conftest import Lro
@@ -16,12 +15,6 @@ from tests.client.faultproxy import FaultProxy, Rewrite
 
 SUBMIT = "POST /api/v1/jobs"
 REPORT = ["submit", "reports.generate", "rows=3", "delay_seconds=0"]
-
-
-@pytest.fixture
-def proxy(server: tuple[str, object]) -> Iterator[FaultProxy]:
-    with FaultProxy(int(server[0].rsplit(":", 1)[1])) as p:
-        yield p
 
 
 @pytest.fixture

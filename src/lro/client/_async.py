@@ -157,7 +157,7 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)
     delete = _method(_calls.delete)
-    result = _method(_calls.result)
+    result = _method(_download.result)
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)

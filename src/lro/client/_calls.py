@@ -263,17 +263,3 @@ def delete(cfg: Config, job_id: str) -> Plan[None]:
         return None  # an earlier try whose answer we lost deleted it
     yield from check(ex.response)
     return None
-
-
-def result(cfg: Config, job_id: str) -> Plan[Any]:
-    """The completed job's result: the parsed JSON value, or the bytes of an artifact that
-    is not JSON (use `download()` for large files). Raises Conflict when the job has not
-    completed (its `job_status` says what it is instead)."""
-    request = cfg.request("GET", job_path(job_id, "result"), headers={"Accept": "*/*"})
-    response = yield from call(cfg, request)
-    if is_json(response):
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProtocolError(f"the result of job {job_id} is not valid JSON") from exc
-    return response.content

@@ -204,14 +204,39 @@ class Config:
     ) -> httpx.Request:
         """A complete request for `{url}{prefix}{path}`. The timeout travels with the request
         (httpx's transports read it from there), so a long poll can get a longer one."""
+        return self.request_to(
+            method, self.url(path), params=params, json=json, headers=headers, timeout=timeout
+        )
+
+    def url(self, path: str) -> httpx.URL:
+        return httpx.URL(self.base_url + self.prefix + path)
+
+    def request_to(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> httpx.Request:
+        """A request for any absolute URL (a redirect's target). The configured headers,
+        the API key among them, go only to the service's own origin: another one, such as
+        the object store behind a presigned URL, gets just the request's own headers and
+        the User-Agent, so it never sees a credential meant for the service."""
         if not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(self.timeout if timeout is None else timeout)
+        if same_origin(url, httpx.URL(self.base_url)):
+            common: Mapping[str, str] = self.headers
+        else:
+            common = {k: v for k, v in self.headers.items() if k.lower() == "user-agent"}
         return httpx.Request(
             method,
-            self.base_url + self.prefix + path,
+            url,
             params=params,
             json=json,
-            headers={**self.headers, **(headers or {})},
+            headers={**common, **(headers or {})},
             extensions={"timeout": timeout.as_dict()},
         )
 
@@ -220,6 +245,16 @@ class Config:
         if failures > self.max_retries:
             return None
         return self.backoff.delay(failures, retry_after)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """RFC 6454: same scheme, host and port (an absent port is the scheme's default)."""
+    defaults = {"http": 80, "https": 443}
+
+    def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+        return url.scheme, url.host, url.port or defaults.get(url.scheme)
+
+    return origin(a) == origin(b)
 
 
 def job_path(job_id: str, *rest: str) -> str:
