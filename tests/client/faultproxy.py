@@ -103,6 +103,12 @@ class FaultProxy:
         self.upstream = ("127.0.0.1", upstream_port)
         self.seen: list[Seen] = []
         self._rules: list[_Rule] = []
+        self._relays: set[asyncio.Task[None]] = set()
+        """Every connection's task, held until it ends. asyncio holds tasks only weakly, and
+        the stream protocol lets go of its handler's task once the client's side has gone:
+        a relay still awaiting the upstream could then be collected half-way, leaving its
+        writer unclosed (a ResourceWarning in whichever test runs at the time) instead of
+        being cancelled and closed by `close()`."""
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -170,6 +176,9 @@ class FaultProxy:
         return None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
         try:
             await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -177,6 +186,7 @@ class FaultProxy:
         finally:
             writer.transport.abort()
             writer.close()
+            self._relays.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
