@@ -18,6 +18,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.client.faultproxy import FaultProxy  # noqa: E402
 from tests.support.procs import ProcessGroup, base_env, lro_command, start_server  # noqa: E402
 
 from lro.client import Client  # noqa: E402
@@ -90,3 +91,11 @@ def api(server: tuple[str, ProcessGroup]) -> Iterator[Client]:
     """The Python client on the same server, for setting up jobs and checking outcomes."""
     with Client(server[0]) as client:
         yield client
+
+
+@pytest.fixture
+def proxy(server: tuple[str, ProcessGroup]) -> Iterator[FaultProxy]:
+    """The fault proxy (tests/client/faultproxy.py) in front of the server: what a command
+    sent, and answers the server would give in other configurations."""
+    with FaultProxy(int(server[0].rsplit(":", 1)[1])) as p:
+        yield p

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from tests.cli.conftest import Lro, report
+from tests.client.faultproxy import FaultProxy, Reply
+from tests.client.objectstore import ObjectStore
 from tests.support.procs import free_port
 
 from lro.cli import main
@@ -140,6 +142,26 @@ def test_result_to_a_file_and_to_stdout_is_the_exact_csv(
     assert doc == {"job_id": job_id, "path": str(out), "bytes": len(expected_csv(25))}
     proc = lro("result", job_id)  # -o - is the default
     assert proc.returncode == 0 and proc.stdout.encode() == expected_csv(25)
+
+
+def test_result_follows_a_redirect_and_keeps_the_api_key_home(
+    lro: Lro, api: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """The server (here the proxy, answering as an S3-backed server would) sends the
+    download to an object store's presigned URL."""
+    job_id = report(api, rows=2)
+    api.wait(job_id, timeout=30)
+    with ObjectStore() as store:
+        store.put("report.csv", expected_csv(2), content_type="text/csv")
+        proxy.add("/result", Reply(302, {"Location": store.presign("report.csv")}, b""))
+        out = tmp_path / "report.csv"
+        proc = lro("result", job_id, "-o", str(out), "--url", proxy.url, "--api-key", "k-cli")
+    assert proc.returncode == 0, proc
+    assert out.read_bytes() == expected_csv(2)
+    [asked] = proxy.requests("/result")
+    assert asked.headers["authorization"] == "Bearer k-cli"
+    [fetched] = store.requests
+    assert fetched.status == 200 and "authorization" not in fetched.headers
 
 
 def test_result_of_an_unfinished_job_is_a_clear_error(lro: Lro, api: Client) -> None:

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
+import pytest
 from tests.cli.conftest import Lro, report
-from tests.support.procs import ProcessGroup, base_env, lro_command, start_server
+from tests.support.procs import ProcessGroup, base_env, lro_command, start_server, wait_for
 
 from lro.client import Client
 
@@ -191,3 +192,58 @@ def test_timeout_has_its_own_status_and_json_still_one_document(lro: Lro, api: C
     assert doc["job_id"] == job_id and doc["status"] in ("queued", "processing")
     assert proc.stderr.count("\n") == 1
     assert "--timeout" in proc.stderr and f"lro wait {job_id}" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def chatty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lro]:
+    """A server of its own whose event streams carry a heartbeat every 0.2 s: bytes arrive
+    ten times within any 2 s timeout, which a read timeout would never see elapse."""
+    workdir = tmp_path_factory.mktemp("lro-chatty")
+    group = ProcessGroup(workdir=workdir, env=base_env(workdir, LRO_SSE_HEARTBEAT_SECONDS="0.2"))
+    try:
+        url = start_server(group, worker=True, name="api-chatty")
+        forcing = {"FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES"}
+        env = {k: v for k, v in group.env.items() if k not in forcing}
+        yield Lro(url=url, env={**env, "LRO_URL": url}, workdir=workdir)
+    finally:
+        group.close()
+        sys.stderr.write(group.logs() + "\n")
+
+
+def _processing(api: Client, job_id: str) -> None:
+    wait_for(
+        lambda: api.get(job_id).status == "processing",
+        timeout=30,
+        what=f"job {job_id} processing",
+    )
+
+
+def test_timeout_holds_while_the_stream_keeps_talking(chatty: Lro) -> None:
+    """A two-minute job (a progress step every 10 s, heartbeats in between): `--timeout 2`
+    ends the wait with status 4 while the job is still processing."""
+    with Client(chatty.url) as api:
+        job_id = report(api, rows=100, delay_seconds=120)
+        _processing(api, job_id)
+        proc = chatty("wait", job_id, "--timeout", "2", "--json")
+        raw, status = run_in_terminal(chatty, "wait", job_id, "--timeout", "2")
+        after = api.get(job_id)
+        api.cancel(job_id)
+    assert proc.returncode == 4, proc
+    doc = json.loads(proc.stdout)  # the last state seen, still one document
+    assert doc["job_id"] == job_id and doc["status"] == "processing"
+    assert f"still processing at {doc['progress_pct']:.0f}% after 2.0s (--timeout)" in proc.stderr
+    assert status == 4, raw
+    assert "ETA" in screen_text(raw) and "(--timeout); it goes on" in screen_text(raw)
+    assert after.status == "processing"
+
+
+def test_submit_wait_timeout_holds_too(chatty: Lro) -> None:
+    args = ["reports.generate", "rows=100", "delay_seconds=120", "--wait", "--timeout", "2"]
+    proc = chatty("submit", *args, "--json")
+    assert proc.returncode == 4, proc
+    doc = json.loads(proc.stdout)
+    with Client(chatty.url) as api:
+        after = api.get(doc["job_id"])
+        api.cancel(doc["job_id"])
+    assert doc["status"] in ("queued", "processing")
+    assert not after.is_terminal

@@ -58,7 +58,26 @@ class Reply:
         return "\r\n".join(head).encode() + body
 
 
-Fault = DropAnswer | Cut | Reply
+@dataclass(frozen=True)
+class Rewrite:
+    """Forward the request with these headers set (replacing the client's), as a gateway
+    might: `Prefer: wait=10` makes the real server hold a submit and answer `200`."""
+
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """Answer by itself with an event stream: `prelude` at once, then one byte of an
+    endless comment line every `interval` seconds until the client goes away. Every read
+    gets a byte well within any read timeout, yet no event ever completes: only a deadline
+    on the whole read can end it."""
+
+    prelude: bytes = b""
+    interval: float = 0.05
+
+
+Fault = DropAnswer | Cut | Reply | Rewrite | Trickle
 
 
 @dataclass
@@ -84,6 +103,12 @@ class FaultProxy:
         self.upstream = ("127.0.0.1", upstream_port)
         self.seen: list[Seen] = []
         self._rules: list[_Rule] = []
+        self._relays: set[asyncio.Task[None]] = set()
+        """Every connection's task, held until it ends. asyncio holds tasks only weakly, and
+        the stream protocol lets go of its handler's task once the client's side has gone:
+        a relay still awaiting the upstream could then be collected half-way, leaving its
+        writer unclosed (a ResourceWarning in whichever test runs at the time) instead of
+        being cancelled and closed by `close()`."""
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -151,6 +176,9 @@ class FaultProxy:
         return None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
         try:
             await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -158,6 +186,7 @@ class FaultProxy:
         finally:
             writer.transport.abort()
             writer.close()
+            self._relays.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -178,7 +207,14 @@ class FaultProxy:
             writer.close()
             await writer.wait_closed()
             return
-        kept = [ln for ln in lines[1:] if ln and not ln.lower().startswith("connection:")]
+        if isinstance(fault, Trickle):
+            await _trickle(writer, fault)
+            return
+        # `seen` keeps what the client sent; the upstream gets the rewritten headers.
+        rewrite = fault.headers if isinstance(fault, Rewrite) else {}
+        replaced = {"connection", *(name.lower() for name in rewrite)}
+        kept = [ln for ln in lines[1:] if ln and ln.split(":")[0].strip().lower() not in replaced]
+        kept += [f"{name}: {value}" for name, value in rewrite.items()]
         request = "\r\n".join([lines[0], *kept, "Connection: close", "", ""]).encode() + body
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         try:
@@ -217,6 +253,16 @@ class FaultProxy:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def _trickle(writer: asyncio.StreamWriter, fault: Trickle) -> None:
+    # No Content-Length: the body runs until the connection closes (RFC 9112 6.3).
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode() + fault.prelude + b":")
+    while not writer.is_closing():
+        await writer.drain()  # raises once the client has gone
+        await asyncio.sleep(fault.interval)
+        writer.write(b".")
 
 
 def _cut_point(answer: bytes, fault: Cut) -> int | None:

@@ -78,6 +78,18 @@ async def linger(ctx: JobContext) -> None:
         await asyncio.sleep(0.01)
 
 
+async def tick(ctx: JobContext) -> None:
+    """Reports progress every 50 ms until cancelled (or 30 s): an event stream that never
+    goes quiet, the case where only an overall deadline can end a wait."""
+    deadline = time.monotonic() + 30
+    ticks = 0
+    while time.monotonic() < deadline:
+        ctx.raise_if_cancelled()
+        ticks += 1
+        await ctx.progress(min(99.0, ticks / 10), f"tick {ticks}")
+        await asyncio.sleep(0.05)
+
+
 async def tag(ctx: JobContext) -> str:
     return "tagged"
 
@@ -96,6 +108,7 @@ def make_lro(workdir: Path) -> LRO:
     lro.operation("blob", estimated_duration=1)(blob)
     lro.operation("linger", estimated_duration=1, max_attempts=1)(linger)
     lro.operation("tag", estimated_duration=1)(tag)
+    lro.operation("tick", estimated_duration=1, max_attempts=1)(tick)
     return lro
 
 

@@ -3,12 +3,13 @@ the stream: resumption with Last-Event-ID, the polling fallback, WaitTimeout."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 from tests.client.conftest import AnyClient
-from tests.client.faultproxy import Cut, DropAnswer, FaultProxy, Reply
-from tests.client.helpers import each, items, run
+from tests.client.faultproxy import Cut, DropAnswer, FaultProxy, Reply, Trickle
+from tests.client.helpers import each, items, run, until_status
 from tests.client.server import new_gate
 
 from lro.client import JobEvent, JobResource, NotFound, TransportFailure, WaitTimeout
@@ -109,6 +110,64 @@ async def test_wait_timeout_while_streaming(client: AnyClient) -> None:
     assert info.value.last is not None and not info.value.last.is_terminal
     await run(client.cancel(job.job_id))
     assert (await run(client.wait(job.job_id, timeout=20))).status == "cancelled"
+
+
+def _cutoff_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "lro-client-cutoff"]
+
+
+def _busy_connections(client: AnyClient) -> list[object]:
+    """Connections of the client's pool that are not idle (one still reading a stream)."""
+    pool = client._http._transport._pool  # type: ignore[union-attr]
+    return [c for c in pool.connections if not c.is_idle()]
+
+
+@pytest.mark.parametrize("operation", ["tick", "linger"])
+async def test_wait_timeout_holds_while_the_stream_keeps_talking(
+    client: AnyClient, operation: str
+) -> None:
+    """`tick` sends a progress event every 50 ms, `linger` none, but the server's heartbeat
+    comes every second: either way bytes arrive far more often than the 2 s timeout, which
+    only an overall deadline can enforce (a read timeout would restart with each)."""
+    job = await run(client.submit(operation))
+    await until_status(client, job.job_id, "processing")
+    seen: list[JobResource] = []
+
+    with pytest.raises(WaitTimeout) as info:
+        await run(client.wait(job.job_id, on_progress=seen.append, timeout=2))
+
+    last = info.value.last
+    assert last is not None and last.status == "processing" and last.job_id == job.job_id
+    assert (await run(client.get(job.job_id))).status == "processing"  # it goes on
+    if operation == "tick":
+        assert len({j.progress_pct for j in seen}) >= 3  # the stream was busy all along
+        assert seen[-1] == last
+    assert _cutoff_threads() == []
+    assert _busy_connections(client) == []
+    await run(client.cancel(job.job_id))
+    assert (await run(client.wait(job.job_id, timeout=20))).status == "cancelled"
+
+
+async def test_wait_timeout_cuts_a_read_that_never_ends(
+    make_client: MakeClient, proxy: FaultProxy
+) -> None:
+    """A stream that sends one event, then a byte at a time of a line that never ends:
+    every read returns data (so no read timeout fires) but no event completes. The wait
+    ends only because the read itself is cut at the deadline."""
+    client = make_client(proxy.url)
+    job = await run(client.submit("linger"))
+    state = JobResource(job_id=job.job_id, status="processing", progress_pct=7)
+    prelude = f"id: 1\nevent: status\ndata: {state.model_dump_json()}\n\n".encode()
+    proxy.add("/events", Trickle(prelude), times=None)
+
+    with pytest.raises(WaitTimeout) as info:
+        await run(client.wait(job.job_id, timeout=1))
+
+    assert info.value.last == state
+    assert len(proxy.requests("/events")) == 1  # cut, not given up and polled
+    assert _cutoff_threads() == []
+    assert _busy_connections(client) == []
+    await run(client.cancel(job.job_id))
 
 
 async def test_wait_timeout_while_polling(make_client: MakeClient, proxy: FaultProxy) -> None:

@@ -1,7 +1,7 @@
 """`lro submit | status | wait | jobs | cancel | result`: the command line for people
 (and scripts, with `--json`) on top of `lro.client.Client`.
 
-    lro submit OPERATION [KEY=VALUE ...] [--json [PARAMS]] [--wait] [--priority N] ...
+    lro submit OPERATION [KEY=VALUE ...] [--json [PARAMS]] [--wait] [--respond-async] ...
     lro status JOB          lro wait JOB [--timeout SECONDS]
     lro jobs [--status S[,S]] [--operation NAME] [--limit N] [--all]
     lro cancel JOB          lro result JOB [-o FILE]

@@ -11,6 +11,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import httpx
 
 from lro.cli_jobs import describe, options
 from lro.cli_jobs.exits import Exit
-from lro.cli_jobs.follow import follow
+from lro.cli_jobs.follow import follow, report_outcome
 from lro.cli_jobs.output import Output
 from lro.client import ApiError, Client, ClientError, JobResource, TransportFailure
 
@@ -70,6 +71,7 @@ def run(command: Command, args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, client: Client, out: Output) -> int:
+    started = time.monotonic()  # --timeout counts the submit too
     operation, pairs = options.split_operation([*args.words, *args.spilled_words])
     params = options.load_params_source(args.params_source) if args.params_source else {}
     params.update(options.parse_pairs(pairs))
@@ -79,6 +81,9 @@ def cmd_submit(args: argparse.Namespace, client: Client, out: Output) -> int:
         callback_url=args.callback_url,
         priority=args.priority,
         idempotency_key=args.idempotency_key,
+        # A server holding the submit (an operation's respond_within) would spend the
+        # --timeout before the job is even known: ask for the 202 at once instead.
+        respond_async=args.respond_async or (args.wait and args.timeout is not None),
     )
     if args.wait:
         if out.tty:
@@ -90,6 +95,7 @@ def cmd_submit(args: argparse.Namespace, client: Client, out: Output) -> int:
             job,
             out,
             timeout=args.timeout,
+            started=started,
             base_url=args.base_url,
             url_option=url_option(args),
         )
@@ -97,9 +103,15 @@ def cmd_submit(args: argparse.Namespace, client: Client, out: Output) -> int:
         out.document(job)
     elif out.tty:
         out.line(f"submitted {operation} job {job.job_id}", "bold")
-        out.line(f"  follow it: lro wait {job.job_id}{url_option(args)}", "dim")
+        if job.is_terminal:  # the server answered 200: it ended before answering
+            report_outcome(job, out, args.base_url, url_option(args))
+        else:
+            out.line(f"  follow it: lro wait {job.job_id}{url_option(args)}", "dim")
     else:
         out.line(job.job_id)
+    # The submit worked, whether the server answered before or after the job ended: how
+    # the job ended is for `--wait` (or `lro wait`) to say, so that a script's exit status
+    # does not change with how long a server chooses to hold the request.
     return Exit.OK
 
 
@@ -114,12 +126,14 @@ def cmd_status(args: argparse.Namespace, client: Client, out: Output) -> int:
 
 
 def cmd_wait(args: argparse.Namespace, client: Client, out: Output) -> int:
+    started = time.monotonic()
     job = client.get(args.job)
     return follow(
         client,
         job,
         out,
         timeout=args.timeout,
+        started=started,
         base_url=args.base_url,
         url_option=url_option(args),
     )

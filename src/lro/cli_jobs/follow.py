@@ -8,6 +8,7 @@ resource. The exit status tells a script how the job ended (see `Exit`).
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn
@@ -157,17 +158,21 @@ def follow(
     out: Output,
     *,
     timeout: float | None,
+    started: float,
     base_url: str,
     url_option: str,
 ) -> Exit:
-    """Follow `job` until it ends (or `timeout`, or Ctrl-C) and report; returns the status."""
+    """Follow `job` until it ends (or Ctrl-C, or `timeout` seconds after the monotonic
+    time `started`, so the requests made before count) and report; returns the status.
+    A job that is already terminal (a submit answered 200) is only reported."""
     hint = f"lro wait {job.job_id}{url_option}"
     follower = follower_for(job, out)
+    left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
     try:
         with follower:
             final = job
             if not job.is_terminal:
-                final = client.wait(job.job_id, on_progress=follower.update, timeout=timeout)
+                final = client.wait(job.job_id, on_progress=follower.update, timeout=left)
                 follower.update(final)
     except WaitTimeout as exc:
         last = exc.last or follower.last

@@ -112,6 +112,12 @@ def _add_submit(sub: Subparsers) -> None:
     submit.add_argument("--priority", type=int, metavar="N", help="higher runs first")
     submit.add_argument("--idempotency-key", metavar="KEY", help="submit at most once per key")
     submit.add_argument("--wait", action="store_true", help="then follow it like `lro wait`")
+    submit.add_argument(
+        "--respond-async",
+        action="store_true",
+        help="have the server answer at once with the queued job (Prefer: respond-async), "
+        "even for an operation it would otherwise finish before answering",
+    )
     _timeout(submit)
     submit.set_defaults(params_source=None, spilled_words=[])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
@@ -16,7 +16,7 @@ from httpx_sse import EventSource
 
 from lro.client import _calls, _download, _watch
 from lro.client._base import ClientBase, adopt, plan_returns
-from lro.client._core import Call, Close, Config, Emit, Next, Plan, Read, Send, Sleep
+from lro.client._core import Call, Close, Config, Emit, Expired, Next, Plan, Read, Send, Sleep
 from lro.client._run import RECOVERABLE, PlanRun
 from lro.client.models import JobEvent, JobResource
 
@@ -38,7 +38,9 @@ class _Run(PlanRun[AsyncIterator[Any]]):
         self._http = http
 
     async def send(self, action: Send) -> httpx.Response:
-        response = await self._http.send(action.request, stream=action.stream)
+        response = await _bounded(
+            action.within, lambda: self._http.send(action.request, stream=action.stream)
+        )
         if action.stream:
             self.streams[response] = None
         return response
@@ -47,7 +49,7 @@ class _Run(PlanRun[AsyncIterator[Any]]):
         await anyio.sleep(max(action.seconds, 0.0))
 
     async def read(self, action: Read) -> bytes:
-        return await action.response.aread()
+        return await _bounded(action.within, action.response.aread)
 
     async def next(self, action: Next) -> Any:
         response = action.response
@@ -55,7 +57,7 @@ class _Run(PlanRun[AsyncIterator[Any]]):
             body = self.body(action, lambda: EventSource(response).aiter_sse())
         else:
             body = self.body(action, response.aiter_bytes)
-        return await anext(body, None)
+        return await _bounded(action.within, lambda: anext(body, None))
 
     async def close(self, action: Close) -> None:
         await _aclose(action.response, self.streams.pop(action.response, None))
@@ -64,6 +66,18 @@ class _Run(PlanRun[AsyncIterator[Any]]):
         outcome = action.callback(action.job)
         if inspect.isawaitable(outcome):
             await outcome
+
+
+async def _bounded(within: float | None, start: Callable[[], Awaitable[T]]) -> T:
+    """`await start()`, cancelled once `within` seconds have passed (httpx and httpcore
+    close the connection of a request or body read cancelled half-way)."""
+    if within is None:
+        return await start()
+    if within <= 0:
+        raise Expired("no time was left for the request")
+    with anyio.move_on_after(within):
+        return await start()
+    raise Expired(f"cut after {within:g}s")
 
 
 async def _aclose(response: httpx.Response, body: AsyncIterator[Any] | None) -> None:
@@ -143,7 +157,7 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)
     delete = _method(_calls.delete)
-    result = _method(_calls.result)
+    result = _method(_download.result)
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)

@@ -63,11 +63,13 @@ def exchange(
     """Send `request` until an answer is worth returning: transient network errors and
     429/502/503/504 are retried up to `cfg.max_retries` times, after the server's
     `Retry-After` or a jittered backoff. Returns the last answer, whatever its status; a
-    `deadline` that a pause would cross ends the retries with WaitTimeout."""
+    `deadline` that a pause would cross ends the retries with WaitTimeout, and one that
+    passes during a try has the driver cut it (`Expired`)."""
     failures = 0
     while True:
+        within = None if deadline is None else deadline.remaining()
         try:
-            response: httpx.Response = yield Send(request, stream)
+            response: httpx.Response = yield Send(request, stream, within)
         except httpx.HTTPError as exc:
             if not is_transient(exc):
                 raise TransportFailure(f"{_describe(request)} failed: {exc!r}") from exc
@@ -141,16 +143,24 @@ def submit(
     idempotency_key: str | None = None,
     wait: float | None = None,
     delay: float | None = None,
+    respond_async: bool = False,
 ) -> Plan[JobResource]:
     """Submit a job of `operation` with `params` (a mapping, or a pydantic model such as
-    the operation's own params model); returns the job resource: queued, or already
-    terminal when the server could finish it within `wait` seconds.
+    the operation's own params model); returns the job resource: queued (the server's
+    `202`), or already terminal (its `200`) when the job ended before the server answered.
+    That happens within `wait` seconds when you give one (`Prefer: wait`), and within the
+    operation's own `respond_within` otherwise; `.is_terminal` tells which you got.
+    `respond_async=True` asks for the immediate `202` whatever the operation declares
+    (`Prefer: respond-async`), for callers that follow the job themselves from the start;
+    giving it with `wait` is a ValueError, as the two ask for opposite things.
 
     Safe to retry: without an `idempotency_key` a random one is made for this call and
     sent with every attempt, so a submit whose answer was lost is replayed by the server
     rather than run twice. Pass your own key to make a submit safe across process
     restarts too. `delay` asks the server not to start the job before that many seconds.
     """
+    if respond_async and wait is not None:
+        raise ValueError("submit() takes wait or respond_async, not both: they contradict")
     if isinstance(params, BaseModel):
         params = params.model_dump(mode="json")
     body: dict[str, Any] = {"operation": operation, "params": dict(params or {})}
@@ -165,6 +175,8 @@ def submit(
     if wait is not None and wait > 0:
         headers["Prefer"] = f"wait={math.ceil(wait)}"
         timeout += math.ceil(wait)
+    elif respond_async:
+        headers["Prefer"] = "respond-async"
     request = cfg.request("POST", "/jobs", json=body, headers=headers, timeout=timeout)
     return parse_job((yield from call(cfg, request, is_retryable=_key_in_progress)))
 
@@ -251,17 +263,3 @@ def delete(cfg: Config, job_id: str) -> Plan[None]:
         return None  # an earlier try whose answer we lost deleted it
     yield from check(ex.response)
     return None
-
-
-def result(cfg: Config, job_id: str) -> Plan[Any]:
-    """The completed job's result: the parsed JSON value, or the bytes of an artifact that
-    is not JSON (use `download()` for large files). Raises Conflict when the job has not
-    completed (its `job_status` says what it is instead)."""
-    request = cfg.request("GET", job_path(job_id, "result"), headers={"Accept": "*/*"})
-    response = yield from call(cfg, request)
-    if is_json(response):
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProtocolError(f"the result of job {job_id} is not valid JSON") from exc
-    return response.content

@@ -35,13 +35,21 @@ again. 500 is not among them: it usually means a bug, which repeating does not f
 
 
 # -- actions -----------------------------------------------------------------------------
+# `within` on the actions that wait for the network: the most seconds the driver may spend
+# on the action before it gives up and throws `Expired` into the plan at the `yield`. It
+# is how a plan makes a deadline hold whatever the server does: httpx's own timeouts
+# restart with every byte received, so a stream of events and heartbeats would outlive
+# any of them. None: no limit beyond the request's timeouts.
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send the request; the outcome is the response. With `stream`, only the headers have
-    been read and the driver keeps the response open until `Close` or the end of the plan."""
+    been read and the driver keeps the response open until `Close` or the end of the plan.
+    A `within` is enforced exactly by the async driver; the blocking one has only httpx's
+    per-phase timeouts for this step, so the plan clips those to the same limit too."""
 
     request: httpx.Request
     stream: bool = False
+    within: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +62,18 @@ class Read:
     """Read a streamed response's whole body (to build an error from it)."""
 
     response: httpx.Response
+    within: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Next:
     """The next item of a streamed response's body: a `ServerSentEvent` (kind "sse") or a
-    chunk of bytes (kind "bytes"); None at the end of the body."""
+    chunk of bytes (kind "bytes"); None at the end of the body. A read that would outlast
+    `within` is cut: the driver ends it at that time and throws `Expired`."""
 
     response: httpx.Response
     kind: Literal["sse", "bytes"]
+    within: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,12 @@ class Call:
 
     callback: Callable[[JobResource], object]
     job: JobResource
+
+
+class Expired(Exception):
+    """Thrown into a plan at the `yield` of an action that ran out of its `within`. A stream
+    being read is left unusable but open: the plan still `Close`s it (or the driver does,
+    at the end of the run)."""
 
 
 Action = Send | Sleep | Read | Next | Close | Emit | Call
@@ -187,14 +204,39 @@ class Config:
     ) -> httpx.Request:
         """A complete request for `{url}{prefix}{path}`. The timeout travels with the request
         (httpx's transports read it from there), so a long poll can get a longer one."""
+        return self.request_to(
+            method, self.url(path), params=params, json=json, headers=headers, timeout=timeout
+        )
+
+    def url(self, path: str) -> httpx.URL:
+        return httpx.URL(self.base_url + self.prefix + path)
+
+    def request_to(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> httpx.Request:
+        """A request for any absolute URL (a redirect's target). The configured headers,
+        the API key among them, go only to the service's own origin: another one, such as
+        the object store behind a presigned URL, gets just the request's own headers and
+        the User-Agent, so it never sees a credential meant for the service."""
         if not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(self.timeout if timeout is None else timeout)
+        if same_origin(url, httpx.URL(self.base_url)):
+            common: Mapping[str, str] = self.headers
+        else:
+            common = {k: v for k, v in self.headers.items() if k.lower() == "user-agent"}
         return httpx.Request(
             method,
-            self.base_url + self.prefix + path,
+            url,
             params=params,
             json=json,
-            headers={**self.headers, **(headers or {})},
+            headers={**common, **(headers or {})},
             extensions={"timeout": timeout.as_dict()},
         )
 
@@ -203,6 +245,16 @@ class Config:
         if failures > self.max_retries:
             return None
         return self.backoff.delay(failures, retry_after)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """RFC 6454: same scheme, host and port (an absent port is the scheme's default)."""
+    defaults = {"http": 80, "https": 443}
+
+    def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+        return url.scheme, url.host, url.port or defaults.get(url.scheme)
+
+    return origin(a) == origin(b)
 
 
 def job_path(job_id: str, *rest: str) -> str:
@@ -272,12 +324,23 @@ class Deadline:
         self.at = None if self.timeout is None else self.clock() + max(self.timeout, 0.0)
 
     def remaining(self) -> float | None:
+        """Seconds left (negative once past), or None without a timeout: what a plan puts
+        in an action's `within`."""
         return None if self.at is None else self.at - self.clock()
 
     def clip(self, seconds: float) -> float:
         """`seconds`, shortened to end no later than the deadline."""
         left = self.remaining()
         return seconds if left is None else max(min(seconds, left), 0.0)
+
+    def request_timeout(self, seconds: float, *, read: float | None = None) -> httpx.Timeout:
+        """httpx timeouts of `seconds` per phase (`read` for reads), none beyond the
+        deadline. Not zero: httpx would make that a non-blocking socket, failing at once."""
+
+        def clipped(value: float) -> float:
+            return max(self.clip(value), 0.001)
+
+        return httpx.Timeout(clipped(seconds), read=clipped(seconds if read is None else read))
 
     def allows(self, seconds: float) -> bool:
         left = self.remaining()

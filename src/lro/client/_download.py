@@ -1,10 +1,14 @@
-"""The `download` plan: stream a result to disk without ever leaving half a file behind.
+"""The plans that fetch a completed job's result: `result` (into memory) and `download`
+(streamed to disk without ever leaving half a file behind). Both follow a redirect to
+where the result really is (an object store's presigned URL; see `_redirect`).
 
 Bytes go to a hidden temporary file next to the destination (same directory, so the final
 `os.replace` is an atomic rename on the same filesystem), which replaces the destination
 only once complete and flushed. A transfer that breaks is resumed with `Range` when the
 server offered ranges and a validator (`If-Range` makes the server send the whole file
-again instead, should the result have changed), and restarted from zero otherwise.
+again instead, should the result have changed), and restarted from zero otherwise. After
+a redirect, the resume asks the redirect's target; if that URL has expired meanwhile
+(403), the API is asked again and hands out a fresh one.
 """
 
 from __future__ import annotations
@@ -14,13 +18,24 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
-from lro.client._calls import check, exchange
-from lro.client._core import Close, Config, Next, Plan, Sleep, header, is_transient, job_path
-from lro.client.errors import TransportFailure
+from lro.client._calls import check
+from lro.client._core import (
+    Close,
+    Config,
+    Next,
+    Plan,
+    Sleep,
+    header,
+    is_json,
+    is_transient,
+    job_path,
+)
+from lro.client._redirect import fetch
+from lro.client.errors import ProtocolError, TransportFailure
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.IGNORECASE)
 
@@ -43,7 +58,25 @@ def _resumes_at(response: httpx.Response, offset: int) -> bool:
     return response.status_code == 206 and match is not None and int(match[1]) == offset
 
 
+def result(cfg: Config, job_id: str) -> Plan[Any]:
+    """The completed job's result: the parsed JSON value, or the bytes of an artifact that
+    is not JSON (use `download()` for large files). Raises Conflict when the job has not
+    completed (its `job_status` says what it is instead)."""
+    response = yield from fetch(cfg, cfg.url(job_path(job_id, "result")), {"Accept": "*/*"})
+    response = yield from check(response)
+    if is_json(response):
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProtocolError(f"the result of job {job_id} is not valid JSON") from exc
+    return response.content
+
+
 def _fetch(cfg: Config, job_id: str, out: BinaryIO) -> Plan[None]:
+    api_url = cfg.url(job_path(job_id, "result"))
+    # Where the next request goes: the API, or the redirect target that served the bytes
+    # so far, which a resume asks directly (sparing the API a request per break).
+    source = api_url
     written = 0
     validator: str | None = None
     failures = 0
@@ -51,14 +84,20 @@ def _fetch(cfg: Config, job_id: str, out: BinaryIO) -> Plan[None]:
         headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
         if written and validator:
             headers.update({"Range": f"bytes={written}-", "If-Range": validator})
-        request = cfg.request("GET", job_path(job_id, "result"), headers=headers)
-        ex = yield from exchange(cfg, request, stream=True)
-        if ex.response.status_code == 416 and written:
-            # We asked for bytes past the end: start over rather than guess.
-            yield Close(ex.response)
-            written, validator = 0, None
+        response = yield from fetch(cfg, source, headers, stream=True)
+        if response.status_code == 403 and source != api_url:
+            # The presigned URL we resumed from has expired: the API hands out a fresh one
+            # (a 403 on the way from the API itself is a refusal, raised below).
+            yield Close(response)
+            source = api_url
             continue
-        response = yield from check(ex.response, streamed=True)
+        if response.status_code == 416 and written:
+            # We asked for bytes past the end: start over rather than guess.
+            yield Close(response)
+            source, written, validator = api_url, 0, None
+            continue
+        response = yield from check(response, streamed=True)
+        source = response.request.url
         if not _resumes_at(response, written):
             out.seek(0)
             out.truncate()

@@ -15,14 +15,15 @@ from typing import Any, Generic, TypeVar
 import httpx
 from httpx_sse import SSEError
 
-from lro.client._core import Action, Call, Close, Next, Plan, Read, Send, Sleep
+from lro.client._core import Action, Call, Close, Expired, Next, Plan, Read, Send, Sleep
 
 T = TypeVar("T")
 B = TypeVar("B")
 
-RECOVERABLE = (httpx.HTTPError, SSEError)
-"""I/O errors handed back to the plan, which decides whether to retry, resume or give up.
-Anything else (a bug, KeyboardInterrupt, a failing user callback) ends the run."""
+RECOVERABLE = (httpx.HTTPError, SSEError, Expired)
+"""I/O errors (and actions cut at their `within`) handed back to the plan, which decides
+whether to retry, resume or give up. Anything else (a bug, KeyboardInterrupt, a failing
+user callback) ends the run."""
 
 
 _HANDLERS: dict[type, str] = {

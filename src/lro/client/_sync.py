@@ -13,7 +13,8 @@ from httpx_sse import EventSource
 
 from lro.client import _calls, _download, _watch
 from lro.client._base import ClientBase, adopt, plan_returns
-from lro.client._core import Call, Close, Config, Emit, Next, Plan, Read, Send, Sleep
+from lro.client._core import Call, Close, Config, Emit, Expired, Next, Plan, Read, Send, Sleep
+from lro.client._cutoff import Cutoff
 from lro.client._run import RECOVERABLE, PlanRun
 from lro.client.models import JobEvent, JobResource
 
@@ -26,8 +27,13 @@ class _Run(PlanRun[Iterator[Any]]):
     def __init__(self, http: httpx.Client, plan: Plan[Any]) -> None:
         super().__init__(plan)
         self._http = http
+        self._cutoffs: dict[httpx.Response, Cutoff | None] = {}
 
     def send(self, action: Send) -> httpx.Response:
+        # Only the start is checked here: the plan clipped the request's timeouts to
+        # `within`, and reading a streamed body is bounded by `next` and `read`.
+        if action.within is not None and action.within <= 0:
+            raise Expired("no time was left to send the request")
         response = self._http.send(action.request, stream=action.stream)
         if action.stream:
             self.streams[response] = None
@@ -37,7 +43,7 @@ class _Run(PlanRun[Iterator[Any]]):
         time.sleep(max(action.seconds, 0.0))
 
     def read(self, action: Read) -> bytes:
-        return action.response.read()
+        return self._bounded(action.response, action.within, action.response.read)
 
     def next(self, action: Next) -> Any:
         response = action.response
@@ -45,10 +51,42 @@ class _Run(PlanRun[Iterator[Any]]):
             body = self.body(action, lambda: EventSource(response).iter_sse())
         else:
             body = self.body(action, response.iter_bytes)
-        return next(body, None)
+        return self._bounded(response, action.within, lambda: next(body, None))
+
+    def _bounded(self, response: httpx.Response, within: float | None, read: Callable[[], T]) -> T:
+        """`read()`, cut by the response's `Cutoff` once `within` seconds have passed."""
+        if within is None:
+            return read()
+        if within <= 0:
+            raise Expired("no time was left to read the response")
+        if response not in self._cutoffs:
+            self._cutoffs[response] = Cutoff.for_response(response)
+        cutoff = self._cutoffs[response]
+        if cutoff is None:
+            # Nothing to cut: httpx's read timeout (clipped by the plan) bounds each read,
+            # and the plan's next action finds the time up.
+            return read()
+        cutoff.arm(within)
+        try:
+            return read()
+        except Exception as exc:
+            if cutoff.fired:
+                raise Expired(f"the read was cut after {within:g}s") from exc
+            raise
+        finally:
+            cutoff.disarm()
 
     def close(self, action: Close) -> None:
-        _close(action.response, self.streams.pop(action.response, None))
+        self.release(action.response, self.streams.pop(action.response, None))
+
+    def release(self, response: httpx.Response, body: Iterator[Any] | None) -> None:
+        """Close a stream, after stopping its cutoff (which must not outlive the socket)."""
+        cutoff = self._cutoffs.pop(response, None)
+        if cutoff is not None:
+            cutoff.stop()
+        if isinstance(body, Generator):
+            body.close()
+        response.close()
 
     def call(self, action: Call) -> None:
         outcome = action.callback(action.job)
@@ -56,12 +94,6 @@ class _Run(PlanRun[Iterator[Any]]):
             if inspect.iscoroutine(outcome):
                 outcome.close()
             raise TypeError("Client takes plain callbacks; use AsyncClient for async ones")
-
-
-def _close(response: httpx.Response, body: Iterator[Any] | None) -> None:
-    if isinstance(body, Generator):
-        body.close()
-    response.close()
 
 
 def steps(http: httpx.Client, plan: Plan[T]) -> Generator[object, None, T]:
@@ -79,7 +111,7 @@ def steps(http: httpx.Client, plan: Plan[T]) -> Generator[object, None, T]:
         return cast(T, run.result)
     finally:
         for response, body in run.finish():
-            _close(response, body)
+            run.release(response, body)
 
 
 def _run(http: httpx.Client, plan: Plan[T]) -> T:
@@ -129,7 +161,7 @@ class Client(ClientBase[httpx.BaseTransport]):
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)
     delete = _method(_calls.delete)
-    result = _method(_calls.result)
+    result = _method(_download.result)
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)

@@ -23,6 +23,7 @@ from lro.client._core import (
     Config,
     Deadline,
     Emit,
+    Expired,
     Next,
     Plan,
     Read,
@@ -100,26 +101,27 @@ def _connect(
 ) -> Plan[JobResource | None]:
     """One connection: emits its new events, returns the terminal job, or None when the
     stream ended before it. Transport errors propagate from the `yield`s."""
-    read = deadline.clip(SSE_READ_TIMEOUT)
-    if read <= 0:
+    if deadline.clip(SSE_READ_TIMEOUT) <= 0:
         raise deadline.exceeded()
     headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
     if cursor.last_id is not None:
         headers["Last-Event-ID"] = str(cursor.last_id)
-    timeout = httpx.Timeout(min(cfg.timeout, read), read=read)
+    timeout = deadline.request_timeout(cfg.timeout, read=SSE_READ_TIMEOUT)
     request = cfg.request("GET", job_path(job_id, "events"), headers=headers, timeout=timeout)
-    response: httpx.Response = yield Send(request, stream=True)
+    # Every action on the stream carries the time left: the read timeout above restarts
+    # with each event and heartbeat, so only `within` makes the deadline hold.
+    response: httpx.Response = yield Send(request, stream=True, within=deadline.remaining())
     if response.status_code == 204:
         # The server's "you already have the terminal event" (a resume after it).
         yield Close(response)
         job = yield from get(cfg, job_id)
         return job if job.is_terminal else None
     if response.status_code != 200 or media_type(response) != "text/event-stream":
-        yield Read(response)
+        yield Read(response, within=deadline.remaining())
         yield Close(response)
         raise _refusal(response)
     try:
-        while (sse := (yield Next(response, "sse"))) is not None:
+        while (sse := (yield Next(response, "sse", within=deadline.remaining()))) is not None:
             if sse.retry is not None:
                 cursor.retry_hint = sse.retry / 1000
             event = _parse(sse)
@@ -210,7 +212,8 @@ def wait(
 ) -> Plan[JobResource]:
     """Block until the job is completed, failed or cancelled, and return it; a failed job
     is returned, not raised (look at `.status` and `.error`). `on_progress` is called with
-    each new state on the way. Raises WaitTimeout after `timeout` seconds.
+    each new state on the way. Raises WaitTimeout once `timeout` seconds have passed,
+    however busy the event stream is (the job goes on; `.last` is its newest state seen).
 
     Follows the event stream; when it is unavailable or keeps breaking, polls the job
     instead, as often as its `Retry-After` suggests.
@@ -220,10 +223,14 @@ def wait(
     def notify(event: JobEvent) -> Action | None:
         return None if on_progress is None else Call(on_progress, event.job)
 
-    job = yield from _follow(cfg, job_id, _Cursor(None), deadline, notify, tries=STREAM_TRIES)
-    if job is not None:
-        return job
-    return (yield from _poll(cfg, job_id, deadline, on_progress))
+    try:
+        job = yield from _follow(cfg, job_id, _Cursor(None), deadline, notify, tries=STREAM_TRIES)
+        if job is None:
+            job = yield from _poll(cfg, job_id, deadline, on_progress)
+    except Expired:
+        # The driver cut a request or a read of the stream at the deadline.
+        raise deadline.exceeded() from None
+    return job
 
 
 def _poll(
@@ -236,7 +243,7 @@ def _poll(
     unchanged = 0
     while True:
         headers = {"If-None-Match": etag} if etag else None
-        timeout = max(deadline.clip(cfg.timeout), 1.0)
+        timeout = deadline.request_timeout(cfg.timeout)
         request = cfg.request("GET", job_path(job_id), headers=headers, timeout=timeout)
         response = yield from call(cfg, request, deadline=deadline)
         job = deadline.last
