@@ -3,21 +3,20 @@ cancel, delete and list. Every route is scoped to the caller's principal."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from lro.api.auth import Caller, Owner
-from lro.api.download import ArtifactResponse
+from lro.api.download import result_response
 from lro.api.http import etag_matches, job_etag
 from lro.api.links import result_link
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.api.schemas import JobList, JobResource
 from lro.api.views import job_headers, job_response, not_found, visible_job, wait_for_job
-from lro.errors import BadRequest, Conflict, ProblemError
+from lro.errors import BadRequest, Conflict
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
 
@@ -245,15 +244,7 @@ async def serve_result(lro: LRO, job: Job) -> Response:
     ref = job.result_ref
     if ref is None:
         return JSONResponse(job.result, headers={"ETag": job_etag(job, lro.settings.api_prefix)})
-    path = lro.result_store.local_path(ref)
-    if not await asyncio.to_thread(path.is_file):
-        raise ProblemError(f"The result file of job {job.id!r} is missing on the server.")
-    return ArtifactResponse(
-        path,
-        media_type=ref.content_type,
-        filename=ref.filename,
-        content_disposition_type="attachment",
-    )
+    return await result_response(lro.result_store, job, ref)
 
 
 async def _long_poll(lro: LRO, job_id: str, caller: Caller, tags: list[str], timeout: float) -> Job:
