@@ -41,6 +41,11 @@ Wait = Annotated[
 ]
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_REDIRECT = {
+    "description": "The artifact is in an object store that serves it itself (s3 result "
+    "store with redirect=1): fetch it, Range included, from the short-lived Location.",
+    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+}
 _JOB_HEADERS = {
     "ETag": {"description": "Validator for If-None-Match.", "schema": {"type": "string"}},
     "Retry-After": {
@@ -173,6 +178,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
                 "content": {"*/*": _BINARY},
                 "headers": {"Content-Range": {"schema": {"type": "string"}}},
             },
+            307: _REDIRECT,
             **problem_responses(404, 409, 410, 416, 503),
         },
         operation_id="get_job_result",

@@ -5,6 +5,12 @@ Bytes go to a hidden temporary file next to the destination (same directory, so 
 only once complete and flushed. A transfer that breaks is resumed with `Range` when the
 server offered ranges and a validator (`If-Range` makes the server send the whole file
 again instead, should the result have changed), and restarted from zero otherwise.
+
+A server whose results live in an object store may answer with a redirect to a short-lived
+presigned URL (HTTP-CONTRACT §20). The plan follows it with the same Range headers but
+without the client's own headers: the URL carries its own credentials, and an object store
+refuses a request that also has an Authorization header (which it must never see anyway).
+A resume asks the lro server again, so it never uses a URL that may have expired.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from lro.client._core import Close, Config, Next, Plan, Sleep, header, is_transi
 from lro.client.errors import TransportFailure
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)", re.IGNORECASE)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 3
 
 
 def _validator(response: httpx.Response) -> str | None:
@@ -53,6 +61,18 @@ def _fetch(cfg: Config, job_id: str, out: BinaryIO) -> Plan[None]:
             headers.update({"Range": f"bytes={written}-", "If-Range": validator})
         request = cfg.request("GET", job_path(job_id, "result"), headers=headers)
         ex = yield from exchange(cfg, request, stream=True)
+        for _ in range(MAX_REDIRECTS):
+            location = header(ex.response, "location")
+            if ex.response.status_code not in _REDIRECTS or not location:
+                break
+            yield Close(ex.response)
+            request = httpx.Request(
+                "GET",
+                request.url.join(location),
+                headers=headers,
+                extensions=request.extensions,
+            )
+            ex = yield from exchange(cfg, request, stream=True)
         if ex.response.status_code == 416 and written:
             # We asked for bytes past the end: start over rather than guess.
             yield Close(ex.response)
