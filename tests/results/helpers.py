@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from tests.support.s3 import S3Server
 
-from lro import LRO, JobContext, Settings
+from lro import LRO, File, JobContext, Settings
 from lro.models import Completion, Job, Lease, ResultRef, utcnow
 from lro.store import ClaimParams, RescueParams
 
@@ -21,7 +21,17 @@ PREFIX = "/api/v1"
 
 
 async def noop(ctx: JobContext) -> None:
-    """The rig's one operation; its jobs are run by the test, not by a worker."""
+    """Jobs the test runs itself, playing the worker through the store's verbs."""
+
+
+REPORT = b"".join(b"%d,line\n" % i for i in range(1, 20_001))
+
+
+async def report(ctx: JobContext) -> File:
+    """Jobs a real worker runs: a file written to the attempt's result path."""
+    path = ctx.result_path("report.csv")
+    path.write_bytes(REPORT)
+    return File(path, content_type="text/csv")
 
 
 @dataclass
@@ -33,15 +43,17 @@ class Rig:
     s3: S3Server | None = None
     bucket: str | None = None
 
-    async def claim(self, job_id: str, now: datetime | None = None) -> Lease:
+    async def claim(
+        self, job_id: str, now: datetime | None = None, lease_seconds: float = 60
+    ) -> Lease:
         [job] = await self.lro.store.claim_jobs(
-            ClaimParams("rig-worker", 1, 60, now or utcnow(), None)
+            ClaimParams("rig-worker", 1, lease_seconds, now or utcnow(), None)
         )
         assert job.id == job_id and job.lease_token is not None
         return Lease(job.id, job.lease_token)
 
-    async def submit(self) -> str:
-        return (await self.lro.submit("noop")).id
+    async def submit(self, operation: str = "noop") -> str:
+        return (await self.lro.submit(operation)).id
 
     async def second_attempt(self, job_id: str) -> tuple[Lease, Lease]:
         """Two attempts of one job: the first lease expires and is rescued (the worker
@@ -107,6 +119,7 @@ async def make_rig(
         )
         lro = LRO(settings=settings)
         lro.operation("noop")(noop)
+        lro.operation("report")(report)
         await lro.start()
         try:
             transport = httpx.ASGITransport(app=lro.create_app())
