@@ -54,10 +54,11 @@ class DbBody:
         last = (stop - 1) // size
         pos = start
         while pos < stop:
-            batch = await self._blobs.read_chunks(
-                self._job_id, self._key, n, min(READ_AHEAD, last - n + 1)
-            )
-            if not batch:
+            count = min(READ_AHEAD, last - n + 1)
+            batch = await self._blobs.read_chunks(self._job_id, self._key, n, count)
+            # Only chunks inside the blob are asked for, so each must be there: fewer means
+            # the blob was deleted meanwhile (a hole would shift every byte after it).
+            if len(batch) != count:
                 raise ResultMissing(f"result {self._key!r} is gone or shorter than recorded")
             for data in batch:
                 piece = data[skip : skip + (stop - pos)]

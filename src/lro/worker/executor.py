@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import enum
 import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +37,7 @@ from lro.context import JobContext
 from lro.errors import PROBLEM_BASE, JobCancelled, JobError
 from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, utcnow
 from lro.results import File
+from lro.worker.cleanup import ResultCleanup
 
 if TYPE_CHECKING:
     from lro.app import LRO
@@ -49,9 +48,6 @@ log = logging.getLogger("lro.worker")
 
 DETAIL_LIMIT = 500
 """Longest exception message copied into an error's detail; the full text is logged."""
-
-TIDY_WAIT_SECONDS = 10.0
-"""On shutdown, how long result clean-ups still running get to finish."""
 
 
 class StopReason(enum.Enum):
@@ -181,7 +177,7 @@ class Executor:
         self._settings = lro.settings
         self._buffer = buffer
         self._pool = pool
-        self._tidying: set[asyncio.Task[None]] = set()
+        self.cleanup = ResultCleanup(lro)
 
     def new_attempt(self, job: Job, op: Operation) -> Attempt:
         assert job.lease_token is not None, "claimed jobs carry a lease token"
@@ -200,7 +196,7 @@ class Executor:
         try:
             return await self._run(a)
         finally:
-            self._end_staging(a)
+            self.cleanup.end_staging(a.lease, a.ctx, a.thread)
 
     async def _run(self, a: Attempt) -> Outcome:
         if a.cancel_requested:  # requested between the claim and this task's first step
@@ -331,68 +327,9 @@ class Executor:
         else:
             ref = await results.put_bytes(a.lease, bytes(value), content_type, filename)
         if a.stop_reason is StopReason.LOST:  # lost during a long upload
-            self._tidy("the result", a.job.id, lambda: results.delete(a.job.id, ref))
+            self.cleanup.discard(a.job.id, ref)
             return None
         return Completion(a.lease, result_ref=ref)
-
-    # -- clean-up ---------------------------------------------------------------------------
-    def after_completion(self, completion: Completion, job: Job | None) -> None:
-        """The runner's word that a completion's write is resolved: drop the objects no
-        job will ever point at. A refused completion's own result object goes; after a
-        committed one, whatever earlier attempts of the job left behind (a worker killed
-        after storing, a zombie's upload). Best effort: DELETE and the sweeper remove
-        every object of the job anyway."""
-        results = self._lro.result_store
-        job_id = completion.lease.job_id
-        ref = completion.result_ref
-        if job is None:
-            if ref is not None:
-                self._tidy("the refused result", job_id, lambda: results.delete(job_id, ref))
-        elif job.attempt > 1:
-            self._tidy(
-                "earlier attempts' results", job_id, lambda: results.delete_job(job_id, keep=ref)
-            )
-
-    def _end_staging(self, a: Attempt) -> None:
-        """Drop the attempt's local staging files once nothing writes to them: at once, or
-        when a sync handler's thread that outlived the attempt returns. Attempts that never
-        asked for a result path (most) have none, and cost nothing here."""
-        ctx = a.ctx
-        results = self._lro.result_store
-        lease = a.lease
-
-        def end() -> None:
-            if ctx._staged:
-                self._tidy("staging files", lease.job_id, lambda: results.end_attempt(lease))
-
-        thread = a.thread
-        if thread is None or thread.done():
-            end()
-            return
-        loop = asyncio.get_running_loop()
-
-        def later(_: concurrent.futures.Future[Any]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
-                loop.call_soon_threadsafe(end)
-
-        thread.add_done_callback(later)
-
-    def _tidy(self, what: str, job_id: str, clean: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.get_running_loop().create_task(self._tidy_run(what, job_id, clean))
-        self._tidying.add(task)
-        task.add_done_callback(self._tidying.discard)
-
-    @staticmethod
-    async def _tidy_run(what: str, job_id: str, clean: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await clean()
-        except Exception as exc:  # best effort: the job's deletion removes them anyway
-            log.warning("job %s: could not delete %s: %s", job_id, what, exc)
-
-    async def drain(self) -> None:
-        """Let clean-ups still running finish (bounded), on shutdown."""
-        if self._tidying:
-            await asyncio.wait(list(self._tidying), timeout=TIDY_WAIT_SECONDS)
 
     async def _still_held(self, a: Attempt) -> bool:
         [beat] = await self._store.heartbeat([a.lease], self._settings.lease_seconds, utcnow())
