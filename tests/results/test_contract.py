@@ -45,6 +45,16 @@ async def test_a_stored_result_is_served_whole_with_its_headers(rig: Rig) -> Non
     assert again.headers["etag"] == etag  # stable: any API process computes the same
 
 
+async def test_head_gives_the_headers_without_the_file(rig: Rig) -> None:
+    job, _ = await rig.completed(BIG)
+    r = await rig.client.head(rig.url(job.id))
+    assert (r.status_code, r.content) == (200, b"")
+    assert r.headers["content-length"] == str(len(BIG))
+    r = await rig.client.head(rig.url(job.id), headers={"Range": "bytes=10-19"})
+    assert (r.status_code, r.content) == (206, b"")
+    assert r.headers["content-range"] == f"bytes 10-19/{len(BIG)}"
+
+
 async def test_ranges(rig: Rig) -> None:
     job, _ = await rig.completed(CSV)
     url = rig.url(job.id)
