@@ -13,7 +13,7 @@ from lro.events import ChangeHub
 from lro.metrics import Metrics
 from lro.models import Job
 from lro.operations import Handler, Operation, make_operation
-from lro.results import LocalResultStore, ResultStore
+from lro.results import ResultStore, open_result_store
 from lro.store import Store, open_store
 from lro.submission import Estimator, SubmitRequest, submit_jobs
 
@@ -47,7 +47,8 @@ class LRO:
             self.settings = self.settings.model_copy(update={"store_url": store})
         self._store: Store | None = None if store is None or isinstance(store, str) else store
         self._owns_store = self._store is None
-        self.result_store: ResultStore = result_store or LocalResultStore(self.settings.result_dir)
+        self._result_store: ResultStore | None = result_store
+        self._owns_result_store = result_store is None
         self.operations: dict[str, Operation] = {}
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
@@ -110,6 +111,22 @@ class LRO:
         return self._store
 
     @property
+    def result_store(self) -> ResultStore:
+        """Where result files live (LRO_RESULT_STORE; lro.results). Built on first use, as
+        the store is, because the default depends on the store: `file` next to SQLite,
+        `db` in a server database."""
+        if self._result_store is None:
+            self._result_store = open_result_store(
+                self.settings.result_store, self.store, self.settings
+            )
+        return self._result_store
+
+    @result_store.setter
+    def result_store(self, value: ResultStore) -> None:
+        self._result_store = value
+        self._owns_result_store = False
+
+    @property
     def metrics(self) -> Metrics:
         """This app's Prometheus metrics (lro.metrics); served at /metrics."""
         if self._metrics is None:
@@ -146,6 +163,8 @@ class LRO:
         await self.store.close()
         if self._owns_store:
             self._store = None
+            if self._owns_result_store:
+                self._result_store = None  # a `db` result store holds the old store
             self._hub = None
             self._dispatcher = None
             self._start_lock = None

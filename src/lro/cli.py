@@ -117,6 +117,10 @@ def configure(app: LRO, args: argparse.Namespace) -> LRO:
             f"the store {redact(app.settings.store_url)} needs a backend that failed to "
             f"import: {exc}"
         ) from None
+    try:
+        app.result_store  # noqa: B018 - LRO_RESULT_STORE: a mistake is one line at start-up
+    except (ValueError, RuntimeError) as exc:
+        raise CLIError(str(exc)) from None
     return app
 
 

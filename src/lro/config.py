@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, gt=0)
     api_prefix: str = "/api/v1"
     result_dir: str = "./lro-results"
+    """The `file` result store's directory, and where the `db` and `s3` stores stage the
+    files handlers write (`ctx.result_path()`) before uploading them."""
+    result_store: str | None = None
+    """Where result files are kept: `file` (LRO_RESULT_DIR), `file:///dir`, `db` (the job
+    store itself) or `s3://bucket/prefix[?redirect=1]`; unset means `file` on SQLite and
+    `db` on PostgreSQL (HTTP-CONTRACT §20, lro.results)."""
     inline_result_bytes: int = Field(65_536, ge=0)
     """JSON results up to this size are returned inline in the job resource; larger ones
     are stored as a file and served only at result_url."""
@@ -86,6 +92,18 @@ class Settings(BaseSettings):
     def _keys(cls, v: str) -> str:
         parse_api_keys(v)
         return v
+
+    @field_validator("result_store")
+    @classmethod
+    def _result_store(cls, v: str | None) -> str | None:
+        spec = (v or "").strip()
+        if not spec:
+            return None
+        if spec in ("file", "db") or spec.startswith(("file://", "s3://")):
+            return spec
+        raise ValueError(
+            f"unsupported result store {spec!r}: use file, file:///path, db or s3://bucket/prefix"
+        )
 
     @field_validator("api_prefix")
     @classmethod

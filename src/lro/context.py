@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lro.errors import JobCancelled
-from lro.models import Job
+from lro.models import Job, Lease
 from lro.results import ResultStore
 
 _log = logging.getLogger("lro.job")
@@ -57,6 +57,7 @@ class JobContext:
         result_store: ResultStore,
         on_progress: ProgressSink,
         logger: logging.Logger | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.job_id = job.id
         self.operation = job.operation
@@ -66,6 +67,9 @@ class JobContext:
         self._base_logger = logger or _log
         self._logger: JobLogger | None = None
         self._result_store = result_store
+        self._lease = lease or Lease(job.id, job.lease_token or "")
+        self._staged = False
+        """Whether the handler asked for a result path (so there is staging to clean up)."""
         self._on_progress = on_progress
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -122,8 +126,13 @@ class JobContext:
             raise JobCancelled(f"job {self.job_id} was cancelled")
 
     def result_path(self, filename: str) -> Path:
-        """A path to write the job's artifact to; return `lro.File(path)` when done."""
-        return self._result_store.staging_path(self.job_id, filename)
+        """A path to write the job's artifact to; return `lro.File(path)` when done.
+
+        The path belongs to this attempt alone: a retry, or another worker that took the
+        job over, gets a different one, so no other run can write into this file (and a
+        retried attempt always starts from an empty directory)."""
+        self._staged = True
+        return self._result_store.staging_path(self._lease, filename)
 
     def _request_cancel(self) -> None:
         """Called by the worker when the store reports a cancel request, the attempt timed

@@ -15,6 +15,7 @@ from tests.api.helpers import (
     complete,
     count_jobs,
     fail,
+    lease,
     progress,
 )
 
@@ -238,7 +239,7 @@ async def test_delete_only_terminal_then_404(client: httpx.AsyncClient, lro: LRO
     assert body["job_status"] == "queued"
     job = await claim(lro)
     assert_problem(await client.delete(f"{PREFIX}/jobs/{job_id}"), 409)
-    ref = await lro.result_store.put_bytes(job_id, b"a,b\n", "text/csv", "out.csv")
+    ref = await lro.result_store.put_bytes(lease(job), b"a,b\n", "text/csv", "out.csv")
     await complete(lro, job, result_ref=ref)
     path = lro.result_store.local_path(ref)
     assert path.exists()

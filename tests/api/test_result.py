@@ -4,7 +4,7 @@ JSON results, 409 before completion."""
 from __future__ import annotations
 
 import httpx
-from tests.api.helpers import PREFIX, assert_problem, claim, complete
+from tests.api.helpers import PREFIX, assert_problem, claim, complete, lease
 
 from lro import LRO
 
@@ -15,7 +15,7 @@ async def completed_with_file(client: httpx.AsyncClient, lro: LRO) -> str:
     r = await client.post(f"{PREFIX}/echo", json={"text": "a"})
     job_id: str = r.json()["job_id"]
     job = await claim(lro)
-    ref = await lro.result_store.put_bytes(job_id, CSV, "text/csv", "report.csv")
+    ref = await lro.result_store.put_bytes(lease(job), CSV, "text/csv", "report.csv")
     await complete(lro, job, result_ref=ref)
     return job_id
 

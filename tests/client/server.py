@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from pydantic import BaseModel, Field
@@ -94,10 +95,11 @@ async def tag(ctx: JobContext) -> str:
     return "tagged"
 
 
-def make_lro(workdir: Path) -> LRO:
+def make_lro(workdir: Path, **overrides: Any) -> LRO:
     settings = Settings(
         store_url=f"sqlite:///{workdir / 'lro.db'}",
         result_dir=str(workdir / "results"),
+        **overrides,
         progress_flush_seconds=0,
         max_wait_seconds=10,
         shutdown_grace_seconds=0.5,
@@ -115,8 +117,8 @@ def make_lro(workdir: Path) -> LRO:
 class ServerThread:
     """uvicorn serving the app on 127.0.0.1 from a daemon thread; `stop()` shuts it down."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.lro = make_lro(workdir)
+    def __init__(self, workdir: Path, **settings: Any) -> None:
+        self.lro = make_lro(workdir, **settings)
         app = self.lro.create_app(embedded_worker=True)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2

@@ -247,3 +247,21 @@ def test_a_job_that_kills_every_worker_ends_failed_with_worker_lost(procs: Proce
         assert isinstance(error, dict)
         assert error["code"] == "worker_lost"
         assert error["attempts"] == 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("s3://", "use s3://bucket/prefix"),
+        ("s3://bucket/results?redirect=maybe", "use redirect=1 or redirect=0"),
+        ("file://", "names no directory"),
+    ],
+)
+def test_a_result_store_mistake_is_a_one_line_error(
+    procs: ProcessGroup, spec: str, message: str
+) -> None:
+    for args in (["worker"], ["serve", "--no-worker"]):
+        result = procs.run(args, env={"LRO_RESULT_STORE": spec})
+        assert result.returncode == 1, result
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr

@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
-from tests.api.helpers import claim, complete, fail, make_lro, progress
+from tests.api.helpers import claim, complete, fail, lease, make_lro, progress
 
 from lro import LRO
 from lro.models import utcnow
@@ -74,7 +74,7 @@ async def seed_group(lro: LRO, owner: str, stranger: str | None) -> Group:
     jobs["completed"] = (await complete(lro, done, {"text": "fuzz"})).id
     artifact = await _claimed(lro, owner)
     ref = await lro.result_store.put_bytes(
-        artifact.id, b"n,square\n1,1\n2,4\n3,9\n", "text/csv", "report.csv"
+        lease(artifact), b"n,square\n1,1\n2,4\n3,9\n", "text/csv", "report.csv"
     )
     jobs["artifact"] = (await complete(lro, artifact, None, result_ref=ref)).id
     jobs["failed"] = (await fail(lro, await _claimed(lro, owner))).id

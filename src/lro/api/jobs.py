@@ -3,14 +3,13 @@ cancel, delete and list. Every route is scoped to the caller's principal."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from lro.api.auth import Caller, Owner
-from lro.api.download import ArtifactResponse
+from lro.api.download import result_response
 from lro.api.http import etag_matches, job_etag
 from lro.api.links import result_link
 from lro.api.problems import problem_responses
@@ -24,7 +23,7 @@ from lro.api.views import (
     visible_job,
     wait_for_job,
 )
-from lro.errors import BadRequest, Conflict, ProblemError
+from lro.errors import BadRequest, Conflict
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
 
@@ -49,6 +48,11 @@ Wait = Annotated[
 ]
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_REDIRECT = {
+    "description": "The artifact is in an object store that serves it itself (s3 result "
+    "store with redirect=1): fetch it, Range included, from the short-lived Location.",
+    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+}
 _JOB_HEADERS = {
     "ETag": {"description": "Validator for If-None-Match.", "schema": {"type": "string"}},
     "Retry-After": {
@@ -186,6 +190,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
                 "content": {"*/*": _BINARY},
                 "headers": {"Content-Range": {"schema": {"type": "string"}}},
             },
+            307: _REDIRECT,
             **problem_responses(404, 409, 410, 416, 503),
         },
         operation_id="get_job_result",
@@ -258,15 +263,7 @@ async def serve_result(lro: LRO, job: Job) -> Response:
     ref = job.result_ref
     if ref is None:
         return JSONResponse(job.result, headers={"ETag": job_etag(job, lro.settings.api_prefix)})
-    path = lro.result_store.local_path(ref)
-    if not await asyncio.to_thread(path.is_file):
-        raise ProblemError(f"The result file of job {job.id!r} is missing on the server.")
-    return ArtifactResponse(
-        path,
-        media_type=ref.content_type,
-        filename=ref.filename,
-        content_disposition_type="attachment",
-    )
+    return await result_response(lro.result_store, job, ref)
 
 
 async def _long_poll(

@@ -74,7 +74,9 @@ def add_link_routes(router: APIRouter, lro: LRO, serve: Any) -> None:
         response_model=None,
         responses={
             200: {"description": "The result, as from GET /jobs/{job_id}/result."},
-            **problem_responses(400, 403, 409, 503),
+            206: {"description": "A byte range of it, as from GET /jobs/{job_id}/result."},
+            307: {"description": "Fetch it from the object store, as GET /jobs/{job_id}/result."},
+            **problem_responses(400, 403, 409, 416, 503),
         },
         operation_id="get_signed_result",
         summary="Download a result with a signed link (no Authorization header)",

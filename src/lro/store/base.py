@@ -193,6 +193,62 @@ class Limits(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A finished result blob (see `Blobs`): its length and the chunk size it was cut in."""
+
+    size: int
+    chunk_bytes: int
+    created_at: datetime
+
+
+class Blobs(Protocol):
+    """Result files kept in the job store itself (`LRO_RESULT_STORE=db`), so API and worker
+    processes that share no disk still share results. A blob is named by its job and a key
+    (`lro.results` puts the writing attempt in the key, so attempts never share a blob).
+
+    Rows, per backend (SQLite: `result_blobs`, `result_chunks`; PostgreSQL: `lro_`-prefixed;
+    a Redis backend: one hash per blob and one string per chunk under the job's keys):
+
+    * `write_chunk` upserts one chunk row `(job_id, key, index) -> data`, in a transaction
+      of its own, so a file of any size is written without holding it, or one long
+      transaction, in memory. Nothing is written (False) when the job does not exist.
+    * `finish` inserts the one blob row `(job_id, key) -> size, chunk_bytes, created_at`
+      after the last chunk: until then readers do not see the blob (`info` is None).
+    * `info` and `read_chunks` write nothing; `read_chunks` returns chunk rows by index,
+      so a range is served without loading the whole blob.
+    * `delete` removes one blob's rows; `delete_job` every blob of the job but `keep`.
+    * Deleting a job (`Store.delete_job`, `Store.sweep`) removes its blob and chunk rows
+      in the same transaction (a foreign key with ON DELETE CASCADE, or a trigger), and a
+      chunk can never be written for a job that is gone, so no blob outlives its job.
+
+    Every chunk of a blob but the last holds exactly `chunk_bytes` bytes.
+    """
+
+    async def write_chunk(self, job_id: str, key: str, index: int, data: bytes) -> bool:
+        """Store chunk `index` (0-based) of blob `key`, replacing a chunk already stored
+        under that index; False (nothing stored) when the job does not exist."""
+
+    async def finish(
+        self, job_id: str, key: str, size: int, chunk_bytes: int, now: datetime
+    ) -> bool:
+        """Mark the blob complete: `size` bytes in chunks of `chunk_bytes`. False when
+        the job does not exist."""
+
+    async def info(self, job_id: str, key: str) -> BlobInfo | None:
+        """The finished blob's size and chunking; None when absent or unfinished."""
+
+    async def read_chunks(self, job_id: str, key: str, first: int, count: int) -> list[bytes]:
+        """Chunks `first .. first + count - 1` in order; fewer when some are missing
+        (past the end, or the blob was deleted meanwhile)."""
+
+    async def delete(self, job_id: str, key: str) -> None:
+        """Remove one blob (finished or not) and its chunks. Idempotent."""
+
+    async def delete_job(self, job_id: str, keep: str | None = None) -> None:
+        """Remove every blob of the job, finished or not, except the one named `keep`."""
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffSubscription:
     """A worker's hooks for hand-offs: `on_job` gets a job leased to it by a submit (or the
     job's id, when the row was too big to send along); `on_reconnect` runs when the
@@ -229,6 +285,11 @@ class Store(Protocol):
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
 
+    embedded: bool
+    """True when the database is a file on this machine (SQLite): every process using it
+    shares the machine's disk, so result files can stay in a local directory. A server
+    database (PostgreSQL, Redis) is shared by machines that need not share a disk."""
+
     @property
     def handoffs(self) -> Handoffs | None:
         """Direct hand-off to parked workers, where the backend has it (see Handoffs)."""
@@ -240,6 +301,10 @@ class Store(Protocol):
     @property
     def limits(self) -> Limits:
         """Rate-limit buckets and per-owner counts, on the same database."""
+
+    @property
+    def blobs(self) -> Blobs:
+        """Result files stored in the database, in chunks (see Blobs)."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -381,7 +446,8 @@ class Store(Protocol):
         ...
 
     async def delete_job(self, job_id: str) -> Job | None:
-        """Delete a terminal job with its events and idempotency key; no tombstone.
+        """Delete a terminal job with its events, idempotency key and result blobs; no
+        tombstone.
         Returns the job as it was (a non-terminal job is returned and NOT deleted), or None
         when there is no such job."""
         ...
@@ -389,7 +455,7 @@ class Store(Protocol):
     # -- maintenance ------------------------------------------------------------------
     async def sweep(self, params: SweepParams) -> Swept:
         """Delete up to batch_size terminal jobs with expires_at <= now (never an active
-        one), with their events, leaving a tombstone kept until expires_at +
+        one), with their events and result blobs, leaving a tombstone kept until expires_at +
         tombstone_seconds; drop tombstones past that. Safe to run in many processes at
         once: nothing is deleted twice and claims are not blocked."""
         ...

@@ -67,6 +67,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import Migration, load_migrations, load_queries
+from lro.store.postgres_blobs import PostgresBlobs
 from lro.store.postgres_handoff import PREFIX as HANDOFF_PREFIX
 from lro.store.postgres_handoff import PostgresHandoffs
 from lro.store.postgres_limits import PostgresLimits
@@ -169,6 +170,7 @@ class PostgresStore:
     """The Store protocol on PostgreSQL (see the module docstring for the design)."""
 
     supports_listen = True
+    embedded = False
 
     def __init__(
         self,
@@ -195,6 +197,7 @@ class PostgresStore:
         """Set while the LISTEN connection is up: a signal tests (and /readyz) can await."""
         self.outbox = PostgresOutbox(self)
         self.limits = PostgresLimits(self)
+        self.blobs = PostgresBlobs(self)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self, Q)
         """None turns hand-offs off (tests of the claim path; see postgres_handoff)."""
 

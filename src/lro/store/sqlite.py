@@ -66,6 +66,7 @@ from lro.store.base import (
     worker_lost_error,
 )
 from lro.store.migrate import load_queries
+from lro.store.sqlite_blobs import SQLiteBlobs
 from lro.store.sqlite_limits import SQLiteLimits
 from lro.store.sqlite_outbox import SQLiteOutbox
 from lro.store.sqlite_rows import (
@@ -129,6 +130,7 @@ class SQLiteStore:
     """The Store protocol on one SQLite file (see the module docstring for the design)."""
 
     supports_listen = False
+    embedded = True
     handoffs: None = None
     """In one process a queued job wakes the claim loop at once; across processes on one
     SQLite file the poll decides pickup, so a hand-off would save nothing."""
@@ -155,6 +157,7 @@ class SQLiteStore:
         self._event_cursor = 0
         self.outbox = SQLiteOutbox(self)
         self.limits = SQLiteLimits(self)
+        self.blobs = SQLiteBlobs(self)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

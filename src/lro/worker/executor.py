@@ -38,6 +38,7 @@ from lro.context import JobContext
 from lro.errors import PROBLEM_BASE, JobCancelled, JobError
 from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, utcnow
 from lro.results import File
+from lro.worker.cleanup import ResultCleanup
 
 if TYPE_CHECKING:
     from lro.app import LRO
@@ -177,6 +178,7 @@ class Executor:
         self._settings = lro.settings
         self._buffer = buffer
         self._pool = pool
+        self.cleanup = ResultCleanup(lro)
 
     def new_attempt(self, job: Job, op: Operation) -> Attempt:
         assert job.lease_token is not None, "claimed jobs carry a lease token"
@@ -185,12 +187,19 @@ class Executor:
         ctx = JobContext(
             job,
             result_store=self._lro.result_store,
+            lease=lease,
             on_progress=lambda pct, step: buffer.note_progress(lease, pct, step),
         )
         return Attempt(job, op, lease, ctx)
 
     async def run(self, a: Attempt) -> Outcome:
         """Run the handler and record the outcome; returns what happened."""
+        try:
+            return await self._run(a)
+        finally:
+            self.cleanup.end_staging(a.lease, a.ctx, a.thread)
+
+    async def _run(self, a: Attempt) -> Outcome:
         if a.cancel_requested:  # requested between the claim and this task's first step
             return await self._cancel(a)
         try:
@@ -312,17 +321,20 @@ class Executor:
         content_type: str = "application/octet-stream",
         filename: str | None = None,
     ) -> Completion | None:
-        # Result files live under the job id, shared by all its attempts: make sure this
-        # attempt still owns the job (and push its lease out) before writing one, so a
-        # worker that lost its lease does not overwrite the new owner's file.
+        # Safety does not rest on this check: the attempt stores under its own key, and the
+        # job only ever points at what its fenced completion recorded (lro.results.base).
+        # It spares a worker that already lost the job an upload nobody would read.
         if not await self._still_held(a):
             return None
         results = self._lro.result_store
         ref: ResultRef
         if isinstance(value, File):
-            ref = await results.put_file(a.job.id, value)
+            ref = await results.put_file(a.lease, value)
         else:
-            ref = await results.put_bytes(a.job.id, bytes(value), content_type, filename)
+            ref = await results.put_bytes(a.lease, bytes(value), content_type, filename)
+        if a.stop_reason is StopReason.LOST:  # lost during a long upload
+            self.cleanup.discard(a.job.id, ref)
+            return None
         return Completion(a.lease, result_ref=ref)
 
     async def _still_held(self, a: Attempt) -> bool:

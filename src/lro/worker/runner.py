@@ -222,6 +222,8 @@ class Worker:
         await self._release()
         assert self._buffer is not None and self._heartbeat is not None
         await self._buffer.stop()
+        if self._executor is not None:
+            await self._executor.cleanup.drain()
         await self._heartbeat.stop()
         if self._watcher is not None:
             self._watcher.stop()
@@ -475,7 +477,9 @@ class Worker:
     def _on_completed(self, batch: Sequence[Completion], results: Sequence[Job | None]) -> None:
         attempts = self._attempts
         stats = self.stats
+        assert self._executor is not None
         for completion, job in zip(batch, results, strict=True):
+            self._executor.cleanup.after_completion(completion, job)
             a = attempts.get(completion.lease.job_id)
             if a is not None and a.lease == completion.lease:
                 del attempts[completion.lease.job_id]
