@@ -76,3 +76,16 @@ async def gate(ctx: JobContext, params: GateParams) -> dict[str, int]:
         await asyncio.sleep(0.02)
     record("end", ctx)
     return {"pid": os.getpid()}
+
+
+class StepsParams(BaseModel):
+    n: int = Field(ge=0)
+
+
+@lro.operation("e2e.steps", route="/steps", estimated_duration=1)
+def steps(ctx: JobContext, params: StepsParams) -> dict[str, int]:
+    """A sync handler that reports ten steps in quick succession and returns: its last
+    progress write is still in flight when the completion is written."""
+    for i in range(1, 11):
+        ctx.progress(i * 9, f"step {i} of job {params.n}")
+    return {"n": params.n}
