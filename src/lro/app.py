@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lro.config import Settings
+from lro.estimates import Estimator
 from lro.events import ChangeHub
 from lro.metrics import Metrics
 from lro.models import Job
 from lro.operations import Handler, Operation, make_operation
 from lro.results import ResultStore, open_result_store
+from lro.retry import RetryPolicy
 from lro.store import Store, open_store
-from lro.submission import Estimator, SubmitRequest, submit_jobs
+from lro.submission import SubmitRequest, submit_jobs
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
@@ -134,6 +136,18 @@ class LRO:
         return self._metrics
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """Backoff for failed attempts and lost leases, with each operation's own base."""
+        per_operation = {
+            op.name: op.retry_base_seconds
+            for op in self.operations.values()
+            if op.retry_base_seconds is not None
+        }
+        return RetryPolicy(
+            self.settings.retry_base_seconds, self.settings.retry_max_seconds, per_operation
+        )
+
+    @property
     def hub(self) -> ChangeHub:
         if self._hub is None:
             self._hub = ChangeHub(self.store)
@@ -194,15 +208,21 @@ class LRO:
     def create_app(self, *, embedded_worker: bool = False, **fastapi_kwargs: Any) -> FastAPI:
         """A ready FastAPI app: the router, problem+json errors, health routes, and a
         lifespan that opens the store and (optionally) runs a worker in-process."""
-        from lro.api.application import create_app
+        from lro.serving import create_app
 
         return create_app(self, embedded_worker=embedded_worker, **fastapi_kwargs)
 
-    def worker(self, concurrency: int | None = None) -> Worker:
-        """A new Worker (not started) with `concurrency` slots (default: settings)."""
+    def worker(self, concurrency: int | None = None, **options: Any) -> Worker:
+        """A new Worker (not started) with `concurrency` slots (default: settings), and
+        beside it what every worker process runs: the rescuer and retention sweeper, the
+        webhook dispatcher (so a deployment whose API processes only accept work still
+        delivers webhooks), and its slots gauge. `options` go to `Worker` (e.g.
+        `cancel_grace`)."""
         from lro.worker.runner import Worker
 
-        return Worker(self, concurrency=concurrency or self.settings.concurrency)
+        worker = Worker(self, concurrency or self.settings.concurrency, **options)
+        worker.services += [self.maintenance(), self.dispatcher(), _SlotsGauge(self, worker)]
+        return worker
 
     def maintenance(self) -> Maintenance:
         """The rescuer and retention sweeper (every Worker runs its own); call
@@ -262,3 +282,25 @@ class LRO:
         """Enqueue a batch in one transaction; all are validated before any is stored."""
         await self.start()
         return [i.job for i in await submit_jobs(self, requests)]
+
+
+class _SlotsGauge:
+    """`lro_worker_slots` for one worker, registered while it runs."""
+
+    def __init__(self, lro: LRO, worker: Worker) -> None:
+        self._lro = lro
+        self._worker = worker
+        self._remove: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        worker = self._worker
+        self._remove = self._lro.metrics.gauge(
+            "lro_worker_slots",
+            "Job slots of this process's workers, busy and in all.",
+            lambda: [({"state": "busy"}, worker.busy), ({"state": "total"}, worker.concurrency)],
+        )
+
+    async def stop(self) -> None:
+        if self._remove is not None:
+            self._remove()
+            self._remove = None

@@ -8,6 +8,7 @@ matter how many clients are waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ class ChangeHub:
         self._job_waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._queue_waiters: set[asyncio.Event] = set()
         self._terminal_waiters: set[asyncio.Event] = set()
+        self._cancel_listeners: list[Callable[[JobChange], None]] = []
         self._remove: Callable[[], None] | None = None
         self.feeds = Feeds(store)
         """Per-job fan-out for SSE streams and waiting requests (lro.feeds)."""
@@ -43,6 +45,9 @@ class ChangeHub:
 
     def _on_change(self, change: JobChange) -> None:
         self.feeds.changed(change.job_id)
+        if change.cancel_requested:
+            for listener in tuple(self._cancel_listeners):
+                listener(change)
         for ev in self._job_waiters.get(change.job_id, ()):
             ev.set()
         if change.status is Status.QUEUED:
@@ -51,6 +56,17 @@ class ChangeHub:
         elif change.status in TERMINAL:
             for ev in self._terminal_waiters:
                 ev.set()
+
+    def on_cancel_requested(self, listener: Callable[[JobChange], None]) -> Callable[[], None]:
+        """Call `listener` (on the event loop; it must not block) with every change that
+        asked a processing job to stop; returns the function that removes it."""
+        self._cancel_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._cancel_listeners.remove(listener)
+
+        return remove
 
     def job_waiter(self, job_id: str) -> Waiter:
         """Register interest in one job *before* reading its state, then wait; a change

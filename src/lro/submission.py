@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from lro.models import Inserted, NewJob, utcnow
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
 if TYPE_CHECKING:
-    from lro.app import LRO
     from lro.config import Settings
     from lro.operations import Operation
+    from lro.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,29 +85,7 @@ def validate_params(op: Operation, params: Any) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-class Estimator:
-    """estimated_duration_seconds: the declared figure, refined by the median run time of
-    recent completed jobs once there are some; cached so a submit burst costs no queries."""
-
-    def __init__(self, ttl: float = 10.0) -> None:
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, float | None]] = {}
-
-    async def estimate(self, lro: LRO, op: Operation) -> float | None:
-        hit = self._cache.get(op.name)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
-        durations = await lro.store.recent_durations(op.name, 20)
-        value = op.estimated_duration
-        if len(durations) >= 3:
-            ordered = sorted(durations)
-            value = round(ordered[len(ordered) // 2], 3)
-        self._cache[op.name] = (now, value)
-        return value
-
-
-async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inserted]:
+async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[Inserted]:
     """Validate every request, then insert them all in one transaction.
 
     Nothing is stored unless every request is valid. A replayed idempotency key returns the
@@ -148,7 +125,7 @@ async def submit_jobs(lro: LRO, requests: Sequence[SubmitRequest]) -> list[Inser
                 max_attempts=op.max_attempts,
                 timeout_seconds=op.timeout,
                 run_at=now + timedelta(seconds=req.delay) if req.delay else now,
-                estimated_duration_seconds=await lro.estimator.estimate(lro, op),
+                estimated_duration_seconds=await lro.estimator.estimate(lro.store, op),
                 callback_url=req.callback_url,
                 callback_progress=req.callback_progress,
                 idempotency_key=req.idempotency_key,

@@ -12,9 +12,9 @@ from tests.api.helpers import PREFIX, make_lro
 from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO
-from lro.api.application import create_app
 from lro.metrics import Metrics
 from lro.models import utcnow
+from lro.serving import create_app
 
 KEYS = "alice:alice-key-0123456789,admin:admin-key-0123456789"
 

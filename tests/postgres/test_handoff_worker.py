@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO, JobContext, Settings, Status
-from lro.api.application import create_app
+from lro.serving import create_app
 from lro.store.postgres import PostgresStore
 from lro.worker import Worker
 

@@ -40,7 +40,7 @@ async def running_worker(
     lro: LRO, concurrency: int = 4, *, grace: float = 0.0, **kwargs: float
 ) -> AsyncIterator[Worker]:
     """A started Worker, stopped (after `grace`) when the block ends."""
-    worker = Worker(lro, concurrency, **kwargs)
+    worker = lro.worker(concurrency, **kwargs)
     await worker.start()
     try:
         yield worker

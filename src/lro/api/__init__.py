@@ -4,7 +4,7 @@
 calls, complete by itself in any FastAPI app (its routes answer problem+json, HEAD and
 the body limit themselves, and build every URL from where they are mounted: see
 api/routing.py). `build_operator_router(lro)` is `lro.operator_router`: health,
-readiness, metrics and the dashboard. `lro.api.application.create_app` puts both in a
+readiness, metrics and the dashboard. `lro.serving.create_app` puts both in a
 ready app. This package never imports `lro.worker`.
 """
 
@@ -25,8 +25,8 @@ from lro.api.stream import add_stream_routes
 from lro.api.submit import SubmitRoutes
 
 if TYPE_CHECKING:
-    from lro.app import LRO
     from lro.operations import Operation
+    from lro.runtime import Runtime
 
 
 class LroRouter(APIRouter):
@@ -34,7 +34,7 @@ class LroRouter(APIRouter):
     built its submit route, so an app that already included the router serves it too
     (FastAPI includes routers by reference) and lists it in its OpenAPI document."""
 
-    def __init__(self, lro: LRO) -> None:
+    def __init__(self, lro: Runtime) -> None:
         cls = route_class(lro.settings.max_body_bytes)
 
         async def started(request: Request) -> None:
@@ -60,17 +60,17 @@ class LroRouter(APIRouter):
         document_auth(self._secured, self._lro)
 
 
-def build_router(lro: LRO) -> LroRouter:
+def build_router(lro: Runtime) -> LroRouter:
     """Submit routes (one per operation with a route, plus the generic one), job routes, job
     counts, the job event stream and webhook deliveries, under `lro.settings.api_prefix`.
 
-    Every route first makes sure the LRO is started (store opened, change hub listening),
+    Every route first makes sure the runtime is started (store opened, change hub listening),
     so an app that only includes the router, without lro's lifespan, still works.
     """
     return LroRouter(lro)
 
 
-def build_operator_router(lro: LRO) -> APIRouter:
+def build_operator_router(lro: Runtime) -> APIRouter:
     """`/healthz`, `/readyz`, `/metrics` and `/dashboard` for an operator's tools."""
     router = APIRouter(route_class=route_class(lro.settings.max_body_bytes))
     add_operator_routes(router, lro)

@@ -28,7 +28,7 @@ from lro.config import parse_api_keys
 from lro.errors import Unauthorized
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 ANONYMOUS = ""
 REALM = 'Bearer realm="lro"'
@@ -103,7 +103,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def authenticate(lro: LRO, request: Request) -> Caller:
+def authenticate(lro: Runtime, request: Request) -> Caller:
     """The caller per LRO_API_KEYS (anonymous when none are configured), else 401."""
     ring = key_ring(lro.settings.api_keys, lro.settings.admin_principals)
     if not ring.enabled:
@@ -122,7 +122,7 @@ def authenticate(lro: LRO, request: Request) -> Caller:
 
 async def principal(request: Request) -> Caller:
     """The caller of this request (see the module docstring to plug in your own auth)."""
-    lro: LRO = request.state.lro  # set by the router's first dependency (lro.api)
+    lro: Runtime = request.state.lro  # set by the router's first dependency (lro.api)
     return authenticate(lro, request)
 
 
@@ -136,7 +136,7 @@ BEARER = HTTPBearer(
 """Only documents the scheme: `principal` reads and checks the header itself."""
 
 
-def auth_dependencies(lro: LRO) -> list[params.Depends]:
+def auth_dependencies(lro: Runtime) -> list[params.Depends]:
     """With API keys configured, the routes that identify their caller declare the bearer
     scheme, so the OpenAPI document says which header to send (and generated clients
     send it); with auth off they declare none, as none is needed."""
@@ -158,7 +158,7 @@ def unauthorized_response() -> dict[str, Any]:
     return unauthorized
 
 
-def document_auth(router: APIRouter, lro: LRO) -> None:
+def document_auth(router: APIRouter, lro: Runtime) -> None:
     """With API keys configured, every route that identifies its caller can answer 401,
     and the submit, long-poll and stream routes 429: say so in the OpenAPI document."""
     if not key_ring(lro.settings.api_keys, lro.settings.admin_principals).enabled:

@@ -22,7 +22,7 @@ from lro.models import utcnow
 from lro.resource import rfc3339
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 
 class AttemptView(BaseModel):
@@ -85,7 +85,7 @@ def delivery_body(d: Delivery) -> dict[str, Any]:
 JobId = Annotated[str, Path(description="The job's id, as returned by the submit.")]
 
 
-def add_delivery_routes(router: APIRouter, lro: LRO) -> None:
+def add_delivery_routes(router: APIRouter, lro: Runtime) -> None:
     prefix = lro.settings.api_prefix
 
     @router.get(

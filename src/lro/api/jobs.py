@@ -28,7 +28,7 @@ from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 MAX_LIMIT = 200
 
@@ -89,7 +89,7 @@ def _parse_statuses(raw: str | None) -> list[Status]:
     return statuses
 
 
-def add_job_routes(router: APIRouter, lro: LRO) -> None:
+def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     prefix = lro.settings.api_prefix
     settings = lro.settings
 
@@ -256,7 +256,7 @@ def add_job_routes(router: APIRouter, lro: LRO) -> None:
         return Response(status_code=204)
 
 
-async def serve_result(lro: LRO, job: Job) -> Response:
+async def serve_result(lro: Runtime, job: Job) -> Response:
     """The result of a completed job: its artifact (Range-capable) or its JSON value."""
     if job.status is not Status.COMPLETED:
         raise _conflict(job, "download the result of")
@@ -267,7 +267,7 @@ async def serve_result(lro: LRO, job: Job) -> Response:
 
 
 async def _long_poll(
-    lro: LRO, job_id: str, caller: Caller, tags: list[str], timeout: float, base: str
+    lro: Runtime, job_id: str, caller: Caller, tags: list[str], timeout: float, base: str
 ) -> Job:
     """Hold until the job differs from the client's ETag(s), or from the state at arrival
     when none was given. A terminal job cannot change any more, so it returns at once."""

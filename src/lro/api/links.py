@@ -28,13 +28,13 @@ from lro.errors import Forbidden
 from lro.models import Job, Status, utcnow
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 SECRET_KEY = "result_link_secret"
-_KEYS: weakref.WeakKeyDictionary[LRO, bytes] = weakref.WeakKeyDictionary()
+_KEYS: weakref.WeakKeyDictionary[Runtime, bytes] = weakref.WeakKeyDictionary()
 
 
-async def link_key(lro: LRO) -> bytes:
+async def link_key(lro: Runtime) -> bytes:
     key = _KEYS.get(lro)
     if key is None:
         secret = lro.settings.result_link_secret or await lro.store.outbox.shared_setting(
@@ -49,7 +49,7 @@ def signature(key: bytes, job_id: str, expires: int) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-async def result_link(lro: LRO, job: Job, base: str) -> str | None:
+async def result_link(lro: Runtime, job: Job, base: str) -> str | None:
     """A signed link to a completed job's result, valid for LRO_RESULT_LINK_SECONDS (never
     past the job's own expiry), under the API's `base` path; None for jobs that have no
     result."""
@@ -66,7 +66,7 @@ def _refused() -> Forbidden:
     return Forbidden("This result link is not valid or has expired; ask for a new one.")
 
 
-def add_link_routes(router: APIRouter, lro: LRO, serve: Any) -> None:
+def add_link_routes(router: APIRouter, lro: Runtime, serve: Any) -> None:
     """`serve(lro, job)` answers with the job's result (lro.api.jobs.serve_result)."""
 
     @router.get(

@@ -21,7 +21,7 @@ from lro.errors import Forbidden
 from lro.models import utcnow
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 _log = logging.getLogger("lro.api")
 
@@ -35,7 +35,7 @@ lro_jobs{operation="reports.generate",status="queued"} 3.0
 """
 
 
-def add_metrics_route(app: APIRouter, lro: LRO) -> None:
+def add_metrics_route(app: APIRouter, lro: Runtime) -> None:
     responses: dict[int | str, dict[str, Any]] = {
         200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": EXAMPLE}}},
     }
@@ -67,7 +67,7 @@ def add_metrics_route(app: APIRouter, lro: LRO) -> None:
         return Response(lro.metrics.render(), media_type=CONTENT_TYPE)
 
 
-def register_process_gauges(lro: LRO) -> list[Callable[[], None]]:
+def register_process_gauges(lro: Runtime) -> list[Callable[[], None]]:
     """Gauges of the API process, registered for the lifetime of a served app."""
     return [
         lro.metrics.gauge(

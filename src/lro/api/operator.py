@@ -20,18 +20,18 @@ from lro.api.metrics import add_metrics_route
 from lro.api.problems import problem_response, problem_responses
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 _log = logging.getLogger("lro.api")
 
 
-def add_operator_routes(router: APIRouter, lro: LRO) -> None:
+def add_operator_routes(router: APIRouter, lro: Runtime) -> None:
     _add_health_routes(router, lro)
     add_metrics_route(router, lro)
     add_dashboard_routes(router, lro)
 
 
-def _add_health_routes(router: APIRouter, lro: LRO) -> None:
+def _add_health_routes(router: APIRouter, lro: Runtime) -> None:
     @router.get(
         "/healthz",
         response_model=None,

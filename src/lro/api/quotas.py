@@ -22,14 +22,14 @@ from lro.errors import ServiceUnavailable, TooManyRequests
 from lro.models import utcnow
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 
 def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-async def check_submit(lro: LRO, caller: Caller, count: int = 1) -> None:
+async def check_submit(lro: Runtime, caller: Caller, count: int = 1) -> None:
     """Raise 429 when `caller` may not submit `count` more jobs now."""
     if not caller.limited:
         return
@@ -70,7 +70,7 @@ class Holds:
         self._by_principal: Counter[str] = Counter()
         self.total = 0
 
-    def acquire(self, lro: LRO, caller: Caller) -> Callable[[], None]:
+    def acquire(self, lro: Runtime, caller: Caller) -> Callable[[], None]:
         """Count one open stream or wait for `caller` until the returned function is
         called; refuse one over the principal's cap (429) or the process's (503)."""
         settings = lro.settings
@@ -105,7 +105,7 @@ class Holds:
         return release
 
     @contextlib.contextmanager
-    def hold(self, lro: LRO, caller: Caller) -> Iterator[None]:
+    def hold(self, lro: Runtime, caller: Caller) -> Iterator[None]:
         release = self.acquire(lro, caller)
         try:
             yield
@@ -113,10 +113,10 @@ class Holds:
             release()
 
 
-_HOLDS: weakref.WeakKeyDictionary[LRO, Holds] = weakref.WeakKeyDictionary()
+_HOLDS: weakref.WeakKeyDictionary[Runtime, Holds] = weakref.WeakKeyDictionary()
 
 
-def holds(lro: LRO) -> Holds:
+def holds(lro: Runtime) -> Holds:
     """The stream and wait counters of `lro` in this process."""
     found = _HOLDS.get(lro)
     if found is None:

@@ -21,7 +21,7 @@ from lro.models import Status, utcnow
 from lro.store import JobCount
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 StatusCounts = dict[Status, int]
 
@@ -70,7 +70,7 @@ def stats_body(
     }
 
 
-def add_stats_routes(router: APIRouter, lro: LRO) -> None:
+def add_stats_routes(router: APIRouter, lro: Runtime) -> None:
     @router.get(
         f"{lro.settings.api_prefix}/stats",
         response_model=None,

@@ -30,7 +30,7 @@ from lro.resource import job_resource
 from lro.store.base import JobEvent
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 SEND_TIMEOUT_SECONDS = 30.0
 
@@ -112,7 +112,7 @@ def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, base: str) -> st
 
 
 async def job_stream(
-    lro: LRO,
+    lro: Runtime,
     job_id: str,
     caller: Caller,
     cursor: int | None,
@@ -154,7 +154,7 @@ async def job_stream(
                     return
 
 
-def add_stream_routes(router: APIRouter, lro: LRO) -> None:
+def add_stream_routes(router: APIRouter, lro: Runtime) -> None:
     prefix = lro.settings.api_prefix
 
     @router.get(

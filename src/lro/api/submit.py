@@ -54,8 +54,8 @@ from lro.submission import (
 )
 
 if TYPE_CHECKING:
-    from lro.app import LRO
     from lro.operations import Operation
+    from lro.runtime import Runtime
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -188,7 +188,7 @@ class Hold:
     """The `Preference-Applied` value of the answer, when a preference decided."""
 
 
-def hold_for(lro: LRO, op: Operation | None, job: Job, prefer: Preferences) -> Hold:
+def hold_for(lro: Runtime, op: Operation | None, job: Job, prefer: Preferences) -> Hold:
     """HTTP-CONTRACT §21: the client decides over the server. `wait=N` holds up to N
     (capped), also beside `respond-async`, which RFC 7240 §4.3 reads as "answer
     asynchronously, but wait this long first"; `respond-async` alone gets the 202 at
@@ -209,7 +209,7 @@ def hold_for(lro: LRO, op: Operation | None, job: Job, prefer: Preferences) -> H
 
 
 async def submit_and_answer(
-    lro: LRO,
+    lro: Runtime,
     request: Request,
     body: Any,
     req: SubmitRequest,
@@ -247,7 +247,7 @@ async def submit_and_answer(
     return job_response(job, base, status_code=202, headers=headers, retry_after=True)
 
 
-async def _held(lro: LRO, job: Job, caller: Caller, seconds: float) -> Job:
+async def _held(lro: Runtime, job: Job, caller: Caller, seconds: float) -> Job:
     """The job once it is terminal, or as it is after `seconds`. The job is already
     stored, so a hold that the caps refuse (too many open waits) is no error: the caller
     gets the 202 it would have had without the hold, never a problem for a stored job."""
@@ -296,7 +296,7 @@ def check_json_media_type(content_type: str | None) -> None:
     )
 
 
-async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, Any]:
+async def read_object(request: Request, lro: Runtime, not_object: str) -> dict[str, Any]:
     """Headers checked first (a malformed Idempotency-Key is a 400 whatever the body),
     then the body, which must be a JSON object."""
     read_headers(request)
@@ -310,7 +310,7 @@ async def read_object(request: Request, lro: LRO, not_object: str) -> dict[str, 
     return body
 
 
-def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Response]]:
+def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[Response]]:
     async def submit_operation(
         request: Request,
         caller: Owner,
@@ -334,7 +334,7 @@ def _operation_endpoint(lro: LRO, op: Operation) -> Callable[..., Awaitable[Resp
     return submit_operation
 
 
-def _generic_endpoint(lro: LRO) -> Callable[..., Awaitable[Response]]:
+def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
     async def submit_job(
         request: Request,
         caller: Owner,
@@ -369,7 +369,7 @@ class SubmitRoutes:
     route, and the generic route's documented list of names grows in place (the OpenAPI
     document refers to that very list)."""
 
-    def __init__(self, router: APIRouter, lro: LRO) -> None:
+    def __init__(self, router: APIRouter, lro: Runtime) -> None:
         self._router = router
         self._lro = lro
         self._names: list[str] = sorted(lro.operations)

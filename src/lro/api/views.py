@@ -22,7 +22,7 @@ from lro.models import Job, utcnow
 from lro.resource import job_resource, job_url, rfc3339
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 
 RECHECK_SECONDS = 5.0
@@ -31,7 +31,7 @@ replayed after a lost LISTEN connection (or a missed poll), so without the re-re
 change made meanwhile would be noticed only at the wait's deadline."""
 
 
-def api_base(lro: LRO, request: Request) -> str:
+def api_base(lro: Runtime, request: Request) -> str:
     """The path every URL in this answer starts with: where the router is mounted (root
     path and include prefix, found by lro's route class) plus `LRO_API_PREFIX`, so a
     client follows `poll_url`, `Location` and the rest exactly as given."""
@@ -51,7 +51,9 @@ def gone(job_id: str, expired_at: datetime | None) -> Gone:
     )
 
 
-async def visible_job(lro: LRO, job_id: str, caller: Caller, now: datetime | None = None) -> Job:
+async def visible_job(
+    lro: Runtime, job_id: str, caller: Caller, now: datetime | None = None
+) -> Job:
     """The caller's job, or NotFound / Gone.
 
     An expired job is gone at once, whether or not the sweeper deleted its row yet; after
@@ -62,7 +64,7 @@ async def visible_job(lro: LRO, job_id: str, caller: Caller, now: datetime | Non
 
 
 async def check_visible(
-    lro: LRO, job_id: str, caller: Caller, job: Job | None, now: datetime | None = None
+    lro: Runtime, job_id: str, caller: Caller, job: Job | None, now: datetime | None = None
 ) -> Job:
     """`visible_job` for a job already read (a feed snapshot shares one read)."""
     now = now or utcnow()
@@ -112,7 +114,7 @@ def job_response(
 
 
 async def wait_for_job(
-    lro: LRO,
+    lro: Runtime,
     job_id: str,
     caller: Caller,
     timeout: float,

@@ -38,7 +38,7 @@ from lro.webhooks.signing import generate_secret, headers_for, parse_secrets
 from lro.webhooks.ssrf import Resolver, TargetPolicy
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 log = logging.getLogger("lro.webhooks")
 
@@ -93,7 +93,7 @@ def decide(
 
 
 class Dispatcher:
-    def __init__(self, lro: LRO, *, resolver: Resolver | None = None) -> None:
+    def __init__(self, lro: Runtime, *, resolver: Resolver | None = None) -> None:
         settings = lro.settings
         self._lro = lro
         self._resolver = resolver

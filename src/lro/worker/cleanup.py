@@ -25,7 +25,7 @@ from lro.context import JobContext
 from lro.models import Completion, Job, Lease, ResultRef
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 log = logging.getLogger("lro.worker")
 
@@ -34,7 +34,7 @@ DRAIN_SECONDS = 10.0
 
 
 class ResultCleanup:
-    def __init__(self, lro: LRO) -> None:
+    def __init__(self, lro: Runtime) -> None:
         self._lro = lro
         self._tasks: set[asyncio.Task[None]] = set()
 

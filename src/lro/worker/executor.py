@@ -41,8 +41,8 @@ from lro.results import File
 from lro.worker.cleanup import ResultCleanup
 
 if TYPE_CHECKING:
-    from lro.app import LRO
     from lro.operations import Operation
+    from lro.runtime import Runtime
     from lro.worker.buffer import WriteBuffer
 
 log = logging.getLogger("lro.worker")
@@ -169,7 +169,7 @@ class Executor:
 
     def __init__(
         self,
-        lro: LRO,
+        lro: Runtime,
         buffer: WriteBuffer,
         pool: concurrent.futures.ThreadPoolExecutor,
     ) -> None:
@@ -370,13 +370,7 @@ class Executor:
         job = a.job
         now = utcnow()
         if retry.should_retry(job.attempt, job.max_attempts, error.retryable):
-            base = a.op.retry_base_seconds
-            when = retry.retry_at(
-                now,
-                job.attempt,
-                self._settings.retry_base_seconds if base is None else base,
-                self._settings.retry_max_seconds,
-            )
+            when = self._lro.retry_policy.next_attempt_at(now, job.operation, job.attempt)
             a.ctx.logger.info(
                 "attempt %d/%d failed (%s: %s); retrying at %s",
                 job.attempt,

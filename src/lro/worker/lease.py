@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from lro.events import ChangeHub
 from lro.models import Lease, utcnow
 from lro.store.base import JobChange, Store
 from lro.tasks import cancel_and_wait
@@ -82,23 +83,24 @@ class Heartbeat:
 
 
 class CancelWatcher:
-    """Forwards `cancel_requested` change notifications for jobs this worker runs."""
+    """Forwards `cancel_requested` change notifications for jobs this worker runs. It
+    listens on the process's change hub, the one listener on the store."""
 
     def __init__(
         self,
-        store: Store,
+        hub: ChangeHub,
         *,
         is_running: Callable[[str], bool],
         on_cancel: Callable[[str], None],
     ) -> None:
-        self._store = store
+        self._hub = hub
         self._is_running = is_running
         self._on_cancel = on_cancel
         self._remove: Callable[[], None] | None = None
 
     def start(self) -> None:
         if self._remove is None:
-            self._remove = self._store.add_listener(self._on_change)
+            self._remove = self._hub.on_cancel_requested(self._on_change)
 
     def stop(self) -> None:
         if self._remove is not None:
@@ -106,6 +108,5 @@ class CancelWatcher:
             self._remove = None
 
     def _on_change(self, change: JobChange) -> None:
-        # Called for every committed change (thousands a second under load): keep it cheap.
         if change.cancel_requested and self._is_running(change.job_id):
             self._on_cancel(change.job_id)

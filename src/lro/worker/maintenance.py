@@ -23,7 +23,7 @@ from lro.store.base import RescueParams, SweepParams
 from lro.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 log = logging.getLogger("lro.worker.maintenance")
 
@@ -41,7 +41,7 @@ def rescue_interval(lease_seconds: float) -> float:
 class Maintenance:
     """The rescuer (expired leases back to the queue) and the sweeper (retention)."""
 
-    def __init__(self, lro: LRO) -> None:
+    def __init__(self, lro: Runtime) -> None:
         self._lro = lro
         self._tasks: list[asyncio.Task[None]] = []
         self.rescued = 0
@@ -110,7 +110,7 @@ class Maintenance:
         return total
 
     # -- loops ----------------------------------------------------------------------------
-    def start(self) -> None:
+    async def start(self) -> None:
         if self._tasks:
             return
         loop = asyncio.get_running_loop()

@@ -8,7 +8,11 @@ Per process the worker runs these asyncio tasks, and one more per running job:
                  so jobs delayed by `run_at` start on time
     buffer       batched completions and coalesced progress (lro.worker.buffer)
     heartbeat    one lease extension for all running jobs every lease/3 (lro.worker.lease)
-    maintenance  rescuer + retention sweeper (lro.worker.maintenance)
+    hand-off     on PostgreSQL, jobs handed to this idle worker at submit (worker/handoff)
+
+Beside it run the `services` the composition root gives it (LRO.worker(): the rescuer
+and sweeper of lro.worker.maintenance, the webhook dispatcher, its slots gauge); the
+worker only starts them with itself and stops them once it has drained.
 
 Cancel requests: the handler's `ctx.cancelled` is set at once; an async handler (or the
 wait for a sync one) still running `cancel_grace` seconds later (default 1 s) is
@@ -38,7 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lro.models import Completion, Job, Lease, utcnow
 from lro.store.base import ClaimParams
@@ -48,8 +52,17 @@ from lro.worker.handoff import HandoffReceiver
 from lro.worker.lease import CancelWatcher, Heartbeat
 from lro.worker.maintenance import Maintenance
 
+
+class Service(Protocol):
+    """A long-running part that starts and stops with a worker (see `Worker.services`)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 log = logging.getLogger("lro.worker")
 
@@ -100,10 +113,15 @@ def _make_id() -> str:
 
 
 class Worker:
-    """Runs this LRO's operations; see the module docstring for the moving parts."""
+    """Runs the runtime's operations; see the module docstring for the moving parts."""
 
     def __init__(
-        self, lro: LRO, concurrency: int, *, cancel_grace: float = CANCEL_GRACE_SECONDS
+        self,
+        lro: Runtime,
+        concurrency: int,
+        *,
+        cancel_grace: float = CANCEL_GRACE_SECONDS,
+        services: Sequence[Service] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -114,7 +132,11 @@ class Worker:
         """Fresh per Worker, so two workers on one host (or a restarted one) never share
         leases; the host and pid prefix only make logs readable."""
         self.stats = WorkerStats()
-        self.maintenance: Maintenance | None = None
+        self.services: list[Service] = list(services)
+        """What runs beside this worker for as long as it does, chosen by the composition
+        root (`LRO.worker()`: maintenance, the webhook dispatcher, its metrics): started
+        once the worker runs, stopped once it has drained. A bare `Worker(runtime, n)`
+        only claims and runs jobs."""
         self._attempts: dict[str, Attempt] = {}
         self._busy = 0
         self._zombies = 0
@@ -138,7 +160,16 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._watcher: CancelWatcher | None = None
         self._handoff: HandoffReceiver | None = None
-        self._unregister_slots: Callable[[], None] | None = None
+
+    @property
+    def maintenance(self) -> Maintenance | None:
+        """The rescuer and sweeper among this worker's services, if it was given them."""
+        return next((s for s in self.services if isinstance(s, Maintenance)), None)
+
+    @property
+    def busy(self) -> int:
+        """Slots running a job (or held by a sync handler's thread that outlived it)."""
+        return self._busy
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,24 +202,16 @@ class Worker:
             on_cancel=self._on_cancel,
         )
         self._watcher = CancelWatcher(
-            store, is_running=self._attempts.__contains__, on_cancel=self._on_cancel
+            self.lro.hub, is_running=self._attempts.__contains__, on_cancel=self._on_cancel
         )
-        self.maintenance = self.lro.maintenance()
         if store.handoffs is not None:
             self._handoff = HandoffReceiver(self, store, store.handoffs)
             self._handoff.start()
         self._buffer.start()
         self._heartbeat.start()
         self._watcher.start()
-        self.maintenance.start()
-        # Webhooks go out from every worker too, so a deployment of API processes that only
-        # accept work (or none at all) still delivers them.
-        await self.lro.dispatcher().start()
-        self._unregister_slots = self.lro.metrics.gauge(
-            "lro_worker_slots",
-            "Job slots of this process's workers, busy and in all.",
-            lambda: [({"state": "busy"}, self._busy), ({"state": "total"}, self.concurrency)],
-        )
+        for service in self.services:
+            await service.start()
         self._claim_task = self._loop.create_task(self._claim_loop(), name="lro-worker-claim")
         log.info(
             "worker %s started: %d slots, operations: %s",
@@ -227,13 +250,10 @@ class Worker:
         await self._heartbeat.stop()
         if self._watcher is not None:
             self._watcher.stop()
-        if self.maintenance is not None:
-            await self.maintenance.stop()
-        await self.lro.dispatcher().stop()
+        for service in reversed(self.services):
+            await service.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._unregister_slots is not None:
-            self._unregister_slots()
         log.info("worker %s stopped: %s", self.id, self.stats)
         self._stopped.set()
         self._notify()

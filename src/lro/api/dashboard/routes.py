@@ -25,7 +25,7 @@ from lro.api.routing import root_of
 from lro.errors import NotFound, Unauthorized
 
 if TYPE_CHECKING:
-    from lro.app import LRO
+    from lro.runtime import Runtime
 
 STATIC = Path(__file__).parent / "static"
 
@@ -89,7 +89,7 @@ def wants_html(request: Request) -> bool:
     return False
 
 
-def add_dashboard_routes(app: APIRouter, lro: LRO) -> None:
+def add_dashboard_routes(app: APIRouter, lro: Runtime) -> None:
     """The dashboard at `/dashboard` of wherever `app` is mounted. It expects the API
     under the same root (`include_router` both with one prefix, or `create_app`)."""
     template = (STATIC / "dashboard.html").read_text(encoding="utf-8")
