@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from lro.api.head import HeadMiddleware
-from lro.api.headers import SecurityHeadersMiddleware
-from lro.api.limits import BodyLimitMiddleware
 from lro.api.metrics import register_process_gauges
+from lro.api.middleware import BodyLimitMiddleware, HeadMiddleware, SecurityHeadersMiddleware
 from lro.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.api.helpers import PREFIX, assert_problem, claim, complete, count_jobs, make_lro
 
 from lro import LRO
-from lro.api.http import MAX_DELTA_SECONDS, check_idempotency_key, parse_prefer_wait
+from lro.api.headers import MAX_DELTA_SECONDS, check_idempotency_key, parse_prefer_wait
 from lro.errors import BadRequest
 
 

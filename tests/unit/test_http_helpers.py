@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from tests.support.jobs import T0, make_job
 
-from lro.api.http import (
+from lro.api.headers import (
     MAX_RETRY_AFTER,
     check_idempotency_key,
     etag_matches,

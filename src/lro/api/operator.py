@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
 from lro.api.dashboard import add_dashboard_routes
-from lro.api.http import UNAVAILABLE_RETRY_AFTER
+from lro.api.headers import UNAVAILABLE_RETRY_AFTER
 from lro.api.metrics import add_metrics_route
 from lro.api.problems import problem_response, problem_responses
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from lro.api.http import UNAVAILABLE_RETRY_AFTER
+from lro.api.headers import UNAVAILABLE_RETRY_AFTER
 from lro.errors import PROBLEM_BASE, IdempotencyInProgress, ProblemError, StoreUnavailable
 
 _log = logging.getLogger("lro.api")

@@ -28,25 +28,27 @@ from typing import Any, ClassVar
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from lro.api.head import head_channels
-from lro.api.headers import ALWAYS, HTML
-from lro.api.limits import too_large
+from lro.api.middleware import (
+    declared_too_large,
+    head_channels,
+    limited,
+    send_too_large,
+    with_security_headers,
+)
 from lro.api.problems import (
     handle_http_exception,
     handle_problem,
     handle_store_unavailable,
     handle_unexpected,
     handle_validation,
-    problem_bytes,
 )
-from lro.errors import PayloadTooLarge, ProblemError, StoreUnavailable
+from lro.errors import ProblemError, StoreUnavailable
 
 _log = logging.getLogger("lro.api")
 
@@ -151,36 +153,14 @@ class LroRoute(APIRoute):
             return
         scope[ROOT_KEY] = request_root(scope, self.lro_depth)
         limit = self.max_body_bytes
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _send_problem(scope, send, too_large(limit), 413, close=True)
+        if declared_too_large(scope, limit):
+            await send_too_large(scope, send, limit)
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise too_large(limit)
-            return message
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
-                    headers.setdefault(name, value)
-                if headers.get("content-type", "").startswith("text/html"):
-                    for name, value in HTML.items():
-                        headers.setdefault(name, value)
-            await send(message)
-
-        inner_receive: Receive = limited_receive
-        inner_send: Send = send_with_headers
+        inner_receive = limited(receive, limit)
+        inner_send = with_security_headers(send)
         if scope["method"] == "HEAD" and self._serves_get:
             scope = {**scope, "method": "GET"}
-            inner_receive, inner_send = head_channels(limited_receive, send_with_headers)
+            inner_receive, inner_send = head_channels(inner_receive, inner_send)
         try:
             await super().handle(scope, inner_receive, inner_send)
         except StarletteHTTPException as exc:
@@ -192,31 +172,6 @@ class LroRoute(APIRoute):
 def route_class(max_body_bytes: int) -> type[LroRoute]:
     """LroRoute with this body limit (one class per limit: see LroRoute)."""
     return type("LroRoute", (LroRoute,), {"max_body_bytes": max_body_bytes})
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-async def _send_problem(
-    scope: Scope, send: Send, exc: PayloadTooLarge, status: int, *, close: bool
-) -> None:
-    body = problem_bytes(exc, instance=scope.get("path"))
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in ALWAYS.items()),
-    ]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 __all__ = ["ROOT_KEY", "LroRoute", "problem_for", "request_root", "root_of", "route_class"]

@@ -23,11 +23,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from lro.api.auth import Caller, Owner
-from lro.api.http import Preferences, check_idempotency_key, parse_prefer
-from lro.api.limits import too_large
+from lro.api.headers import Preferences, check_idempotency_key, parse_prefer
 from lro.api.links import result_link
+from lro.api.middleware import too_large
+from lro.api.principal_limits import check_submit, holds
 from lro.api.problems import problem_responses
-from lro.api.quotas import check_submit, holds
 from lro.api.schemas import (
     GenericSubmit,
     JobResource,
@@ -208,16 +208,25 @@ def hold_for(lro: Runtime, op: Operation | None, job: Job, prefer: Preferences) 
     return Hold(within)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubmitBody:
+    """A submit request as read once: its headers, then its JSON object body."""
+
+    body: dict[str, Any]
+    idempotency_key: str | None
+    prefer: Preferences
+
+
 async def submit_and_answer(
     lro: Runtime,
     request: Request,
-    body: Any,
+    read: SubmitBody,
     req: SubmitRequest,
     caller: Caller,
 ) -> Response:
     """One insert (validated by submit_jobs), then the 202, the replay, or the 200 of a
     job that ended within the hold (`Prefer: wait`, or the operation's respond_within)."""
-    key, prefer = read_headers(request)
+    key, prefer, body = read.idempotency_key, read.prefer, read.body
     req = dataclasses.replace(
         req,
         owner=caller.principal,
@@ -296,10 +305,10 @@ def check_json_media_type(content_type: str | None) -> None:
     )
 
 
-async def read_object(request: Request, lro: Runtime, not_object: str) -> dict[str, Any]:
+async def read_object(request: Request, lro: Runtime, not_object: str) -> SubmitBody:
     """Headers checked first (a malformed Idempotency-Key is a 400 whatever the body),
     then the body, which must be a JSON object."""
-    read_headers(request)
+    key, prefer = read_headers(request)
     check_json_media_type(request.headers.get("content-type"))
     body = await read_json(request, lro.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -307,7 +316,7 @@ async def read_object(request: Request, lro: Runtime, not_object: str) -> dict[s
             not_object,
             extensions={"errors": [{"pointer": "", "detail": "not a JSON object"}]},
         )
-    return body
+    return SubmitBody(body, key, prefer)
 
 
 def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[Response]]:
@@ -317,11 +326,11 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
-        body = await read_object(
+        read = await read_object(
             request, lro, "The body must be a JSON object of the operation's parameters."
         )
-        reserved = _validate(Reserved, body)
-        params = {k: v for k, v in body.items() if k not in Reserved.model_fields}
+        reserved = _validate(Reserved, read.body)
+        params = {k: v for k, v in read.body.items() if k not in Reserved.model_fields}
         req = SubmitRequest(
             operation=op.name,
             params=params,
@@ -329,7 +338,7 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
             priority=reserved.priority,
             callback_progress=reserved.callback_progress,
         )
-        return await submit_and_answer(lro, request, body, req, caller)
+        return await submit_and_answer(lro, request, read, req, caller)
 
     return submit_operation
 
@@ -341,10 +350,10 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
-        body = await read_object(
+        read = await read_object(
             request, lro, 'The body must be a JSON object: {"operation": ..., "params": {...}}.'
         )
-        parsed: GenericSubmit = _validate(GenericSubmit, body)
+        parsed: GenericSubmit = _validate(GenericSubmit, read.body)
         req = SubmitRequest(
             operation=parsed.operation,
             params=parsed.params,
@@ -353,7 +362,7 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
             delay=parsed.delay_seconds,
             callback_progress=parsed.callback_progress,
         )
-        return await submit_and_answer(lro, request, body, req, caller)
+        return await submit_and_answer(lro, request, read, req, caller)
 
     return submit_job
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lro.api.auth import Caller
-from lro.api.http import job_etag, job_retry_after
+from lro.api.headers import job_etag, job_retry_after
 from lro.api.routing import root_of
 from lro.errors import Gone, NotFound
 from lro.models import Job, utcnow

@@ -1,6 +1,6 @@
 """One attempt of one job: run the handler, then map what happened onto the store.
 
-    handler returned      -> result stored, completion queued in the WriteBuffer
+    handler returned      -> result stored, completion buffered (COMPLETING) for a batch
     JobError / exception  -> retry later (Failure with retry_at) or fail with an ErrorDetail
     timeout               -> the same, with code `timeout`
     JobCancelled / cancel -> cancel_running
@@ -63,8 +63,9 @@ class StopReason(enum.Enum):
 
 
 class Outcome(enum.Enum):
-    QUEUED = "queued"
-    """Completion queued in the WriteBuffer; counted once committed."""
+    COMPLETING = "completing"
+    """The handler finished; its completion waits in the WriteBuffer and counts as
+    completed once committed (the runner hears of it from the buffer)."""
     RETRIED = "retried"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -243,7 +244,7 @@ class Executor:
             # write (one still in flight loses to this completion: see worker/buffer.py).
             completion = dataclasses.replace(completion, step=step)
         self._buffer.add_completion(completion)
-        return Outcome.QUEUED
+        return Outcome.COMPLETING
 
     # -- running the handler --------------------------------------------------------------
     async def _invoke(self, a: Attempt) -> Any:

@@ -96,7 +96,7 @@ class WorkerStats:
 
 
 _OUTCOME_LABELS = {
-    Outcome.QUEUED: "completed",
+    Outcome.COMPLETING: "completed",
     Outcome.RETRIED: "retried",
     Outcome.FAILED: "failed",
     Outcome.CANCELLED: "cancelled",
@@ -459,7 +459,7 @@ class Worker:
             log.exception("attempt of job %s crashed in the worker", a.job.id)
             outcome = Outcome.LOST
         stats = self.stats
-        if outcome is not Outcome.QUEUED:
+        if outcome is not Outcome.COMPLETING:
             self._forget(a)
             self._measure(a, _OUTCOME_LABELS[outcome])
             if outcome is Outcome.RETRIED:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from lro.api.auth import authenticate
-from lro.api.http import etag_matches
+from lro.api.headers import etag_matches
 from lro.api.problems import ProblemResponse
 from lro.api.routing import root_of
 from lro.errors import NotFound, Unauthorized

@@ -1,0 +1,210 @@
+"""ASGI middleware for a whole app (what `create_app` wraps around every route), and the
+pieces lro's own route class reuses to keep the same rules in any app (api/routing.py).
+
+    HeadMiddleware             HEAD for every GET route (RFC 9110 §9.3.2)
+    SecurityHeadersMiddleware  nosniff, no-referrer; no framing for HTML
+    BodyLimitMiddleware        413 for bodies over the limit, counted while they stream
+
+All three are pure ASGI (no `BaseHTTPMiddleware`): no body buffering, so streams and file
+downloads pass through untouched, and the app's exception flow stays intact.
+
+HEAD. FastAPI routes answer only the methods they declare, so `HEAD /api/v1/jobs/{id}`
+was a 405. A HEAD is routed as the GET it mirrors and answered with the GET's status and
+headers (Content-Length, ETag, Retry-After included) without its body. A streamed answer
+(the SSE route) would otherwise keep a HEAD open for as long as the job runs: once the
+headers are out, the app is told the client has gone, which ends a stream at once.
+
+Security headers. JSON and problem answers get `nosniff` and `no-referrer` (signed result
+links must not leak through a Referer). HTML pages (the interactive docs) also refuse to
+be framed.
+
+Body limit. A declared `Content-Length` over the limit is refused before reading a byte,
+and a chunked body (no length) is cut off as soon as the running count passes the limit.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lro.api.problems import PROBLEM_MEDIA_TYPE, problem_bytes
+from lro.errors import PayloadTooLarge
+
+
+# -- HEAD ---------------------------------------------------------------------------------
+def head_channels(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """The channels a GET handler runs with to answer a HEAD: the status and headers go
+    out, the body does not, and once they are out the handler hears the client leave."""
+    answered = False
+
+    async def receive_until_answered() -> Message:
+        if answered:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    async def send_head(message: Message) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.start":
+            await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            answered = True
+        # Bodies (and anything after the answer) are not sent for a HEAD.
+
+    return receive_until_answered, send_head
+
+
+class HeadMiddleware:
+    """For an app's own routes; lro's routes answer HEAD themselves (api/routing.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        head_receive, head_send = head_channels(receive, send)
+        await self.app({**scope, "method": "GET"}, head_receive, head_send)
+
+
+# -- security headers ---------------------------------------------------------------------
+ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+HTML = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def with_security_headers(send: Send) -> Send:
+    """`send` that adds the security headers an answer lacks (never overriding its own)."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in ALWAYS.items():
+                headers.setdefault(name, value)
+            if headers.get("content-type", "").startswith("text/html"):
+                for name, value in HTML.items():
+                    headers.setdefault(name, value)
+        await send(message)
+
+    return send_with_headers
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, with_security_headers(send))
+
+
+# -- body limit -----------------------------------------------------------------------------
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than the limit of {limit} bytes.",
+        extensions={"max_body_bytes": limit},
+        # The unread rest of the body is still on the wire: the connection cannot be reused.
+        headers={"Connection": "close"},
+    )
+
+
+def declared_too_large(scope: Scope, limit: int) -> bool:
+    """Whether the request declares a `Content-Length` over `limit` (refused unread)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value) > limit
+            except ValueError:
+                return False
+    return False
+
+
+def limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises PayloadTooLarge once the body read so far passes `limit`."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large(limit)
+        return message
+
+    return limited_receive
+
+
+async def send_too_large(scope: Scope, send: Send, limit: int) -> None:
+    """The 413 problem, sent directly (nothing of the app has answered yet)."""
+    body = problem_bytes(too_large(limit), instance=scope.get("path"))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *((k.lower().encode(), v.encode()) for k, v in ALWAYS.items()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Answers 413 (problem+json) for bodies over `max_body_bytes`.
+
+    Reading past the limit raises `PayloadTooLarge` inside the app, so an app with lro's
+    problem handlers renders it like any other problem; if it escapes the app before a
+    response started, this middleware sends the 413 itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if declared_too_large(scope, self.limit):
+            await send_too_large(scope, send, self.limit)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited(receive, self.limit), tracking_send)
+        except PayloadTooLarge:
+            if started:
+                raise
+            await send_too_large(scope, send, self.limit)
+
+
+__all__ = [
+    "ALWAYS",
+    "HTML",
+    "BodyLimitMiddleware",
+    "HeadMiddleware",
+    "SecurityHeadersMiddleware",
+    "declared_too_large",
+    "head_channels",
+    "limited",
+    "send_too_large",
+    "too_large",
+    "with_security_headers",
+]
