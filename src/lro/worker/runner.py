@@ -32,11 +32,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -51,6 +49,8 @@ from lro.worker.executor import Attempt, Executor, Outcome, StopReason
 from lro.worker.handoff import HandoffReceiver
 from lro.worker.lease import CancelWatcher, Heartbeat
 from lro.worker.maintenance import Maintenance
+from lro.worker.signals import run_until_signalled
+from lro.worker.stats import OUTCOME_LABELS, TIMED, WorkerStats
 
 
 class Service(Protocol):
@@ -77,34 +77,6 @@ CANCEL_GRACE_SECONDS = 1.0
 
 INTERRUPT_WAIT_SECONDS = 2.0
 """On shutdown, how long interrupted attempts get to record their outcome."""
-
-
-@dataclasses.dataclass(slots=True)
-class WorkerStats:
-    """What this worker has done; a stable surface for tests and the CLI."""
-
-    claimed: int = 0
-    completed: int = 0
-    failed: int = 0
-    retried: int = 0
-    cancelled: int = 0
-    released: int = 0
-    handed: int = 0
-    """Jobs started from a hand-off at submit instead of a claim (PostgreSQL)."""
-    lost: int = 0
-    """Attempts whose lease was taken away; their outcome was dropped."""
-
-
-_OUTCOME_LABELS = {
-    Outcome.COMPLETING: "completed",
-    Outcome.RETRIED: "retried",
-    Outcome.FAILED: "failed",
-    Outcome.CANCELLED: "cancelled",
-    Outcome.RELEASE: "released",
-    Outcome.LOST: "lost",
-}
-_TIMED = frozenset({"completed", "failed", "retried", "cancelled"})
-"""Outcomes whose run time is a job's run time (a release or a lost lease is not)."""
 
 
 def _make_id() -> str:
@@ -261,37 +233,9 @@ class Worker:
     async def run_until_stopped(self) -> None:
         """Start, run until SIGTERM/SIGINT (or `stop()`), then stop gracefully. A second
         signal skips what is left of the grace period."""
-        loop = asyncio.get_running_loop()
-        requested = asyncio.Event()
-
-        def on_signal() -> None:
-            if requested.is_set():
-                log.warning("second signal: interrupting running jobs now")
-                self._force.set()
-            else:
-                log.info("signal received: worker %s shutting down", self.id)
-                requested.set()
-
-        installed = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, on_signal)
-                installed.append(sig)
-        try:
-            await self.start()
-            waits = [
-                loop.create_task(requested.wait()),
-                loop.create_task(self._stopped.wait()),
-            ]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
-            await self.stop()
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+        await run_until_signalled(
+            f"worker {self.id}", self.start, self.stop, self._stopped, self._force
+        )
 
     # -- test signals ---------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[WorkerStats], bool], timeout: float) -> None:
@@ -461,7 +405,7 @@ class Worker:
         stats = self.stats
         if outcome is not Outcome.COMPLETING:
             self._forget(a)
-            self._measure(a, _OUTCOME_LABELS[outcome])
+            self._measure(a, OUTCOME_LABELS[outcome])
             if outcome is Outcome.RETRIED:
                 stats.retried += 1
                 if a.retry_at is not None and (
@@ -517,7 +461,7 @@ class Worker:
     def _measure(self, a: Attempt, outcome: str) -> None:
         series = self.lro.metrics.operation(a.job.operation)
         series.outcomes[outcome].inc()
-        if outcome in _TIMED:
+        if outcome in TIMED:
             series.duration.observe(time.monotonic() - a.started)
 
     def _leases(self) -> list[Lease]:
