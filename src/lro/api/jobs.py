@@ -22,6 +22,7 @@ from lro.api.views import (
     not_found,
     visible_job,
     wait_for_job,
+    while_connected,
 )
 from lro.errors import BadRequest, Conflict
 from lro.models import Job, ListQuery, Status, utcnow
@@ -168,7 +169,7 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
         base = api_base(lro, request)
         if wait is not None and wait > 0:
             job = await _long_poll(
-                lro, job_id, caller, tags, min(wait, settings.max_wait_seconds), base
+                lro, request, job_id, caller, tags, min(wait, settings.max_wait_seconds), base
             )
         else:
             job = await visible_job(lro, job_id, caller)
@@ -267,7 +268,13 @@ async def serve_result(lro: Runtime, job: Job) -> Response:
 
 
 async def _long_poll(
-    lro: Runtime, job_id: str, caller: Caller, tags: list[str], timeout: float, base: str
+    lro: Runtime,
+    request: Request,
+    job_id: str,
+    caller: Caller,
+    tags: list[str],
+    timeout: float,
+    base: str,
 ) -> Job:
     """Hold until the job differs from the client's ETag(s), or from the state at arrival
     when none was given. A terminal job cannot change any more, so it returns at once."""
@@ -280,4 +287,4 @@ async def _long_poll(
         return job.is_terminal or not etag_matches(baseline, etag)
 
     with holds(lro).hold(lro, caller):
-        return await wait_for_job(lro, job_id, caller, timeout, done=done)
+        return await while_connected(request, wait_for_job(lro, job_id, caller, timeout, done=done))

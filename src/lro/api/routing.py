@@ -104,8 +104,19 @@ def root_of(request: Request) -> str:
     return str(root)
 
 
+class ClientGone(Exception):
+    """The client of a waiting request disconnected; nobody is left to answer."""
+
+
+CLIENT_GONE = 499
+"""The status logged for a request whose client left first (nginx's convention): the
+answer is never sent, the number only tells the access log what happened."""
+
+
 async def problem_for(request: Request, exc: Exception) -> Response:
     """The problem answer for an exception escaping a route (see problems.py)."""
+    if isinstance(exc, ClientGone):
+        return Response(status_code=CLIENT_GONE)
     if isinstance(exc, ProblemError):
         return await handle_problem(request, exc)
     if isinstance(exc, RequestValidationError):
@@ -174,4 +185,13 @@ def route_class(max_body_bytes: int) -> type[LroRoute]:
     return type("LroRoute", (LroRoute,), {"max_body_bytes": max_body_bytes})
 
 
-__all__ = ["ROOT_KEY", "LroRoute", "problem_for", "request_root", "root_of", "route_class"]
+__all__ = [
+    "CLIENT_GONE",
+    "ROOT_KEY",
+    "ClientGone",
+    "LroRoute",
+    "problem_for",
+    "request_root",
+    "root_of",
+    "route_class",
+]

@@ -35,7 +35,7 @@ from lro.api.schemas import (
     inline_schema,
     operation_body_schema,
 )
-from lro.api.views import api_base, job_response, wait_for_job
+from lro.api.views import api_base, job_response, wait_for_job, while_connected
 from lro.errors import (
     BadRequest,
     ServiceUnavailable,
@@ -242,7 +242,7 @@ async def submit_and_answer(
     job: Job = inserted.job
     hold = hold_for(lro, lro.operations.get(job.operation), job, prefer)
     if hold.seconds > 0:
-        job = await _held(lro, job, caller, hold.seconds)
+        job = await _held(lro, request, job, caller, hold.seconds)
         if job.is_terminal:
             if hold.applied is not None:
                 headers["Preference-Applied"] = hold.applied
@@ -256,7 +256,7 @@ async def submit_and_answer(
     return job_response(job, base, status_code=202, headers=headers, retry_after=True)
 
 
-async def _held(lro: Runtime, job: Job, caller: Caller, seconds: float) -> Job:
+async def _held(lro: Runtime, request: Request, job: Job, caller: Caller, seconds: float) -> Job:
     """The job once it is terminal, or as it is after `seconds`. The job is already
     stored, so a hold that the caps refuse (too many open waits) is no error: the caller
     gets the 202 it would have had without the hold, never a problem for a stored job."""
@@ -265,7 +265,8 @@ async def _held(lro: Runtime, job: Job, caller: Caller, seconds: float) -> Job:
     except (TooManyRequests, ServiceUnavailable):
         return job
     try:
-        return await wait_for_job(lro, job.id, caller, seconds, done=lambda j: j.is_terminal)
+        done = wait_for_job(lro, job.id, caller, seconds, done=lambda j: j.is_terminal)
+        return await while_connected(request, done)
     finally:
         release()
 

@@ -7,23 +7,26 @@ Shared by the submit and job routes so that visibility (404 for unknown or forei
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lro.api.auth import Caller
 from lro.api.headers import job_etag, job_retry_after
-from lro.api.routing import root_of
+from lro.api.routing import ClientGone, root_of
 from lro.errors import Gone, NotFound
 from lro.models import Job, utcnow
 from lro.resource import job_resource, job_url, rfc3339
+from lro.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
 
+
+T = TypeVar("T")
 
 RECHECK_SECONDS = 5.0
 """A waiting request re-reads its job at least this often. Notifications are not
@@ -111,6 +114,32 @@ def job_response(
     if link is not None:
         body["result_link"] = link
     return JSONResponse(body, status_code, headers=all_headers)
+
+
+async def while_connected(request: Request, waiting: Awaitable[T]) -> T:
+    """Await `waiting` unless the client disconnects first, then cancel it and raise
+    ClientGone. A request that only waits does not notice a client that left on its own
+    (nothing is sent until the wait ends), so without this a long poll whose client
+    vanished would keep its place under the per-principal caps until its full wait ran
+    out: 100 reset connections locked their principal out for half a minute."""
+    work = asyncio.ensure_future(waiting)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not work.done():
+            await cancel_and_wait([work])
+        await cancel_and_wait([gone])
+    if work.cancelled():
+        raise ClientGone()
+    return work.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 async def wait_for_job(
