@@ -71,6 +71,37 @@ async def test_tampered_foreign_and_expired_links_get_the_same_403(
     assert "linked" not in answers[0].text
 
 
+async def test_only_the_canonical_spelling_of_a_link_opens_it(
+    secured: Served, as_: Clients
+) -> None:
+    """Issue 13: `expires` with a leading zero or non-ASCII digits parsed to the same
+    number and opened the result; a missing part answered 400, not the uniform 403."""
+    alice = as_("alice")
+    job = await completed_job(secured, alice)
+    good = (await alice.get(f"{PREFIX}/jobs/{job.id}")).json()["result_link"]
+    base, _, query = good.partition("?")
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    expires, sig = params["expires"], params["sig"]
+    arabic = "".join(chr(0x0660 + int(d)) for d in expires)  # ARABIC-INDIC DIGIT ZERO..
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in expires)  # FULLWIDTH DIGIT ZERO..
+    respelled = [
+        f"{base}?expires=0{expires}&sig={sig}",
+        f"{base}?expires=%2B{expires}&sig={sig}",
+        f"{base}?expires={arabic}&sig={sig}",
+        f"{base}?expires={fullwidth}&sig={sig}",
+        f"{base}?expires=%20{expires}&sig={sig}",
+        f"{base}?sig={sig}",
+        f"{base}?expires={expires}",
+        base,
+    ]
+    anonymous = as_(None)
+    assert (await anonymous.get(good)).status_code == 200
+    answers = [await anonymous.get(url) for url in respelled]
+    assert [a.status_code for a in answers] == [403] * len(respelled), [a.text for a in answers]
+    bodies = [{k: v for k, v in a.json().items() if k != "instance"} for a in answers]
+    assert all(b == bodies[0] for b in bodies)
+
+
 @pytest.fixture
 async def limited(tmp_path: Path) -> AsyncIterator[Served]:
     async for s in served_with(

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
 import weakref
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from lro.runtime import Runtime
 
 SECRET_KEY = "result_link_secret"
+_CANONICAL = re.compile(r"[1-9][0-9]{0,14}")
 _KEYS: weakref.WeakKeyDictionary[Runtime, bytes] = weakref.WeakKeyDictionary()
 
 
@@ -76,7 +78,7 @@ def add_link_routes(router: APIRouter, lro: Runtime, serve: Any) -> None:
             200: {"description": "The result, as from GET /jobs/{job_id}/result."},
             206: {"description": "A byte range of it, as from GET /jobs/{job_id}/result."},
             307: {"description": "Fetch it from the object store, as GET /jobs/{job_id}/result."},
-            **problem_responses(400, 403, 409, 416, 503),
+            **problem_responses(403, 409, 416, 503),
         },
         operation_id="get_signed_result",
         summary="Download a result with a signed link (no Authorization header)",
@@ -84,13 +86,18 @@ def add_link_routes(router: APIRouter, lro: Runtime, serve: Any) -> None:
     )
     async def get_signed_result(
         job_id: Annotated[str, Path(description="The job's id.")],
-        expires: Annotated[str, Query(description="Unix time the link stops working.")],
-        sig: Annotated[str, Query(description="The link's signature.")],
+        expires: Annotated[
+            str | None, Query(description="Unix time the link stops working.")
+        ] = None,
+        sig: Annotated[str | None, Query(description="The link's signature.")] = None,
     ) -> Response:
-        # Parsed here, not by FastAPI: a mangled link gets the same 403 as a forged one.
-        when = int(expires) if expires.isdecimal() and len(expires) < 16 else 0
+        # Parsed here, not by FastAPI: a missing, mangled or re-spelled part gets the same
+        # 403 as a forged link. Only the spelling lro writes counts (no sign, no leading
+        # zero, ASCII digits only), so one link has exactly one valid form.
+        when = int(expires) if expires is not None and _CANONICAL.fullmatch(expires) else 0
         expected = signature(await link_key(lro), job_id, when)
-        if not hmac.compare_digest(expected.encode(), sig.encode()) or when < time.time():
+        given = (sig or "").encode("ascii", "replace")
+        if not hmac.compare_digest(expected.encode(), given) or when < time.time():
             raise _refused()
         job = await lro.store.get_job(job_id)
         if job is None or job.is_expired(utcnow()):
