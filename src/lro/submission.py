@@ -59,11 +59,24 @@ def validation_problem(exc: ValidationError, prefix: tuple[str | int, ...] = ())
     return Unprocessable(f"Invalid parameters: {summary}", extensions={"errors": errors})
 
 
+MAX_CALLBACK_URL = 2048
+"""Longest callback URL accepted, in characters. The URL is stored with the job, copied
+into every delivery and sent on every attempt: a 900 KB one was accepted at submit and
+only failed at delivery. 2048 is what browsers and most proxies handle."""
+
+
 async def check_callback_url(
     url: str, settings: Settings, resolver: Resolver | None = None
 ) -> None:
-    """Refuse (422) a callback URL the webhook sender would refuse: not http(s), or a host
-    that does not resolve or reaches a non-public address (HTTP-CONTRACT §8)."""
+    """Refuse (422) a callback URL the webhook sender would refuse: too long, not http(s),
+    or a host that does not resolve or reaches a non-public address (docs/webhooks.md)."""
+    if len(url) > MAX_CALLBACK_URL:
+        reason = (
+            f"callback_url is {len(url)} characters long; at most {MAX_CALLBACK_URL} are allowed"
+        )
+        raise Unprocessable(
+            reason, extensions={"errors": [{"pointer": "/callback_url", "detail": reason}]}
+        )
     try:
         await check_url(url, TargetPolicy.from_settings(settings), resolver)
     except TargetRefused as exc:

@@ -74,3 +74,28 @@ async def test_submit_with_allow_private_accepts_a_loopback_callback(tmp_path: P
         assert job is not None and job.callback_url == "http://127.0.0.1:9/h"
     finally:
         await lro.stop()
+
+
+async def test_an_overlong_callback_url_is_refused_everywhere(tmp_path: Path) -> None:
+    """Issue 13: a 900 KB callback_url was accepted at submit and failed at delivery."""
+    huge = "http://127.0.0.1:9/" + "a" * 900_000
+    longest = "http://127.0.0.1:9/" + "a" * (2048 - len("http://127.0.0.1:9/"))
+    lro = make_lro(tmp_path, webhook_allow_private=True, max_body_bytes=2_000_000)
+    await lro.start()
+    try:
+        transport = httpx.ASGITransport(app=lro.create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for route, body in [
+                (f"{PREFIX}/echo", {"text": "a", "callback_url": huge}),
+                (f"{PREFIX}/jobs", {"operation": "echo", "params": {"text": "a"},
+                                    "callback_url": huge}),
+            ]:  # fmt: skip
+                problem = assert_problem(await client.post(route, json=body), 422)
+                assert [e["pointer"] for e in problem["errors"]] == ["/callback_url"]
+            with pytest.raises(Unprocessable, match="at most 2048"):
+                await lro.submit("echo", {"text": "a"}, callback_url=huge)
+            assert await count_jobs(lro) == 0
+            ok = await client.post(f"{PREFIX}/echo", json={"text": "a", "callback_url": longest})
+            assert ok.status_code == 202, ok.text
+    finally:
+        await lro.stop()

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from lro.models import Status
+from lro.submission import MAX_CALLBACK_URL
 
 MAX_PRIORITY = 2**31 - 1
 MAX_DELAY_SECONDS = 366 * 86_400
@@ -77,7 +78,9 @@ class Reserved(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     callback_url: str | None = Field(
-        None, description="Absolute http(s) URL notified when the job ends (Standard Webhooks)."
+        None,
+        max_length=MAX_CALLBACK_URL,
+        description="Absolute http(s) URL notified when the job ends (Standard Webhooks).",
     )
     priority: int = Field(
         0,
