@@ -11,6 +11,7 @@ from typing import Any
 from lro.errors import JobCancelled
 from lro.models import Job, Lease
 from lro.results import ResultStore
+from lro.text import scrub
 
 _log = logging.getLogger("lro.job")
 
@@ -105,7 +106,7 @@ class JobContext:
         with self._lock:
             self._pct = max(self._pct, min(100.0, max(0.0, float(pct))))
             if step is not None:
-                self._step = step[:500]
+                self._step = scrub(step[:500])
             pct_now, step_now = self._pct, self._step
         self._on_progress(pct_now, step_now)
         return _DONE

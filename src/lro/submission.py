@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
 from lro.models import Inserted, NewJob, utcnow
+from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ async def check_callback_url(
 ) -> None:
     """Refuse (422) a callback URL the webhook sender would refuse: too long, not http(s),
     or a host that does not resolve or reaches a non-public address (docs/webhooks.md)."""
+    if NUL in url:
+        reason = "callback_url must not contain U+0000 (NUL)"
+        raise Unprocessable(
+            reason, extensions={"errors": [{"pointer": "/callback_url", "detail": reason}]}
+        )
     if len(url) > MAX_CALLBACK_URL:
         reason = (
             f"callback_url is {len(url)} characters long; at most {MAX_CALLBACK_URL} are allowed"
@@ -95,7 +101,15 @@ def validate_params(op: Operation, params: Any) -> dict[str, Any]:
         model = op.params_model.model_validate(params)
     except ValidationError as exc:
         raise validation_problem(exc) from None
-    return model.model_dump(mode="json")
+    dumped: dict[str, Any] = model.model_dump(mode="json")
+    where = nul_pointer(dumped)
+    if where is not None:
+        detail = "text must not contain U+0000 (NUL): no store can keep it everywhere"
+        raise Unprocessable(
+            f"Invalid parameters: {where or '/'}: {detail}",
+            extensions={"errors": [{"pointer": where, "detail": detail, "type": "nul"}]},
+        )
+    return dumped
 
 
 async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[Inserted]:

@@ -48,7 +48,7 @@ from lro.api.problems import (
     handle_unexpected,
     handle_validation,
 )
-from lro.errors import ProblemError, StoreUnavailable
+from lro.errors import BadRequest, ProblemError, StoreUnavailable
 
 _log = logging.getLogger("lro.api")
 
@@ -163,6 +163,10 @@ class LroRoute(APIRoute):
             await super().handle(scope, receive, send)
             return
         scope[ROOT_KEY] = request_root(scope, self.lro_depth)
+        if _has_nul(scope):
+            response = await handle_problem(Request(scope, receive), _NUL_IN_URL)
+            await response(scope, receive, with_security_headers(send))
+            return
         limit = self.max_body_bytes
         if declared_too_large(scope, limit):
             await send_too_large(scope, send, limit)
@@ -178,6 +182,19 @@ class LroRoute(APIRoute):
             # The route's own method check (405), raised before its handler runs.
             response = await handle_http_exception(Request(scope, receive), exc)
             await response(scope, inner_receive, inner_send)
+
+
+_NUL_IN_URL = BadRequest(
+    "The request's path or query contains U+0000 (NUL), which no job id, operation or "
+    "cursor holds.",
+    extensions={"errors": [{"pointer": "", "detail": "U+0000 in the URL"}]},
+)
+"""Refused before any route looks: PostgreSQL cannot even compare such text (lro.text)."""
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 def route_class(max_body_bytes: int) -> type[LroRoute]:

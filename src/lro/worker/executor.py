@@ -38,6 +38,7 @@ from lro.context import JobContext
 from lro.errors import PROBLEM_BASE, JobCancelled, JobError
 from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, utcnow
 from lro.results import File
+from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
 
 if TYPE_CHECKING:
@@ -130,14 +131,14 @@ def error_for(exc: BaseException, attempts: int) -> ErrorDetail:
     (truncated), never a traceback."""
     if isinstance(exc, JobError):
         return ErrorDetail(
-            type=error_type(exc.code),
-            title=exc.title,
-            detail=exc.detail,
-            code=exc.code,
+            type=error_type(scrub(exc.code)),
+            title=scrub(exc.title),
+            detail=scrub(exc.detail),
+            code=scrub(exc.code),
             retryable=exc.retryable,
             attempts=attempts,
         )
-    message = str(exc)
+    message = scrub(str(exc))
     if len(message) > DETAIL_LIMIT:
         message = message[:DETAIL_LIMIT] + "…"
     name = type(exc).__name__
@@ -311,7 +312,9 @@ class Executor:
                     retryable=False,
                 )
             ) from None
-        if len(text) <= self._settings.inline_result_bytes:  # ASCII-only: chars == bytes
+        # A NUL cannot be stored inline everywhere (lro.text); as a file it is kept as is.
+        inline = "\\u0000" not in text or nul_pointer(value) is None
+        if inline and len(text) <= self._settings.inline_result_bytes:  # ASCII: chars == bytes
             return Completion(a.lease, result=value)
         return await self._store_artifact(a, text.encode(), "application/json", "result.json")
 
