@@ -25,6 +25,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from lro.api.problems import problem_responses
+from lro.api.routing import accepts_nul
 from lro.errors import Forbidden
 from lro.models import Job, Status, utcnow
 
@@ -84,6 +85,7 @@ def add_link_routes(router: APIRouter, lro: Runtime, serve: Any) -> None:
         summary="Download a result with a signed link (no Authorization header)",
         tags=["jobs"],
     )
+    @accepts_nul  # never reaches the store: a link with a NUL fails its signature first
     async def get_signed_result(
         job_id: Annotated[str, Path(description="The job's id.")],
         expires: Annotated[

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -48,15 +48,27 @@ from lro.api.problems import (
     handle_unexpected,
     handle_validation,
 )
-from lro.errors import BadRequest, ProblemError, StoreUnavailable
+from lro.errors import BadRequest, NotFound, ProblemError, StoreUnavailable
 
 _log = logging.getLogger("lro.api")
+
+NUL_OK = "__lro_nul_ok__"
+"""Attribute of an endpoint that answers a NUL in its URL itself (see `accepts_nul`)."""
 
 LRO_PATH = "__lro_path__"
 """Attribute of an endpoint: the path lro declared it at, before any include prefix."""
 
 ROOT_KEY = "lro.root"
+
+F = TypeVar("F", bound=Callable[..., Any])
 """Scope key: the path in front of lro's route paths for this request."""
+
+
+def accepts_nul(endpoint: F) -> F:
+    """Mark a route that answers a URL holding U+0000 itself instead of with the shared
+    404 / 400: a signed link's one uniform 403 must not tell a NUL from a forgery."""
+    setattr(endpoint, NUL_OK, True)
+    return endpoint
 
 
 def declared_path(endpoint: Callable[..., Any], path: str) -> str:
@@ -140,6 +152,12 @@ class LroRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.lro_depth = _segments(declared_path(endpoint, path))
         super().__init__(path, endpoint, **kwargs)
+        checks = not getattr(endpoint, NUL_OK, False)
+        # A NUL can only reach the store through a path or query parameter the route
+        # reads: a path holding one names no resource (404, as for any unknown id), a
+        # query parameter holding one is malformed (400); others are never read.
+        self._nul_in_path = checks and bool(self.dependant.path_params)
+        self._nul_in_query = checks and bool(self.dependant.query_params)
         self._serves_get = "GET" in (self.methods or ())
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -153,6 +171,16 @@ class LroRoute(APIRoute):
 
         return answer
 
+    def _nul_problem(self, scope: Scope) -> ProblemError | None:
+        if self._nul_in_path and "\x00" in scope["path"]:
+            return NotFound(
+                f"There is no resource at {scope['path']!r}: no id holds U+0000 (NUL).",
+                extensions={"errors": [{"pointer": "", "detail": "U+0000 in the path"}]},
+            )
+        if self._nul_in_query and _query_has_nul(scope):
+            return _NUL_IN_QUERY
+        return None
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get("method") == "HEAD" and self._serves_get:
             return super().matches({**scope, "method": "GET"})
@@ -163,8 +191,9 @@ class LroRoute(APIRoute):
             await super().handle(scope, receive, send)
             return
         scope[ROOT_KEY] = request_root(scope, self.lro_depth)
-        if _has_nul(scope):
-            response = await handle_problem(Request(scope, receive), _NUL_IN_URL)
+        nul = self._nul_problem(scope)
+        if nul is not None:
+            response = await handle_problem(Request(scope, receive), nul)
             await response(scope, receive, with_security_headers(send))
             return
         limit = self.max_body_bytes
@@ -184,17 +213,16 @@ class LroRoute(APIRoute):
             await response(scope, inner_receive, inner_send)
 
 
-_NUL_IN_URL = BadRequest(
-    "The request's path or query contains U+0000 (NUL), which no job id, operation or "
-    "cursor holds.",
-    extensions={"errors": [{"pointer": "", "detail": "U+0000 in the URL"}]},
+_NUL_IN_QUERY = BadRequest(
+    "A query parameter contains U+0000 (NUL), which no operation, status or cursor holds.",
+    extensions={"errors": [{"pointer": "", "detail": "U+0000 in the query"}]},
 )
-"""Refused before any route looks: PostgreSQL cannot even compare such text (lro.text)."""
+"""Refused before the route reads it: PostgreSQL cannot even compare such text (lro.text)."""
 
 
-def _has_nul(scope: Scope) -> bool:
+def _query_has_nul(scope: Scope) -> bool:
     query: bytes = scope.get("query_string", b"")
-    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+    return b"%00" in query or b"\x00" in query
 
 
 def route_class(max_body_bytes: int) -> type[LroRoute]:
@@ -207,6 +235,7 @@ __all__ = [
     "ROOT_KEY",
     "ClientGone",
     "LroRoute",
+    "accepts_nul",
     "problem_for",
     "request_root",
     "root_of",
