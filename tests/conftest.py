@@ -1,4 +1,9 @@
-"""tests/ is not a package: make `tests.*` importable whichever directory pytest starts in."""
+"""tests/ is not a package: make `tests.*` importable whichever directory pytest starts in.
+
+pytest loads this conftest before the ones below it and before any test module, whether it
+runs the whole suite, one directory (`pytest tests/api`) or one file, from the repository
+root or from inside tests/; so this is the one place that needs to say it.
+"""
 
 from __future__ import annotations
 

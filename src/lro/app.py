@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lro.config import Settings
@@ -239,6 +239,45 @@ class LRO:
 
             self._dispatcher = Dispatcher(self)
         return self._dispatcher
+
+    @contextlib.contextmanager
+    def overridden(
+        self, settings: Settings, *, result_store: ResultStore | None = None
+    ) -> Iterator[LRO]:
+        """Run this LRO with other settings (and result store) inside the block, and give
+        it back as it was afterwards: what `lro.testing` does to point a user's LRO at a
+        temporary store. Refused (RuntimeError) for a store passed to `LRO(store=...)` or
+        an LRO that is running; one built from its URL but never started holds nothing
+        yet and is simply set aside. Stop the LRO before the block ends."""
+        if not self._owns_store or self._started:
+            where = "was passed to LRO(store=...)" if not self._owns_store else "is running"
+            raise RuntimeError(
+                f"this LRO's store ({type(self._store).__name__}) {where}; build the LRO "
+                "from a URL and stop it after other uses (await lro.stop())"
+            )
+        saved = (
+            self.settings,
+            self._store,
+            self._hub,
+            self._dispatcher,
+            self._result_store,
+            self._owns_result_store,
+        )
+        self.settings = settings
+        self._store = self._hub = self._dispatcher = None
+        self._result_store = result_store
+        self._owns_result_store = result_store is None
+        try:
+            yield self
+        finally:
+            (
+                self.settings,
+                self._store,
+                self._hub,
+                self._dispatcher,
+                self._result_store,
+                self._owns_result_store,
+            ) = saved
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[LRO]:

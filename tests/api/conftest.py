@@ -4,22 +4,15 @@ so the fixture starts and stops the LRO itself."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.api.helpers import make_lro
 
-# tests/ is not a package; make `tests.*` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.api.helpers import make_lro  # noqa: E402
-
-from lro import LRO  # noqa: E402
+from lro import LRO
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.api.helpers import PREFIX, make_lro
-from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO
 from lro.metrics import Metrics
 from lro.models import utcnow
 from lro.serving import create_app
+from lro.testing import run
 
 KEYS = "alice:alice-key-0123456789,admin:admin-key-0123456789"
 
@@ -39,12 +39,8 @@ async def scrape(lro: LRO, **headers: str) -> httpx.Response:
 
 
 async def test_submits_runs_and_the_queue_show_up(tmp_path: Path) -> None:
-    lro = make_lro(tmp_path)
-    transport = httpx.ASGITransport(app=create_app(lro))
-    async with (
-        lro.running(),
-        httpx.AsyncClient(transport=transport, base_url="http://lro.test") as client,
-    ):
+    async with run(make_lro(tmp_path), path=tmp_path, concurrency=3) as t:
+        client = t.client
         queued = await client.post(f"{PREFIX}/echo", json={"text": "a"})
         assert queued.status_code == 202
         answer = await client.get("/metrics")
@@ -58,8 +54,8 @@ async def test_submits_runs_and_the_queue_show_up(tmp_path: Path) -> None:
         assert value(text, "lro_webhook_deliveries_pending") == 0
         assert value(text, "lro_store_up") == 1
 
-        async with running_worker(lro, concurrency=3):
-            await wait_job(lro, queued.json()["job_id"])
+        async with t.background_worker():
+            await t.wait_for_job(queued.json()["job_id"])
             # The store's figures are cached for a second; this process's are live.
             text = (await client.get("/metrics")).text
             assert value(text, "lro_worker_slots", state="total") == 3

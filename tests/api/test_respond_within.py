@@ -16,20 +16,15 @@ import pytest
 from pydantic import BaseModel
 
 from lro import LRO, JobContext, Settings
+from lro.testing import run
 
 
 class Nap(BaseModel):
     seconds: float = 0.0
 
 
-def make(tmp_path: Path, **settings: object) -> LRO:
-    lro = LRO(
-        settings=Settings(
-            store_url=f"sqlite:///{tmp_path / 'lro.db'}",
-            result_dir=str(tmp_path / "results"),
-            **settings,  # type: ignore[arg-type]
-        )
-    )
+def make(**settings: object) -> LRO:
+    lro = LRO(settings=Settings(**settings))  # type: ignore[arg-type]
     gate = asyncio.Event()
 
     @lro.operation("quick", route="/quick", respond_within=30)
@@ -55,12 +50,9 @@ def make(tmp_path: Path, **settings: object) -> LRO:
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[LRO, httpx.AsyncClient]]:
-    lro = make(tmp_path)
-    app = lro.create_app(embedded_worker=True)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield lro, c
+    lro = make()
+    async with run(lro, path=tmp_path) as t, t.background_worker():
+        yield lro, t.client
         lro.gate.set()  # type: ignore[attr-defined]
 
 
@@ -110,12 +102,8 @@ async def test_client_prefer_wait_overrides_the_operation(
 
 @pytest.fixture
 async def without_worker(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    lro = make(tmp_path, respond_within_seconds=3600)
-    app = lro.create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async with run(make(respond_within_seconds=3600), path=tmp_path) as t:
+        yield t.client  # no worker runs: a held submit would never be answered
 
 
 async def test_known_slow_operation_answers_202_at_once(
@@ -135,16 +123,12 @@ async def test_respond_async_answers_202_at_once(without_worker: httpx.AsyncClie
 
 
 async def test_setting_is_the_default_hold(tmp_path: Path) -> None:
-    lro = make(tmp_path, respond_within_seconds=30)
-    app = lro.create_app(embedded_worker=True)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            r = await c.post("/api/v1/defaulted", json={})
-            assert r.status_code == 200, r.text
-            assert r.json()["result"] == "by default"
-            generic = await c.post("/api/v1/jobs", json={"operation": "defaulted"})
-            assert generic.status_code == 200, generic.text
+    async with run(make(respond_within_seconds=30), path=tmp_path) as t, t.background_worker():
+        r = await t.client.post("/api/v1/defaulted", json={})
+        assert r.status_code == 200, r.text
+        assert r.json()["result"] == "by default"
+        generic = await t.client.post("/api/v1/jobs", json={"operation": "defaulted"})
+        assert generic.status_code == 200, generic.text
 
 
 def test_respond_within_must_not_be_negative(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
+from tests.api.helpers import claim, make_lro
+from tests.stream.conftest import Served, serve
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.api.helpers import claim, make_lro  # noqa: E402
-from tests.stream.conftest import Served, serve  # noqa: E402
-
-from lro import LRO  # noqa: E402
-from lro.models import Job  # noqa: E402
-from lro.submission import SubmitRequest, submit_jobs  # noqa: E402
+from lro import LRO
+from lro.models import Job
+from lro.submission import SubmitRequest, submit_jobs
 
 CHROMIUM = os.environ.get("LRO_TEST_CHROMIUM", "/usr/bin/chromium")
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789", "admin": "admin-key-0123"}

@@ -12,16 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.client.faultproxy import FaultProxy
+from tests.support.procs import ProcessGroup, base_env, lro_command, start_server
 
-# tests/ is not a package; make `tests.support` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.client.faultproxy import FaultProxy  # noqa: E402
-from tests.support.procs import ProcessGroup, base_env, lro_command, start_server  # noqa: E402
-
-from lro.client import Client  # noqa: E402
+from lro.client import Client
 
 
 @dataclass

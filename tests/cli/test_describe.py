@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lro.cli_jobs import describe
+from lro.cli.jobs import describe
 from lro.client import JobResource
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)

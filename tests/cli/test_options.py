@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lro.cli import build_parser
-from lro.cli_jobs import options
+from lro.cli.jobs import options
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -4,22 +4,14 @@ proxy in front of it when a test needs the network to misbehave, and `client` /
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.client.faultproxy import FaultProxy
+from tests.client.server import ServerThread
 
-# tests/ is not a package; make `tests.*` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.client.faultproxy import FaultProxy  # noqa: E402
-from tests.client.server import ServerThread  # noqa: E402
-
-from lro.client import AsyncClient, Backoff, Client  # noqa: E402
+from lro.client import AsyncClient, Backoff, Client
 
 FAST = Backoff(base=0.01, cap=0.05)
 """Retries in tests: real backoff, minus the waiting."""

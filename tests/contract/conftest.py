@@ -8,20 +8,13 @@ provides a fresh database per test). A backend difference is an explicit, commen
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.contract.helpers import StoreFactory
 
-# tests/ is not a package; make `tests.*` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.contract.helpers import StoreFactory  # noqa: E402
-
-from lro.store import Store  # noqa: E402
+from lro.store import Store
 
 BACKENDS: list[object] = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 """Backend ids; append e.g. `pytest.param("postgres", marks=pytest.mark.postgres)`."""

@@ -8,13 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-# tests/ is not a package; make `tests.support` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.support.procs import ProcessGroup, base_env  # noqa: E402
+from tests.support.procs import ProcessGroup, base_env
 
 
 @pytest.fixture

@@ -11,18 +11,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.e2e_postgres.helpers import Cluster  # noqa: E402
-from tests.support.postgres import (  # noqa: E402
+from tests.e2e_postgres.helpers import Cluster
+from tests.support.postgres import (
     ADMIN_URL,
     create_database,
     drop_database,
 )
-from tests.support.tcpproxy import TcpProxy  # noqa: E402
+from tests.support.tcpproxy import TcpProxy
 
 
 @pytest.fixture

@@ -6,19 +6,12 @@ its own LISTEN connection), which is what these tests are about.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
+from tests.support.postgres import fresh_database
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.support.postgres import fresh_database  # noqa: E402
-
-from lro.store.postgres import PostgresStore  # noqa: E402
+from lro.store.postgres import PostgresStore
 
 StoreMaker = Callable[..., Awaitable[PostgresStore]]
 

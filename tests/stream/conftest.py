@@ -5,23 +5,17 @@ store's verbs (tests/api/helpers.py) and watch the streams react."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from tests.api.helpers import make_lro
+from tests.support.postgres import fresh_database
+from tests.support.procs import free_port
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.api.helpers import make_lro  # noqa: E402
-from tests.support.postgres import fresh_database  # noqa: E402
-from tests.support.procs import free_port  # noqa: E402
-
-from lro import LRO  # noqa: E402
+from lro import LRO
 
 
 @dataclass

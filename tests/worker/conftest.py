@@ -3,18 +3,12 @@ and no retry delay so every test runs in well under a second of work."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-# tests/ is not a package; make `tests.*` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from lro import LRO, Settings  # noqa: E402
+from lro import LRO, Settings
 
 
 @pytest.fixture

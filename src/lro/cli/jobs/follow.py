@@ -14,9 +14,9 @@ from types import TracebackType
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn
 from rich.text import Text
 
-from lro.cli_jobs import describe
-from lro.cli_jobs.exits import Exit
-from lro.cli_jobs.output import Output
+from lro.cli.jobs import describe
+from lro.cli.jobs.exits import Exit
+from lro.cli.jobs.output import Output
 from lro.client import Client, JobResource, WaitTimeout
 
 

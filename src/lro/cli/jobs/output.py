@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lro.cli_jobs.describe import Row
+from lro.cli.jobs.describe import Row
 
 
 def to_jsonable(value: Any) -> Any:
