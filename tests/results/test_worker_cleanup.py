@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from tests.results.helpers import REPORT, Rig
@@ -15,7 +16,6 @@ from lro import JobContext
 from lro.models import Job, Lease, ResultRef, Status, utcnow
 from lro.results import File, ResultStore
 from lro.store import ClaimParams, RescueParams
-from lro.worker import Worker
 
 WAIT = 20.0
 
@@ -52,10 +52,13 @@ async def test_a_later_attempts_completion_removes_what_earlier_attempts_stored(
     # zombie that has not written its completion yet).
     lost = await rig.claim(job_id, lease_seconds=0.001)
     leftover = await rig.lro.result_store.put_bytes(lost, b"half a report", "text/csv")
+    # Rescued as of a second later: past the 1 ms lease however fast put_bytes was.
     await rig.lro.store.rescue_expired(
-        RescueParams(now=utcnow(), retention_seconds=3600, retry_delay_seconds=0)
+        RescueParams(
+            now=utcnow() + timedelta(seconds=1), retention_seconds=3600, retry_delay_seconds=0
+        )
     )
-    worker = Worker(rig.lro, 2)
+    worker = rig.lro.worker(2)
     await worker.start()
     try:
         job = await finished(rig, job_id)
@@ -104,7 +107,7 @@ async def test_a_completion_the_fence_refused_leaves_no_object(rig: Rig) -> None
     stealing = StealingStore(rig, rig.lro.result_store)
     rig.lro.result_store = stealing  # type: ignore[assignment]
     job_id = await rig.submit("report")
-    worker = Worker(rig.lro, 2)
+    worker = rig.lro.worker(2)
     await worker.start()
     try:
         await worker.wait_for(lambda s: s.lost == 1, WAIT)
@@ -134,7 +137,7 @@ async def test_staging_goes_with_every_outcome(rig: Rig) -> None:
         raise RuntimeError("broke half-way")
 
     job_id = await rig.submit("fails")
-    worker = Worker(rig.lro, 2)
+    worker = rig.lro.worker(2)
     await worker.start()
     try:
         job = await finished(rig, job_id)
