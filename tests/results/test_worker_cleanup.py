@@ -14,6 +14,7 @@ from tests.results.helpers import REPORT, Rig
 from lro import JobContext
 from lro.models import Job, Lease, ResultRef, Status, utcnow
 from lro.results import File, ResultStore
+from lro.retry import RetryPolicy
 from lro.store import ClaimParams, RescueParams
 from lro.worker import Worker
 
@@ -53,7 +54,7 @@ async def test_a_later_attempts_completion_removes_what_earlier_attempts_stored(
     lost = await rig.claim(job_id, lease_seconds=0.001)
     leftover = await rig.lro.result_store.put_bytes(lost, b"half a report", "text/csv")
     await rig.lro.store.rescue_expired(
-        RescueParams(now=utcnow(), retention_seconds=3600, retry_delay_seconds=0)
+        RescueParams(now=utcnow(), retention_seconds=3600, retry=RetryPolicy(base_seconds=0))
     )
     worker = Worker(rig.lro, 2)
     await worker.start()
