@@ -3,7 +3,7 @@
     handler returned      -> result stored, completion queued in the WriteBuffer
     JobError / exception  -> retry later (Failure with retry_at) or fail with an ErrorDetail
     timeout               -> the same, with code `timeout`
-    JobCancelled / cancel -> cancel_running
+    JobCancelled / cancel -> cancel_jobs
     worker shutting down  -> RELEASE (the runner gives the lease back, attempt not counted)
     lease lost            -> nothing is written: another worker owns the job now
 
