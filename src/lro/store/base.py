@@ -72,7 +72,6 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.changes import dispatch
 from lro.store.parts import Blobs, Handoffs, Limits, Outbox
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
@@ -377,6 +376,5 @@ __all__ = [
     "RescueParams",
     "Store",
     "SweepParams",
-    "dispatch",
     "worker_lost_error",
 ]
