@@ -164,6 +164,10 @@ class Inserted:
 
     job: Job
     created: bool
+    accepted: Job
+    """What the submit's answer shows: `job` itself, except for a job handed to a parked
+    worker at submit (PostgreSQL), which is stored as version 2 `processing` and was
+    accepted as version 1 `queued` (the state a claim a moment later would start from)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ async def fail(lro: LRO, job: Job, *, retention: float = 3600) -> Job:
         retryable=False,
         attempts=job.attempt,
     )
-    failed = await lro.store.fail_job(Failure(lease(job), error), utcnow(), retention)
+    [failed] = await lro.store.fail_jobs([Failure(lease(job), error)], utcnow(), retention)
     assert failed is not None
     return failed
 

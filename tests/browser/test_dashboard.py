@@ -142,7 +142,7 @@ async def test_cancel_asks_a_running_job_to_stop(tab: Tab, server: Served) -> No
     await expect(status).to_have_text("processing (cancel requested)")
     await expect(page.locator("#detail-cancel")).to_be_disabled()
     # The worker notices and stops (played here through the store's verb).
-    await lro.store.cancel_running(lease(job), utcnow(), 3600)
+    await lro.store.cancel_jobs([lease(job)], utcnow(), 3600)
     await expect(status).to_have_text("cancelled")
     await expect(page.locator("#detail-live")).to_have_text("finished")
 
@@ -163,7 +163,7 @@ async def test_job_text_is_shown_as_text_and_never_runs(tab: Tab, server: Served
         retryable=False,
         attempts=1,
     )
-    assert await lro.store.fail_job(Failure(lease(broken), error), utcnow(), 3600) is not None
+    assert await lro.store.fail_jobs([Failure(lease(broken), error)], utcnow(), 3600) != [None]
 
     await tab.sign_in("alice")
     await expect(tab.row(running.id).locator("td.step")).to_have_text(HOSTILE)

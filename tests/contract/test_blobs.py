@@ -110,7 +110,7 @@ async def test_deleting_the_job_deletes_its_blobs(store: Store) -> None:
     await store.complete_jobs([Completion(lease_of(job), result_ref=ref)], at(1), 60)
 
     deleted = await store.delete_job(job.id)
-    assert deleted is not None and deleted.id == job.id
+    assert deleted is not None and deleted.deleted and deleted.job.id == job.id
     for key in ("r", "leftover"):
         assert await store.blobs.info(job.id, key) is None
         assert await store.blobs.read_chunks(job.id, key, 0, 10) == []

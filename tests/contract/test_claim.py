@@ -119,9 +119,10 @@ async def test_old_lease_is_fenced_after_rescue_and_reclaim(store: Store) -> Non
     assert await store.set_progress([ProgressUpdate(old, 50, "stale")], at(33)) == [False]
     assert await store.complete_jobs([Completion(old, result="stale")], at(33), RETENTION) == [None]
     error = ErrorDetail("t", "title", "detail", "code", False, 2)
-    assert await store.fail_job(Failure(old, error), at(33), RETENTION) is None
-    assert await store.fail_job(Failure(old, error, retry_at=at(40)), at(33), RETENTION) is None
-    assert await store.cancel_running(old, at(33), RETENTION) is None
+    assert await store.fail_jobs([Failure(old, error)], at(33), RETENTION) == [None]
+    retry = Failure(old, error, retry_at=at(40))
+    assert await store.fail_jobs([retry], at(33), RETENTION) == [None]
+    assert await store.cancel_jobs([old], at(33), RETENTION) == [None]
     assert await store.release_jobs([old], at(33)) == [None]
     (hb,) = await store.heartbeat([old], LEASE, at(33))
     assert not hb.alive

@@ -16,7 +16,15 @@ from tests.contract.helpers import (
 )
 
 from lro.models import Completion, ErrorDetail, Failure, ProgressUpdate, ResultRef, Status
-from lro.store import RescueParams, Store, worker_lost_error
+from lro.retry import RetryPolicy
+from lro.store import (
+    CancelOutcome,
+    CancelResult,
+    DeleteResult,
+    RescueParams,
+    Store,
+    worker_lost_error,
+)
 
 ERROR = ErrorDetail(
     type="https://example.com/problems/bad-input",
@@ -108,7 +116,9 @@ async def test_fail_with_retry_requeues_without_error(store: Store) -> None:
     await submit(store, max_attempts=3)
     job = await claim_one(store)
     await store.set_progress([ProgressUpdate(lease_of(job), 30, "half")], at(1))
-    retried = await store.fail_job(Failure(lease_of(job), ERROR, retry_at=at(60)), at(2), RETENTION)
+    [retried] = await store.fail_jobs(
+        [Failure(lease_of(job), ERROR, retry_at=at(60))], at(2), RETENTION
+    )
     assert retried is not None and retried == await current(store, job.id)
     assert (retried.status, retried.run_at, retried.error, retried.attempt) == (
         Status.QUEUED,
@@ -126,7 +136,7 @@ async def test_fail_with_retry_requeues_without_error(store: Store) -> None:
 async def test_final_failure_stores_the_error(store: Store) -> None:
     await submit(store)
     job = await claim_one(store)
-    failed = await store.fail_job(Failure(lease_of(job), ERROR), at(5), RETENTION)
+    [failed] = await store.fail_jobs([Failure(lease_of(job), ERROR)], at(5), RETENTION)
     assert failed is not None and failed == await current(store, job.id)
     assert (failed.status, failed.error, failed.version) == (Status.FAILED, ERROR, 3)
     assert (failed.finished_at, failed.expires_at) == (at(5), at(5 + RETENTION))
@@ -138,8 +148,9 @@ async def test_cancel_running_ends_cancelled(store: Store) -> None:
     await submit(store)
     job = await claim_one(store)
     requested = await store.request_cancel(job.id, at(1), RETENTION)
-    assert requested is not None and requested.cancel_requested
-    ended = await store.cancel_running(lease_of(job), at(2), RETENTION)
+    assert requested is not None and requested.job.cancel_requested
+    assert requested.outcome is CancelOutcome.REQUESTED
+    [ended] = await store.cancel_jobs([lease_of(job)], at(2), RETENTION)
     assert ended is not None and ended == await current(store, job.id)
     assert (ended.status, ended.finished_at, ended.expires_at) == (
         Status.CANCELLED,
@@ -170,24 +181,28 @@ async def test_release_gives_the_job_back_without_using_an_attempt(store: Store)
 
 async def test_request_cancel_on_each_status(store: Store) -> None:
     queued = await submit(store)
-    cancelled = await store.request_cancel(queued.id, at(1), RETENTION)
-    assert cancelled is not None
+    answer = await store.request_cancel(queued.id, at(1), RETENTION)
+    assert answer is not None and answer.outcome is CancelOutcome.CANCELLED
+    cancelled = answer.job
+    assert cancelled == await current(store, queued.id)
     assert (cancelled.status, cancelled.version) == (Status.CANCELLED, 2)
     assert (cancelled.finished_at, cancelled.expires_at) == (at(1), at(1 + RETENTION))
     assert await event_kinds(store, queued.id) == [(1, "status"), (2, "cancelled")]
 
     await submit(store)
     running = await claim_one(store, at(2))
-    requested = await store.request_cancel(running.id, at(3), RETENTION)
-    assert requested is not None
+    answer = await store.request_cancel(running.id, at(3), RETENTION)
+    assert answer is not None and answer.outcome is CancelOutcome.REQUESTED
+    requested = answer.job
     assert (requested.status, requested.cancel_requested) == (Status.PROCESSING, True)
     assert (requested.version, requested.updated_at) == (3, at(3))
     assert (await event_kinds(store, running.id))[-1] == (3, "status")
     repeat = await store.request_cancel(running.id, at(4), RETENTION)
-    assert repeat == requested  # already requested: unchanged
+    # Already requested: unchanged, and still the answer for a processing job.
+    assert repeat == CancelResult(requested, CancelOutcome.REQUESTED)
 
     terminal = await store.request_cancel(queued.id, at(5), RETENTION)
-    assert terminal == cancelled
+    assert terminal == CancelResult(cancelled, CancelOutcome.FINISHED)
     assert (
         await store.request_cancel("00000000-0000-4000-8000-000000000000", at(5), RETENTION) is None
     )
@@ -196,13 +211,16 @@ async def test_request_cancel_on_each_status(store: Store) -> None:
 async def test_rescue_requeues_a_lost_run(store: Store) -> None:
     await submit(store, max_attempts=3)
     job = await claim_one(store, T0)
-    params = RescueParams(now=at(30), retention_seconds=RETENTION, retry_delay_seconds=5)
+    retry = RetryPolicy(base_seconds=5)
+    params = RescueParams(now=at(30), retention_seconds=RETENTION, retry=retry)
     assert await store.rescue_expired(params) == []  # lease ends at 30: not before now
     (rescued,) = await store.rescue_expired(
-        RescueParams(now=at(31), retention_seconds=RETENTION, retry_delay_seconds=5)
+        RescueParams(now=at(31), retention_seconds=RETENTION, retry=retry)
     )
     assert rescued == await current(store, job.id)
-    assert (rescued.status, rescued.run_at, rescued.attempt) == (Status.QUEUED, at(36), 1)
+    assert (rescued.status, rescued.attempt) == (Status.QUEUED, 1)
+    # The retry policy's backoff after attempt 1: up to its base, with full jitter.
+    assert at(31) <= rescued.run_at <= at(36)
     assert (rescued.lease_token, rescued.worker_id, rescued.error) == (None, None, None)
     assert rescued.version == 3
     assert (await claim_one(store, at(36))).attempt == 2
@@ -241,11 +259,12 @@ async def test_rescue_respects_its_limit(store: Store) -> None:
 
 async def test_delete_only_removes_terminal_jobs(store: Store) -> None:
     active = await submit(store)
-    assert await store.delete_job(active.id) == active
+    assert await store.delete_job(active.id) == DeleteResult(active, deleted=False)
     assert await current(store, active.id) == active
 
-    cancelled = await store.request_cancel(active.id, at(1), RETENTION)
-    assert await store.delete_job(active.id) == cancelled
+    cancel = await store.request_cancel(active.id, at(1), RETENTION)
+    assert cancel is not None
+    assert await store.delete_job(active.id) == DeleteResult(cancel.job, deleted=True)
     assert await store.get_job(active.id) is None
     assert await store.events_after(active.id, 0) == []
     assert await store.get_tombstone(active.id, at(2)) is None
@@ -258,7 +277,7 @@ async def test_versions_rise_by_one_with_one_event_each(store: Store) -> None:
     lease = lease_of(job)
     await store.set_progress([ProgressUpdate(lease, 10, "a")], at(1))
     await store.heartbeat([lease], 30, at(2))
-    await store.fail_job(Failure(lease, ERROR, retry_at=at(3)), at(2), RETENTION)
+    await store.fail_jobs([Failure(lease, ERROR, retry_at=at(3))], at(2), RETENTION)
     job = await claim_one(store, at(3))
     await store.request_cancel(job.id, at(4), RETENTION)
     await store.set_progress([ProgressUpdate(lease_of(job), 20, None)], at(5))
@@ -292,7 +311,7 @@ async def test_recent_durations_newest_first(store: Store) -> None:
         await store.complete_jobs([Completion(lease_of(job))], at(started + took), RETENTION)
     await submit(store, operation="report")
     failing = await claim_one(store, at(40))
-    await store.fail_job(Failure(lease_of(failing), ERROR), at(41), RETENTION)
+    await store.fail_jobs([Failure(lease_of(failing), ERROR)], at(41), RETENTION)
     await submit(store, operation="other")
     other = await claim_one(store, at(50))
     await store.complete_jobs([Completion(lease_of(other))], at(51), RETENTION)

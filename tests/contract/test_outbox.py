@@ -55,7 +55,7 @@ async def test_each_way_a_job_ends_writes_one_delivery(store: Store) -> None:
     failed = await submit(store, callback_url=URL)
     running = await claim_one(store, at(3))
     assert running.id == failed.id
-    await store.fail_job(Failure(lease_of(running), ERROR), at(4), RETENTION)
+    await store.fail_jobs([Failure(lease_of(running), ERROR)], at(4), RETENTION)
 
     cancelled = await submit(store, callback_url=URL)
     await store.request_cancel(cancelled.id, at(5), RETENTION)
@@ -89,7 +89,7 @@ async def test_no_callback_or_no_ending_means_no_delivery(store: Store) -> None:
     await store.complete_jobs([Completion(lease_of(running))], at(2), RETENTION)
     retried = await submit(store, callback_url=URL)
     again = await claim_one(store, at(3))
-    await store.fail_job(Failure(lease_of(again), ERROR, retry_at=at(9)), at(4), RETENTION)
+    await store.fail_jobs([Failure(lease_of(again), ERROR, retry_at=at(9))], at(4), RETENTION)
     assert await store.outbox.list_deliveries(plain.id) == []
     assert await store.outbox.list_deliveries(retried.id) == []  # requeued, not ended
     assert await store.outbox.claim_deliveries(at(100), at(130), 10) == []

@@ -18,11 +18,9 @@ from tests.e2e_postgres.helpers import Cluster, wait_until
 from tests.support.postgres import url_for
 from tests.support.procs import API
 
-from lro.store.postgres import Q
+from lro.store.postgres.handoff import HANDOFF_LOCK_CLASS
 
 pytestmark = pytest.mark.postgres
-
-HANDOFF_LOCK_CLASS = int(Q["handoff_lock_class"])
 
 WAIT = 30.0
 

@@ -14,7 +14,8 @@ from tests.postgres.helpers import T0, at, new_jobs
 
 from lro.models import Completion, Lease
 from lro.store import ClaimParams, SweepParams
-from lro.store.postgres import PostgresStore, Q
+from lro.store.postgres import PostgresStore
+from lro.store.postgres.jobs import Q
 
 pytestmark = pytest.mark.postgres
 
@@ -93,11 +94,14 @@ async def test_claim_query_uses_its_index(pg_url: str, make_store: StoreMaker) -
     conn = await asyncpg.connect(pg_url)
     try:
         await conn.execute("ANALYZE lro_jobs")
+        claim = Q["claim_jobs"]
         plan = await conn.fetchval(
-            "EXPLAIN (FORMAT JSON) " + Q["claim_jobs"], T0, at(30), "w", None, 20
+            "EXPLAIN (FORMAT JSON) " + claim.sql,
+            *claim.args(now=T0, lease_until=at(30), worker_id="w", operations=None, limit=20),
         )
         plan_ops = await conn.fetchval(
-            "EXPLAIN (FORMAT JSON) " + Q["claim_jobs"], T0, at(30), "w", ["op"], 20
+            "EXPLAIN (FORMAT JSON) " + claim.sql,
+            *claim.args(now=T0, lease_until=at(30), worker_id="w", operations=["op"], limit=20),
         )
     finally:
         await conn.close()
@@ -117,7 +121,9 @@ async def test_a_claim_commits_without_waiting_for_its_wal_flush(
     conn = await asyncpg.connect(pg_url)
     try:
         async with conn.transaction():
-            assert len(await conn.fetch(Q["claim_jobs"], T0, at(30), "w", None, 5)) == 1
+            claim = Q["claim_jobs"]
+            args = claim.args(now=T0, lease_until=at(30), worker_id="w", operations=None, limit=5)
+            assert len(await conn.fetch(claim.sql, *args)) == 1
             assert await conn.fetchval("SELECT current_setting('synchronous_commit')") == "off"
         assert await conn.fetchval("SELECT current_setting('synchronous_commit')") == "on"
     finally:

@@ -74,7 +74,7 @@ async def park(
 
 
 async def idle_rows(store: PostgresStore) -> list[str]:
-    rows = await store._fetch("SELECT worker_id FROM lro_idle_workers ORDER BY worker_id")
+    rows = await store.db.fetch_sql("SELECT worker_id FROM lro_idle_workers ORDER BY worker_id")
     return [r[0] for r in rows]
 
 
@@ -155,7 +155,7 @@ async def test_a_dead_session_gets_no_job_and_loses_its_park(make_store: StoreMa
     worker.listening.clear()
     # The server ends the worker's LISTEN session: its liveness lock goes with it. The
     # store reconnects under a new key, which the old park does not carry.
-    await api._fetch(
+    await api.db.fetch_sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
         "lro-listen",
     )

@@ -112,7 +112,7 @@ async def test_a_hand_off_lost_with_the_connection_is_found_after_reconnect(apps
         assert job.worker_id == worker.id
         store.handoffs.deliver = deliver  # type: ignore[method-assign]
         store.listening.clear()
-        await api.store._fetch(  # type: ignore[attr-defined]
+        await api.store.db.fetch_sql(  # type: ignore[attr-defined]
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = 'lro-listen' AND pid <> pg_backend_pid()"
         )
@@ -125,7 +125,7 @@ async def test_a_stopping_worker_leaves_no_park(apps: Apps) -> None:
     api, work, _ = apps
     async with running_worker(work, concurrency=2) as worker:
         await until_parked(worker)
-    rows = await api.store._fetch("SELECT worker_id FROM lro_idle_workers")  # type: ignore[attr-defined]
+    rows = await api.store.db.fetch_sql("SELECT worker_id FROM lro_idle_workers")  # type: ignore[attr-defined]
     assert rows == []
     job = await api.submit("gate", {"n": 1})
     assert job.status is Status.QUEUED

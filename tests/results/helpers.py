@@ -15,6 +15,7 @@ from tests.support.s3 import S3Server
 
 from lro import LRO, File, JobContext, Settings
 from lro.models import Completion, Job, Lease, ResultRef, utcnow
+from lro.retry import RetryPolicy
 from lro.store import ClaimParams, RescueParams
 
 PREFIX = "/api/v1"
@@ -61,7 +62,7 @@ class Rig:
         first = await self.claim(job_id)
         later = utcnow() + timedelta(seconds=120)
         rescued = await self.lro.store.rescue_expired(
-            RescueParams(now=later, retention_seconds=3600, retry_delay_seconds=0)
+            RescueParams(now=later, retention_seconds=3600, retry=RetryPolicy(base_seconds=0))
         )
         assert [j.id for j in rescued] == [job_id]
         second = await self.claim(job_id, later)

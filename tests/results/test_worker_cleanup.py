@@ -15,6 +15,7 @@ from tests.results.helpers import REPORT, Rig
 from lro import JobContext
 from lro.models import Job, Lease, ResultRef, Status, utcnow
 from lro.results import File, ResultStore
+from lro.retry import RetryPolicy
 from lro.store import ClaimParams, RescueParams
 
 WAIT = 20.0
@@ -55,7 +56,9 @@ async def test_a_later_attempts_completion_removes_what_earlier_attempts_stored(
     # Rescued as of a second later: past the 1 ms lease however fast put_bytes was.
     await rig.lro.store.rescue_expired(
         RescueParams(
-            now=utcnow() + timedelta(seconds=1), retention_seconds=3600, retry_delay_seconds=0
+            now=utcnow() + timedelta(seconds=1),
+            retention_seconds=3600,
+            retry=RetryPolicy(base_seconds=0),
         )
     )
     worker = rig.lro.worker(2)

@@ -12,10 +12,11 @@ import pytest
 
 from lro.errors import SchemaTooNew, StoreUnavailable
 from lro.store import ClaimParams, open_store
-from lro.store.migrate import load_migrations, parse_queries
-from lro.store.sqlite import Q, SQLiteStore
-from lro.store.sqlite_rows import decode_cursor, from_us, to_us
-from lro.store.sqlite_schema import (
+from lro.store.sql import load_migrations, parse_queries
+from lro.store.sqlite import SQLiteStore
+from lro.store.sqlite.jobs import Q
+from lro.store.sqlite.rows import decode_cursor, from_us, to_us
+from lro.store.sqlite.schema import (
     LATEST_VERSION,
     MIGRATIONS,
     connect,
@@ -111,7 +112,8 @@ def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
 
 
 def test_migrations_are_numbered_without_gaps() -> None:
-    assert [m.version for m in load_migrations("sqlite")] == list(range(1, LATEST_VERSION + 1))
+    found = [m.version for m in load_migrations("lro.store.sqlite")]
+    assert found == list(range(1, LATEST_VERSION + 1))
     assert MIGRATIONS[0].name == "init"
 
 

@@ -13,6 +13,7 @@ from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO, JobContext, Status
 from lro.models import Completion, Lease, utcnow
+from lro.retry import RetryPolicy
 from lro.store import ClaimParams, RescueParams
 from lro.worker import Worker
 
@@ -150,7 +151,7 @@ async def test_a_worker_whose_lease_was_taken_cannot_overwrite_the_new_attempt(
         # The lease "expires": the rescuer takes the job back and another worker claims it.
         later = utcnow() + timedelta(seconds=120)
         [rescued] = await lro.store.rescue_expired(
-            RescueParams(now=later, retention_seconds=60, retry_delay_seconds=0)
+            RescueParams(now=later, retention_seconds=60, retry=RetryPolicy(base_seconds=0))
         )
         assert (rescued.status, rescued.attempt) == (Status.QUEUED, 1)
         [taken] = await lro.store.claim_jobs(ClaimParams("other-worker", 1, 300, later))

@@ -27,6 +27,7 @@ from lro.api.views import (
 from lro.errors import BadRequest, Conflict
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
+from lro.store import CancelOutcome
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -222,18 +223,15 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
         tags=["jobs"],
     )
     async def cancel_job(request: Request, job_id: JobId, caller: Owner) -> Response:
-        job = await visible_job(lro, job_id, caller)
-        if job.is_terminal:
-            raise _conflict(job, "cancel")
-        changed = await lro.store.request_cancel(job_id, utcnow(), settings.retention_seconds)
-        if changed is None:
+        await visible_job(lro, job_id, caller)
+        cancel = await lro.store.request_cancel(job_id, utcnow(), settings.retention_seconds)
+        if cancel is None:
             raise not_found(job_id)
-        # It may have finished on its own between our read and the cancel.
-        if changed.is_terminal and changed.status is not Status.CANCELLED:
-            raise _conflict(changed, "cancel")
+        if cancel.outcome is CancelOutcome.FINISHED:
+            raise _conflict(cancel.job, "cancel")
         base = api_base(lro, request)
         location = {"Location": job_url(base, job_id)}
-        return job_response(changed, base, status_code=202, headers=location)
+        return job_response(cancel.job, base, status_code=202, headers=location)
 
     @router.delete(
         f"{prefix}/jobs/{{job_id}}",
@@ -245,14 +243,12 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
         tags=["jobs"],
     )
     async def delete_job(job_id: JobId, caller: Owner) -> Response:
-        job = await visible_job(lro, job_id, caller)
-        if not job.is_terminal:
-            raise _conflict(job, "delete")
+        await visible_job(lro, job_id, caller)
         deleted = await lro.store.delete_job(job_id)
         if deleted is None:
             raise not_found(job_id)
-        if not deleted.is_terminal:
-            raise _conflict(deleted, "delete")
+        if not deleted.deleted:
+            raise _conflict(deleted.job, "delete")
         await lro.result_store.delete_job(job_id)
         return Response(status_code=204)
 

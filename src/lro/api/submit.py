@@ -43,7 +43,7 @@ from lro.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from lro.models import Job, Status
+from lro.models import Job
 from lro.resource import job_url
 from lro.submission import (
     SubmitRequest,
@@ -251,8 +251,8 @@ async def submit_and_answer(
     elif hold.applied is not None:
         headers["Preference-Applied"] = hold.applied
     headers["Location"] = job_url(base, job.id)
-    if inserted.created and job.version == 2 and job.status is Status.PROCESSING:
-        job = as_accepted(job)
+    if job.version == inserted.job.version:
+        job = inserted.accepted  # unchanged since the insert: the state that was accepted
     return job_response(job, base, status_code=202, headers=headers, retry_after=True)
 
 
@@ -269,23 +269,6 @@ async def _held(lro: Runtime, request: Request, job: Job, caller: Caller, second
         return await while_connected(request, done)
     finally:
         release()
-
-
-def as_accepted(job: Job) -> Job:
-    """A job handed to a parked worker at submit (PostgreSQL) is stored as version 1,
-    queued, and version 2, processing, in one transaction. The 202 is the receipt of the
-    submit, so it shows version 1, as it would for any job a worker claimed right after its
-    commit; polling and the event stream show version 2 from then on."""
-    return dataclasses.replace(
-        job,
-        status=Status.QUEUED,
-        version=1,
-        attempt=0,
-        started_at=None,
-        lease_token=None,
-        lease_expires_at=None,
-        worker_id=None,
-    )
 
 
 def check_json_media_type(content_type: str | None) -> None:

@@ -1,17 +1,24 @@
-"""Store backends, chosen by URL scheme with lazy imports so optional drivers stay optional."""
+"""Store backends, chosen by URL scheme with lazy imports so optional drivers stay optional.
+
+What a backend package consists of, and what it must implement: README.md beside this
+file. The protocol (with every verb's writes) is `lro.store.base.Store`.
+"""
 
 from __future__ import annotations
 
-from lro.store.base import (
+from lro.store.base import Store
+from lro.store.rules import worker_lost_error
+from lro.store.types import (
+    CancelOutcome,
+    CancelResult,
     ClaimParams,
+    DeleteResult,
     JobChange,
     JobCount,
     JobEvent,
     Listener,
     RescueParams,
-    Store,
     SweepParams,
-    worker_lost_error,
 )
 
 
@@ -31,7 +38,10 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
 
 
 __all__ = [
+    "CancelOutcome",
+    "CancelResult",
     "ClaimParams",
+    "DeleteResult",
     "JobChange",
     "JobCount",
     "JobEvent",

@@ -1,36 +1,65 @@
 """The Store protocol: the job table is the queue, and these are its lifecycle verbs.
 
-Every backend (sqlite, postgres) implements this and passes the one contract suite in
-tests/contract, so behaviour cannot drift between them. Rules every method follows:
+Every backend implements this and passes the one contract suite in tests/contract, so
+behaviour cannot drift between them. Each verb's docstring lists exactly what it writes,
+so a new backend can be written from this file (and `parts.py`) without reading another
+backend's SQL or triggers. Rules every method follows:
 
-* Each method is one transaction: a job's status, progress, lease, result, error and event
-  change together or not at all. Batch methods are one transaction for the whole batch.
+* Each method is one transaction: a job's status, progress, lease, result, error, event
+  and deliveries change together or not at all. Batch methods are one transaction for
+  the whole batch.
 * Callers pass `now`; the store never reads the clock for job timestamps (tests move time
   by passing a later `now`).
-* Every write made on behalf of a running attempt is *fenced* by its `Lease` token: if the
-  job's current token differs (the lease expired and another worker took it, or it was
-  released), the write changes nothing and reports that (None / False / alive=False).
-* Every committed change of a job row increments `Job.version` by exactly one and records
-  one event row `(job_id, version, kind, ...)`, where kind is `status`, `progress`,
-  `completed`, `failed` or `cancelled`. The version is assigned under the row's lock in the
-  same transaction, so per-job event ids are in commit order.
-* After a commit the store calls its in-process listeners with a `JobChange` for each
-  changed job; while listeners exist it also delivers changes committed by *other*
-  processes (SQLite: a short poll of the events table; PostgreSQL: LISTEN/NOTIFY).
+* Every write made on behalf of a running attempt is *fenced* by its `Lease` token: only
+  a `processing` job whose current token is the lease's is written. Otherwise (the lease
+  expired and another worker took it, or it was released) nothing is written and the
+  answer says so (None / False / alive=False). The fenced worker verbs all take a batch
+  and answer per item, in order: `heartbeat`, `set_progress`, `complete_jobs`,
+  `fail_jobs`, `cancel_jobs`, `release_jobs`.
+
+What the verbs write, in the words used below:
+
+* **The job row** holds every `Job` field plus `idempotency_expires_at`,
+  `callback_progress` (also send progress webhooks) and `callback_target` (host and port
+  of `callback_url`, from `lro.deliveries.target_of`). "Lease cleared" means
+  `lease_token` and `lease_expires_at` become NULL. "version + 1" is how every change is
+  counted: a version moves by exactly one per committed change, assigned under the row's
+  lock, so per-job versions are in commit order.
+* **An event** is one row `(job_id, version, kind, status, progress_pct, step, attempt,
+  cancel_requested, at)` copied from the job row as the change left it, `at = now`,
+  written in the same transaction for every version + 1 and for nothing else. `kind`
+  is `status`, `progress`, `completed`, `failed` or `cancelled`; `cancel_requested` is
+  true only on the change that requested cancellation. (SQLite writes events with
+  triggers on the job row; PostgreSQL with a CTE of each statement. Either way: one per
+  version.)
+* **A delivery** (webhook outbox, see `parts.Outbox`) is a pending row `(id = "msg_" +
+  32 hex digits, job_id, event_type = "job.<status>", url = callback_url, event_at =
+  next_attempt_at = created_at = the job's updated_at, attempts 0, target =
+  callback_target or "")`. A job with a `callback_url` gets one whenever its status
+  becomes `completed`, `failed` or `cancelled`, whichever verb does it. A job that also
+  has `callback_progress` gets a `job.progress` delivery for a change that keeps it
+  `processing` and moves its progress or step; while such a delivery is pending and
+  not yet attempted, a later one only moves its `event_at` (progress coalesces).
+  (Both backends write these with triggers on the job row; migrations 0002, 0004 and
+  0005 define them, and each backend's `schema.sql` shows the final ones.)
+* **Listeners**: after the commit the store calls its in-process listeners with one
+  `JobChange(job_id, version, status, cancel_requested)` per changed job. Other
+  processes hear of every event (SQLite: they poll the events table; PostgreSQL: a
+  trigger on the events table sends NOTIFY on channel `lro_changes`), so a verb that
+  writes an event needs no notification of its own.
+* **Deleting a job** removes, in the same transaction, its row (and with it its
+  idempotency key), its events, its deliveries and their attempts, and its result blobs
+  and chunks (`parts.Blobs`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from lro.deliveries import AttemptRecord, Delivery
 from lro.models import (
     Completion,
-    ErrorDetail,
     Failure,
     HeartbeatResult,
     Inserted,
@@ -40,247 +69,30 @@ from lro.models import (
     NewJob,
     Page,
     ProgressUpdate,
-    Status,
     Swept,
     Tombstone,
 )
-
-WORKER_LOST_TYPE = "https://lro.dev/problems/worker-lost"
-
-
-def worker_lost_error(attempts: int) -> ErrorDetail:
-    """The error a job ends with when its worker vanished on every allowed attempt."""
-    return ErrorDetail(
-        type=WORKER_LOST_TYPE,
-        title="The worker running this job was lost",
-        detail=(
-            f"The worker running this job stopped responding (killed, crashed or cut off) "
-            f"on each of {attempts} attempt(s), so the job was given up. If the job is "
-            f"heavy, it may be exhausting the worker's memory or time; submit it again "
-            f"with smaller input or raise the operation's limits."
-        ),
-        code="worker_lost",
-        retryable=True,
-        attempts=attempts,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class JobChange:
-    """A committed change of one job, as delivered to listeners."""
-
-    job_id: str
-    version: int
-    status: Status
-    cancel_requested: bool = False
-    """True when this change requested cancellation of a processing job, so a worker can
-    react to just these notifications without querying on every change."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobEvent:
-    """One row of a job's event history (feeds SSE resumption)."""
-
-    job_id: str
-    version: int
-    kind: str
-    status: Status
-    progress_pct: float
-    step: str | None
-    attempt: int
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class JobCount:
-    """How many unexpired jobs of one operation are in one status (feeds GET /stats)."""
-
-    operation: str
-    status: Status
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimParams:
-    worker_id: str
-    limit: int
-    lease_seconds: float
-    now: datetime
-    operations: Sequence[str] | None = None
-    """Only claim these operations (the ones the worker can run); None means any."""
-
-
-@dataclass(frozen=True, slots=True)
-class RescueParams:
-    now: datetime
-    retention_seconds: float
-    retry_delay_seconds: float = 0.0
-    limit: int = 500
-
-
-@dataclass(frozen=True, slots=True)
-class SweepParams:
-    now: datetime
-    batch_size: int
-    tombstone_seconds: float
-
-
-Listener = Callable[[JobChange], None]
-
-_log = logging.getLogger("lro.store")
-
-
-def dispatch(listeners: Sequence[Listener], changes: Sequence[JobChange]) -> None:
-    """Call every listener with every change; one failing listener must not keep the
-    changes from the others (they are waiters of unrelated requests)."""
-    if not changes or not listeners:
-        return
-    snapshot = tuple(listeners)  # a listener may remove itself while being called
-    for change in changes:
-        for listener in snapshot:
-            try:
-                listener(change)
-            except Exception:
-                _log.exception("store listener failed on %s", change)
-
-
-class Outbox(Protocol):
-    """Webhook deliveries (rows written by the store itself when a job with a callback_url
-    ends; see the 0002 migrations). Safe for many dispatchers in many processes: a claim
-    takes due deliveries exclusively and leases them until `lease_until`."""
-
-    async def claim_deliveries(
-        self, now: datetime, lease_until: datetime, limit: int, skip: Sequence[str] = ()
-    ) -> list[Delivery]:
-        """Take up to `limit` due pending deliveries, oldest due first, none to a target
-        in `skip`; each gets its attempt counter bumped (the number its outcome must
-        quote) and is not due again before `lease_until`, so a dispatcher that dies
-        mid-send only delays it."""
-
-    async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
-        """Give claimed deliveries back unsent, due again at `until`, with the claim's
-        attempt undone (fenced like record_attempt): for targets that are busy."""
-
-    async def record_attempt(self, record: AttemptRecord) -> bool:
-        """Store an attempt's outcome, fenced: False (and nothing written) unless the
-        delivery is still pending at that attempt number."""
-
-    async def list_deliveries(self, job_id: str) -> list[Delivery]:
-        """A job's deliveries, oldest first, each with its attempt history."""
-
-    async def retry_delivery(self, job_id: str, delivery_id: str, now: datetime) -> Delivery | None:
-        """Make a delivery due now (a finished one gets one more, manual, attempt)."""
-
-    async def shared_setting(self, key: str, default: str) -> str:
-        """The value every process agrees on: `default` is stored if none was yet."""
-
-    async def pending_deliveries(self) -> int:
-        """How many deliveries are still to be sent or retried (for /metrics)."""
-
-
-class Limits(Protocol):
-    """Shared counters for abuse limits: every process on one database sees the same."""
-
-    async def take_tokens(
-        self, key: str, *, rate: float, burst: float, cost: float, now: datetime
-    ) -> float:
-        """Token bucket `key` (refilled at `rate` per second up to `burst`): take `cost`
-        tokens and return 0.0, or take nothing and return the seconds until they exist."""
-
-    async def active_jobs(self, owner: str) -> int:
-        """How many of `owner`'s jobs are queued or processing (0 for the anonymous owner
-        "", which is never capped: its index leaves it out)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BlobInfo:
-    """A finished result blob (see `Blobs`): its length and the chunk size it was cut in."""
-
-    size: int
-    chunk_bytes: int
-    created_at: datetime
-
-
-class Blobs(Protocol):
-    """Result files kept in the job store itself (`LRO_RESULT_STORE=db`), so API and worker
-    processes that share no disk still share results. A blob is named by its job and a key
-    (`lro.results` puts the writing attempt in the key, so attempts never share a blob).
-
-    Rows, per backend (SQLite: `result_blobs`, `result_chunks`; PostgreSQL: `lro_`-prefixed;
-    a Redis backend: one hash per blob and one string per chunk under the job's keys):
-
-    * `write_chunk` upserts one chunk row `(job_id, key, index) -> data`, in a transaction
-      of its own, so a file of any size is written without holding it, or one long
-      transaction, in memory. Nothing is written (False) when the job does not exist.
-    * `finish` inserts the one blob row `(job_id, key) -> size, chunk_bytes, created_at`
-      after the last chunk: until then readers do not see the blob (`info` is None).
-    * `info` and `read_chunks` write nothing; `read_chunks` returns chunk rows by index,
-      so a range is served without loading the whole blob.
-    * `delete` removes one blob's rows; `delete_job` every blob of the job but `keep`.
-    * Deleting a job (`Store.delete_job`, `Store.sweep`) removes its blob and chunk rows
-      in the same transaction (a foreign key with ON DELETE CASCADE, or a trigger), and a
-      chunk can never be written for a job that is gone, so no blob outlives its job.
-
-    Every chunk of a blob but the last holds exactly `chunk_bytes` bytes.
-    """
-
-    async def write_chunk(self, job_id: str, key: str, index: int, data: bytes) -> bool:
-        """Store chunk `index` (0-based) of blob `key`, replacing a chunk already stored
-        under that index; False (nothing stored) when the job does not exist."""
-
-    async def finish(
-        self, job_id: str, key: str, size: int, chunk_bytes: int, now: datetime
-    ) -> bool:
-        """Mark the blob complete: `size` bytes in chunks of `chunk_bytes`. False when
-        the job does not exist."""
-
-    async def info(self, job_id: str, key: str) -> BlobInfo | None:
-        """The finished blob's size and chunking; None when absent or unfinished."""
-
-    async def read_chunks(self, job_id: str, key: str, first: int, count: int) -> list[bytes]:
-        """Chunks `first .. first + count - 1` in order; fewer when some are missing
-        (past the end, or the blob was deleted meanwhile)."""
-
-    async def delete(self, job_id: str, key: str) -> None:
-        """Remove one blob (finished or not) and its chunks. Idempotent."""
-
-    async def delete_job(self, job_id: str, keep: str | None = None) -> None:
-        """Remove every blob of the job, finished or not, except the one named `keep`."""
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffSubscription:
-    """A worker's hooks for hand-offs: `on_job` gets a job leased to it by a submit (or the
-    job's id, when the row was too big to send along); `on_reconnect` runs when the
-    store's notification session came back, since a hand-off may have been lost with it."""
-
-    on_job: Callable[[Job | str], None]
-    on_reconnect: Callable[[], None]
-
-
-class Handoffs(Protocol):
-    """Direct hand-off of a new job to a parked idle worker, skipping its claim (only the
-    PostgreSQL store has it: across processes a claim costs a second database trip; see
-    store/postgres_handoff.py). A store without it has `handoffs = None`."""
-
-    def subscribe(self, worker_id: str, sub: HandoffSubscription) -> Callable[[], None]:
-        """Route this worker's hand-offs to `sub`; returns the unsubscribe function."""
-
-    async def claim_or_park(self, params: ClaimParams) -> tuple[list[Job], bool]:
-        """Claim as `Store.claim_jobs` does; when the claim comes back short, also offer
-        the worker one hand-off, atomically with the claim. The flag says whether it is
-        now parked (False when the store cannot deliver a hand-off now)."""
-
-    async def unpark(self, worker_id: str) -> bool:
-        """Withdraw the offer; False when a hand-off already took it."""
-
-    async def orphaned(self, worker_id: str, known_tokens: Sequence[str]) -> list[Job]:
-        """Jobs leased to the worker under tokens it does not hold (lost hand-offs)."""
+from lro.store.parts import Blobs, Handoffs, Limits, Outbox
+from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
+from lro.store.types import (
+    BlobInfo,
+    CancelOutcome,
+    CancelResult,
+    ClaimParams,
+    DeleteResult,
+    HandoffSubscription,
+    JobChange,
+    JobCount,
+    JobEvent,
+    Listener,
+    RescueParams,
+    SweepParams,
+)
 
 
 @runtime_checkable
 class Store(Protocol):
-    """Async job store. See the module docstring for the rules every method keeps."""
+    """Async job store. See the module docstring for the rules and words used here."""
 
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
@@ -326,21 +138,39 @@ class Store(Protocol):
 
     # -- submit ---------------------------------------------------------------------
     async def insert_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
-        """Insert jobs as `queued` (version 1, one `status` event each), in one transaction.
+        """Insert jobs as `queued`, in one transaction; one Inserted per NewJob, in order.
+
+        Writes, per job created: the job row (the NewJob's fields, `run_at = new.run_at or
+        now`, `created_at = updated_at = now`, status `queued`, version 1, attempt 0,
+        progress 0, the rest NULL); event (1, `status`); a listener change.
 
         Idempotency: a NewJob with `idempotency_key` is unique per (owner, key) among keys
-        that are still live: `idempotency_expires_at > now` and the owning job neither
-        deleted nor expired. When a live key exists, nothing is inserted for that NewJob
-        and its Inserted carries the existing job with `created=False`, provided the
-        `request_fingerprint`s are equal; when they differ the store raises KeyReused and
-        the whole batch is rolled back (nothing stored). A stale key is released and the
-        new job takes it. The
-        decision rests on a unique index, so concurrent duplicates from many processes
-        make exactly one job; the loser reads the winner's row.
+        that are still live (`rules.idempotent_replay`: `idempotency_expires_at > now` and
+        the owning job neither deleted nor expired). When a live key exists, nothing is
+        written for that NewJob and its Inserted carries the existing job with
+        `created=False`, provided the `request_fingerprint`s are equal; when they differ
+        the store raises KeyReused and the whole batch is rolled back (nothing stored).
+        A stale key is released from its holder (its `idempotency_key`,
+        `request_fingerprint` and `idempotency_expires_at` become NULL: bookkeeping, no
+        version, no event) and the new job takes it. The decision rests on a unique
+        index, so concurrent duplicates from many processes make exactly one job; the
+        loser reads the winner's row.
+
+        Hand-off (only where `handoffs` is not None): a batch of one job, due now, of an
+        operation a live parked worker runs, is stored already leased to the
+        longest-parked such worker: as `claim_jobs` would leave it (version 2,
+        `processing`, attempt 1, `lease_expires_at = now + the park's lease_seconds`),
+        with events (1, `status`, queued) and (2, `status`, processing). The park row is
+        deleted (a dead worker's too, whose job is then simply queued) and the worker is
+        sent the row (see `lro.store.postgres.handoff`).
+
+        `Inserted.job` is the row as stored; `Inserted.accepted` is what the submit's
+        answer shows: the job as it was accepted (version 1, queued) for a hand-off, the
+        stored row otherwise.
         """
         ...
 
-    # -- read -----------------------------------------------------------------------
+    # -- read (these write nothing) ------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:
         """The row as stored, whoever owns it and whether or not it has expired."""
         ...
@@ -383,79 +213,168 @@ class Store(Protocol):
 
     # -- worker ---------------------------------------------------------------------
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:
-        """Lease up to `limit` queued jobs with run_at <= now, highest priority first, then
-        oldest run_at. Each becomes `processing` with attempt + 1, a fresh lease token,
-        lease_expires_at = now + lease_seconds, worker_id, started_at = now, progress 0 and
-        step None. No two callers ever get the same job."""
+        """Lease up to `limit` queued jobs with run_at <= now (of `operations` when given),
+        highest priority first, then oldest run_at, then oldest insert; returned in that
+        order. No two callers ever get the same job.
+
+        Writes, per job: status `processing`, attempt + 1, a fresh `lease_token`,
+        `lease_expires_at = now + lease_seconds`, `worker_id`, `started_at = updated_at =
+        now`, progress 0, step NULL, version + 1; event (`status`); a listener change."""
         ...
 
     async def heartbeat(
         self, leases: Sequence[Lease], lease_seconds: float, now: datetime
     ) -> list[HeartbeatResult]:
-        """Extend the leases still held (no version change, no event); report per lease
-        whether it is still held and whether a cancel was requested."""
+        """Fenced. Report per lease whether it is still held and whether a cancel was
+        requested.
+
+        Writes, per lease held: `lease_expires_at = now + lease_seconds`, nothing else (no
+        version, no event, no listener change: nobody waits for a heartbeat)."""
         ...
 
     async def set_progress(self, updates: Sequence[ProgressUpdate], now: datetime) -> list[bool]:
-        """Fenced. progress_pct = max(current, given) (never decreasing within an attempt),
-        step replaced when given. A change writes a `progress` event; an update that
-        changes nothing writes nothing. Returns per update whether the lease is held."""
+        """Fenced. Returns per update whether the lease is held.
+
+        Writes, per update that changes something (progress rises, or a step other than
+        the stored one is given): `progress_pct = max(current, given)` (never
+        decreasing within an attempt), `step` replaced when given, `updated_at = now`,
+        version + 1; event (`progress`); a `job.progress` delivery when the job asked for
+        them; a listener change. An update that changes nothing writes nothing. Repeated
+        updates of one job in one batch may become one change (PostgreSQL merges them)."""
         ...
 
     async def complete_jobs(
         self, completions: Sequence[Completion], now: datetime, retention_seconds: float
     ) -> list[Job | None]:
-        """Fenced. -> `completed`, progress 100, result or result_ref, step replaced when
-        the Completion carries one, finished_at = now, expires_at = now + retention, lease
-        cleared. None where the lease is not held."""
+        """Fenced. None where the lease is not held.
+
+        Writes, per completion: status `completed`, progress 100, `result`, `result_ref`,
+        `step` when the Completion carries one, `finished_at = updated_at = now`,
+        `expires_at = now + retention`, lease cleared (`worker_id` stays), version + 1;
+        event (`completed`); a `job.completed` delivery; a listener change."""
         ...
 
-    async def fail_job(
-        self, failure: Failure, now: datetime, retention_seconds: float
-    ) -> Job | None:
-        """Fenced. With retry_at: back to `queued` at run_at = retry_at, lease cleared, no
-        error shown. Without: `failed` with the error, finished_at and expires_at set."""
+    async def fail_jobs(
+        self, failures: Sequence[Failure], now: datetime, retention_seconds: float
+    ) -> list[Job | None]:
+        """Fenced. None where the lease is not held.
+
+        Writes, per failure with `retry_at` (the job will run again): status `queued`,
+        `run_at = retry_at`, `updated_at = now`, progress 0, step NULL, lease cleared,
+        `worker_id` NULL, version + 1 (the attempt's error is not kept: `error` is
+        present iff the job is `failed`); event (`status`); a listener change.
+
+        Per failure without: status `failed`, `error`, `finished_at = updated_at = now`,
+        `expires_at = now + retention`, lease cleared (`worker_id` stays), version + 1;
+        event (`failed`); a `job.failed` delivery; a listener change."""
         ...
 
-    async def cancel_running(
-        self, lease: Lease, now: datetime, retention_seconds: float
-    ) -> Job | None:
-        """Fenced. The worker stopped a job whose cancel was requested: -> `cancelled`."""
+    async def cancel_jobs(
+        self, leases: Sequence[Lease], now: datetime, retention_seconds: float
+    ) -> list[Job | None]:
+        """Fenced: the worker stopped jobs whose cancel was requested. None where the
+        lease is not held.
+
+        Writes, per lease: status `cancelled`, `finished_at = updated_at = now`,
+        `expires_at = now + retention`, lease cleared (`worker_id` stays), version + 1;
+        event (`cancelled`); a `job.cancelled` delivery; a listener change."""
         ...
 
     async def release_jobs(self, leases: Sequence[Lease], now: datetime) -> list[Job | None]:
-        """Fenced. Graceful shutdown: give jobs back to the queue at once, run_at = now,
-        and the interrupted run does not count (attempt - 1)."""
+        """Fenced. Graceful shutdown: give jobs back to the queue at once, and the
+        interrupted run does not count. None where the lease is not held.
+
+        Writes, per lease: status `queued`, `run_at = updated_at = now`, attempt - 1 (not
+        below 0), progress 0, step NULL, lease cleared, `worker_id` NULL, version + 1;
+        event (`status`); a listener change."""
         ...
 
     async def rescue_expired(self, params: RescueParams) -> list[Job]:
-        """Take back `processing` jobs whose lease expired before `now`, re-checking status
-        and lease in the same statement. The lost run counts as an attempt: a job with a
-        cancel requested ends `cancelled`; one that used up max_attempts ends `failed`
-        with `worker_lost_error(attempt)`; others go back to `queued` at
-        now + retry_delay_seconds. Returns the changed jobs."""
+        """Take back up to `limit` `processing` jobs whose lease expired before `now`,
+        oldest lease first, re-checking status and lease in the writing statement (a
+        heartbeat or completion that won the race is left alone); returns the changed jobs.
+
+        The lost run counts as an attempt; what becomes of each job is
+        `rules.rescue_of`, with `params.retry` for the backoff:
+
+        * cancel requested: status `cancelled`, `finished_at = updated_at = now`,
+          `expires_at = now + retention`, lease cleared, version + 1; event
+          (`cancelled`); a `job.cancelled` delivery.
+        * attempts used up: status `failed` with `worker_lost_error(attempt)`, otherwise
+          as cancelled; event (`failed`); a `job.failed` delivery.
+        * otherwise: status `queued`, `run_at = params.retry.next_attempt_at(now,
+          operation, attempt)`, `updated_at = now`, progress 0, step NULL, lease
+          cleared, `worker_id` NULL, version + 1; event (`status`).
+
+        And a listener change per job. Safe in many processes at once: a job is taken
+        back once."""
         ...
 
     # -- client actions ---------------------------------------------------------------
     async def request_cancel(
         self, job_id: str, now: datetime, retention_seconds: float
-    ) -> Job | None:
-        """A queued job becomes `cancelled` at once; a processing one gets
-        cancel_requested (version + 1, a `status` event) and ends when its worker notices.
-        A terminal job is returned unchanged. None when there is no such job."""
+    ) -> CancelResult | None:
+        """Cancel a job, as far as the store can; None when there is no such job.
+
+        * `queued` -> CANCELLED. Writes: status `cancelled`, `finished_at = updated_at =
+          now`, `expires_at = now + retention`, version + 1; event (`cancelled`); a
+          `job.cancelled` delivery; a listener change.
+        * `processing` -> REQUESTED; it ends when its worker notices (`cancel_jobs`).
+          Writes, unless a cancel was already requested: `cancel_requested = true`,
+          `updated_at = now`, version + 1; event (`status`, with `cancel_requested`
+          true, so the worker holding the job hears of it in whatever process); a
+          listener change with `cancel_requested=True`.
+        * completed, failed or cancelled -> FINISHED, unchanged, nothing written.
+        """
         ...
 
-    async def delete_job(self, job_id: str) -> Job | None:
-        """Delete a terminal job with its events, idempotency key and result blobs; no
-        tombstone.
-        Returns the job as it was (a non-terminal job is returned and NOT deleted), or None
-        when there is no such job."""
+    async def delete_job(self, job_id: str) -> DeleteResult | None:
+        """Delete a terminal job (see "Deleting a job"); no tombstone. None when there is
+        no such job.
+
+        `DeleteResult.job` is the job as it was; `deleted` is False (and nothing written)
+        for a queued or processing job. A deletion writes no event (there is no new
+        version); the listeners still get a change with the job's last version and
+        status, so waiters re-read and find it gone (PostgreSQL also sends it to other
+        processes itself)."""
         ...
 
     # -- maintenance ------------------------------------------------------------------
     async def sweep(self, params: SweepParams) -> Swept:
-        """Delete up to batch_size terminal jobs with expires_at <= now (never an active
-        one), with their events and result blobs, leaving a tombstone kept until expires_at +
-        tombstone_seconds; drop tombstones past that. Safe to run in many processes at
-        once: nothing is deleted twice and claims are not blocked."""
+        """Retention, in one transaction, each step at most `batch_size` rows:
+
+        * delete terminal jobs with `expires_at <= now` (never an active one), oldest
+          first (see "Deleting a job"), each leaving a tombstone `(job_id, owner,
+          expired_at = expires_at, keep_until = expires_at + tombstone_seconds)`,
+          replacing an older tombstone of that id;
+        * delete tombstones with `keep_until <= now`;
+        * release idempotency keys whose window ended (`idempotency_expires_at <= now`):
+          bookkeeping, no version, no event.
+
+        No listener changes. Safe to run in many processes at once: nothing is deleted
+        twice and claims are not blocked. Returns the deleted ids and result refs, so the
+        caller can delete result files kept outside the store."""
         ...
+
+
+__all__ = [
+    "WORKER_LOST_TYPE",
+    "BlobInfo",
+    "Blobs",
+    "CancelOutcome",
+    "CancelResult",
+    "ClaimParams",
+    "DeleteResult",
+    "HandoffSubscription",
+    "Handoffs",
+    "JobChange",
+    "JobCount",
+    "JobEvent",
+    "Limits",
+    "Listener",
+    "Outbox",
+    "RescueParams",
+    "Store",
+    "SweepParams",
+    "worker_lost_error",
+]

@@ -3,7 +3,7 @@
     handler returned      -> result stored, completion buffered (COMPLETING) for a batch
     JobError / exception  -> retry later (Failure with retry_at) or fail with an ErrorDetail
     timeout               -> the same, with code `timeout`
-    JobCancelled / cancel -> cancel_running
+    JobCancelled / cancel -> cancel_jobs
     worker shutting down  -> RELEASE (the runner gives the lease back, attempt not counted)
     lease lost            -> nothing is written: another worker owns the job now
 
@@ -399,15 +399,15 @@ class Executor:
             )
             failure = Failure(a.lease, error)
             outcome = Outcome.FAILED
-        stored = await self._store.fail_job(failure, now, self._settings.retention_seconds)
+        [stored] = await self._store.fail_jobs([failure], now, self._settings.retention_seconds)
         if stored is None:
             return self._lost(a, "before its failure was recorded")
         return outcome
 
     async def _cancel(self, a: Attempt) -> Outcome:
         await self._flush_progress(a)
-        stored = await self._store.cancel_running(
-            a.lease, utcnow(), self._settings.retention_seconds
+        [stored] = await self._store.cancel_jobs(
+            [a.lease], utcnow(), self._settings.retention_seconds
         )
         if stored is None:
             return self._lost(a, "before its cancellation was recorded")

@@ -1,4 +1,4 @@
-"""The worker's side of direct hand-off (store/postgres_handoff.py explains the protocol).
+"""The worker's side of direct hand-off (lro.store.postgres.handoff explains the protocol).
 
 An idle worker parks: it offers the store one free slot, and the next submit of a job it
 runs writes that job already leased to it and sends it along, so the job starts without

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lro.models import Job, Swept, utcnow
+from lro.retry import RetryPolicy
 from lro.store.base import RescueParams, SweepParams
 from lro.tasks import cancel_and_wait
 
@@ -55,14 +56,14 @@ class Maintenance:
 
     async def rescue_once(self, now: datetime | None = None) -> list[Job]:
         """Take back jobs whose lease expired before `now`. A lost run counts as an attempt:
-        the job is re-queued after `retry_base_seconds`, or ends failed (`worker_lost`)
+        the job is re-queued after the retry backoff, or ends failed (`worker_lost`)
         once its attempts are used up, or cancelled when a cancel was requested."""
         settings = self._lro.settings
         jobs = await self._lro.store.rescue_expired(
             RescueParams(
                 now=now or utcnow(),
                 retention_seconds=settings.retention_seconds,
-                retry_delay_seconds=settings.retry_base_seconds,
+                retry=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
             )
         )
         for job in jobs:

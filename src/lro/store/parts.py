@@ -1,0 +1,166 @@
+"""The protocols of a store's parts: the webhook outbox, the abuse-limit counters, result
+blobs and (where a backend has it) direct hand-off. `Store` exposes each as a property,
+on the same database and connections as the jobs.
+
+Like `Store`'s verbs, each method says what it writes, so a new backend can implement it
+from these docstrings alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from lro.deliveries import AttemptRecord, Delivery
+from lro.models import Job
+from lro.store.types import BlobInfo, ClaimParams, HandoffSubscription
+
+
+class Outbox(Protocol):
+    """Webhook deliveries. Safe for many dispatchers in many processes: a claim takes due
+    deliveries exclusively and leases them until `lease_until`.
+
+    Delivery rows are created by the job verbs, never here: see "Deliveries" in the
+    `lro.store.base` docstring. A delivery row holds `id` (`msg_` + 32 hex digits, the
+    webhook-id), `job_id`, `event_type`, `url`, `event_at`, `status` (pending, delivered,
+    failed), `attempts`, `next_attempt_at`, `created_at`, `delivered_at`,
+    `last_status_code`, `last_error`, `manual` and `target`; an attempt row holds
+    `(delivery_id, attempt)`, `at`, `status_code`, `duration_ms` and `error`. Both go
+    with their job (`Store.delete_job`, `Store.sweep`).
+    """
+
+    async def claim_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int, skip: Sequence[str] = ()
+    ) -> list[Delivery]:
+        """Take up to `limit` due pending deliveries (`next_attempt_at <= now`), oldest
+        due first, none to a target in `skip`, returned in (created_at, id) order.
+
+        Writes, per delivery taken: `attempts + 1` (the number its outcome must quote)
+        and `next_attempt_at = lease_until`, so a dispatcher that dies mid-send only
+        delays it. Concurrent claimers take disjoint deliveries."""
+
+    async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
+        """Give claimed deliveries back unsent (their target is busy).
+
+        Writes, per delivery still pending at the claim's attempt number (a fence):
+        `attempts - 1` and `next_attempt_at = until`. Others are left alone."""
+
+    async def record_attempt(self, record: AttemptRecord) -> bool:
+        """Store an attempt's outcome, fenced: False (and nothing written) unless the
+        delivery is still pending at `record.attempt`, or that attempt is already
+        recorded.
+
+        Writes: the delivery's `status`, `next_attempt_at`, `last_status_code`,
+        `last_error`, `manual = false`, and `delivered_at = record.at` when delivered;
+        one attempt row. Both or neither."""
+
+    async def list_deliveries(self, job_id: str) -> list[Delivery]:
+        """A job's deliveries, oldest first, each with its attempt history. Writes
+        nothing."""
+
+    async def retry_delivery(self, job_id: str, delivery_id: str, now: datetime) -> Delivery | None:
+        """Make a delivery due now; None when the job has no such delivery.
+
+        Writes: `status = pending`, `next_attempt_at = now`, and `manual = true` when it
+        had ended (delivered or failed: it gets one more attempt)."""
+
+    async def shared_setting(self, key: str, default: str) -> str:
+        """The value every process agrees on. Writes the settings row `(key, default)`
+        when none exists yet, and returns the stored value."""
+
+    async def pending_deliveries(self) -> int:
+        """How many deliveries are still to be sent or retried (for /metrics). Writes
+        nothing."""
+
+
+class Limits(Protocol):
+    """Shared counters for abuse limits: every process on one database sees the same."""
+
+    async def take_tokens(
+        self, key: str, *, rate: float, burst: float, cost: float, now: datetime
+    ) -> float:
+        """Token bucket `key` (refilled at `rate` per second up to `burst`): take `cost`
+        tokens and return 0.0, or take nothing and return the seconds until they exist
+        (`rules.wait_seconds`).
+
+        Writes: the bucket row `(key, tokens, at)`, inserted full minus `cost` on first
+        use, or refilled for the time since `at` and reduced by `cost`, `at = max(at,
+        now)`. A refused take writes nothing. Concurrent takers queue on the row."""
+
+    async def active_jobs(self, owner: str) -> int:
+        """How many of `owner`'s jobs are queued or processing (0 for the anonymous owner
+        "", which is never capped: its index leaves it out). Writes nothing."""
+
+
+class Blobs(Protocol):
+    """Result files kept in the job store itself (`LRO_RESULT_STORE=db`), so API and worker
+    processes that share no disk still share results. A blob is named by its job and a key
+    (`lro.results` puts the writing attempt in the key, so attempts never share a blob).
+
+    Rows, per backend (SQLite: `result_blobs`, `result_chunks`; PostgreSQL: `lro_`-prefixed;
+    a Redis backend: one hash per blob and one string per chunk under the job's keys):
+
+    * `write_chunk` upserts one chunk row `(job_id, key, index) -> data`, in a transaction
+      of its own, so a file of any size is written without holding it, or one long
+      transaction, in memory. Nothing is written (False) when the job does not exist.
+    * `finish` upserts the one blob row `(job_id, key) -> size, chunk_bytes, created_at`
+      after the last chunk: until then readers do not see the blob (`info` is None).
+    * `info` and `read_chunks` write nothing; `read_chunks` returns chunk rows by index,
+      so a range is served without loading the whole blob.
+    * `delete` removes one blob's rows; `delete_job` every blob of the job but `keep`.
+    * Deleting a job (`Store.delete_job`, `Store.sweep`) removes its blob and chunk rows
+      in the same transaction (a foreign key with ON DELETE CASCADE, or a trigger), and a
+      chunk can never be written for a job that is gone, so no blob outlives its job.
+
+    Every chunk of a blob but the last holds exactly `chunk_bytes` bytes.
+    """
+
+    async def write_chunk(self, job_id: str, key: str, index: int, data: bytes) -> bool:
+        """Store chunk `index` (0-based) of blob `key`, replacing a chunk already stored
+        under that index; False (nothing stored) when the job does not exist."""
+
+    async def finish(
+        self, job_id: str, key: str, size: int, chunk_bytes: int, now: datetime
+    ) -> bool:
+        """Mark the blob complete: `size` bytes in chunks of `chunk_bytes`. False when
+        the job does not exist."""
+
+    async def info(self, job_id: str, key: str) -> BlobInfo | None:
+        """The finished blob's size and chunking; None when absent or unfinished."""
+
+    async def read_chunks(self, job_id: str, key: str, first: int, count: int) -> list[bytes]:
+        """Chunks `first .. first + count - 1` in order; fewer when some are missing
+        (past the end, or the blob was deleted meanwhile)."""
+
+    async def delete(self, job_id: str, key: str) -> None:
+        """Remove one blob (finished or not) and its chunks. Idempotent."""
+
+    async def delete_job(self, job_id: str, keep: str | None = None) -> None:
+        """Remove every blob of the job, finished or not, except the one named `keep`."""
+
+
+class Handoffs(Protocol):
+    """Direct hand-off of a new job to a parked idle worker, skipping its claim (only the
+    PostgreSQL store has it: across processes a claim costs a second database trip; see
+    lro.store.postgres.handoff). A store without it has `handoffs = None`.
+
+    Rows: one park row per parked worker `(worker_id, lock_key, operations,
+    lease_seconds, parked_at)`, written by `claim_or_park` and deleted by `unpark` or by
+    the submit that takes it (`Store.insert_jobs`)."""
+
+    def subscribe(self, worker_id: str, sub: HandoffSubscription) -> Callable[[], None]:
+        """Route this worker's hand-offs to `sub`; returns the unsubscribe function."""
+
+    async def claim_or_park(self, params: ClaimParams) -> tuple[list[Job], bool]:
+        """Claim as `Store.claim_jobs` does (the same writes); when the claim comes back
+        short, also upsert the worker's park row, atomically with the claim. The flag
+        says whether it is now parked (False when the store cannot deliver a hand-off
+        now)."""
+
+    async def unpark(self, worker_id: str) -> bool:
+        """Delete the worker's park row; False when a hand-off already took it."""
+
+    async def orphaned(self, worker_id: str, known_tokens: Sequence[str]) -> list[Job]:
+        """Jobs leased to the worker under tokens it does not hold (lost hand-offs).
+        Writes nothing."""

@@ -1,0 +1,113 @@
+"""Submits on PostgreSQL: `Store.insert_jobs`, with its idempotency rounds and the answer
+a handed-off job's submit shows. The statement (sql/insert.sql) also decides the direct
+hand-off to a parked worker (handoff.py has the worker's side)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from lro.deliveries import target_of
+from lro.errors import StoreUnavailable
+from lro.models import Inserted, NewJob
+from lro.store.postgres.connection import Database, run
+from lro.store.postgres.rows import PACKAGE, Conn, as_accepted, dumps, job_from_record
+from lro.store.rules import idempotent_replay
+from lro.store.sql import load_numbered
+
+Q = load_numbered(PACKAGE, "insert.sql", "rows.sql", "handoff.sql")
+
+
+def insert_params(jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
+    """One array per column of the insert_jobs statement."""
+    return {
+        "ids": [j.id for j in jobs],
+        "operations": [j.operation for j in jobs],
+        "params": [dumps(j.params) for j in jobs],
+        "owners": [j.owner for j in jobs],
+        "priorities": [j.priority for j in jobs],
+        "max_attempts": [j.max_attempts for j in jobs],
+        "timeouts": [j.timeout_seconds for j in jobs],
+        "run_at": [now if j.run_at is None else j.run_at for j in jobs],
+        "estimates": [j.estimated_duration_seconds for j in jobs],
+        "callback_urls": [j.callback_url for j in jobs],
+        "keys": [j.idempotency_key for j in jobs],
+        "fingerprints": [j.request_fingerprint for j in jobs],
+        "key_expiries": [j.idempotency_expires_at for j in jobs],
+        "now": now,
+        "callback_progress": [j.callback_progress for j in jobs],
+        "callback_targets": [
+            None if j.callback_url is None else target_of(j.callback_url) for j in jobs
+        ],
+        # May be handed straight to a parked worker (0006): one job, due now. A batch is
+        # queued, and the workers its notification wakes claim it in batches.
+        "may_hand_off": len(jobs) == 1 and (jobs[0].run_at is None or jobs[0].run_at <= now),
+    }
+
+
+def _created(row: Any) -> Inserted:
+    job = job_from_record(row)
+    return Inserted(job, created=True, accepted=as_accepted(job))
+
+
+async def insert_jobs(db: Database, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+    """Insert a batch: one statement without idempotency keys, else `insert_keyed`."""
+    if all(j.idempotency_key is None for j in jobs):
+        rows = await db.fetch_retrying(Q["insert_jobs"], **insert_params(jobs, now))
+        return [_created(r) for r in rows]
+    return await db.tx(lambda conn: insert_keyed(conn, jobs, now))
+
+
+async def insert_keyed(conn: Conn, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+    """Insert a batch with idempotency keys, inside the caller's transaction.
+
+    Optimistic: insert everything with ON CONFLICT DO NOTHING, then look at the jobs that
+    conflicted. A live holder is the answer (`rules.idempotent_replay`); a stale one gives
+    up its key and the job is inserted again. A holder that vanished in between (deleted)
+    simply lets the next round insert.
+    """
+    out: list[Inserted | None] = [None] * len(jobs)
+    pending = list(range(len(jobs)))
+    for _round in range(5):
+        batch = [jobs[i] for i in pending]
+        rows = await run(conn, Q["insert_jobs"], **insert_params(batch, now))
+        created = {r["id"]: r for r in rows}
+        missing: list[int] = []
+        for i in pending:
+            row = created.pop(jobs[i].id, None)
+            if row is not None:
+                out[i] = _created(row)
+            else:
+                missing.append(i)
+        if not missing:
+            break
+        holders = await run(
+            conn,
+            Q["key_holders"],
+            owners=[jobs[i].owner for i in missing],
+            keys=[jobs[i].idempotency_key for i in missing],
+        )
+        by_key = {(r["owner"], r["idempotency_key"]): r for r in holders}
+        stale: list[int] = []
+        pending = []
+        for i in missing:
+            holder = by_key.get((jobs[i].owner, jobs[i].idempotency_key))
+            if holder is None:
+                pending.append(i)
+                continue
+            replay = idempotent_replay(
+                job_from_record(holder), holder["idempotency_expires_at"], jobs[i], now
+            )  # KeyReused: the caller's transaction rolls back
+            if replay is not None:
+                out[i] = replay
+            else:
+                stale.append(holder["seq"])
+                pending.append(i)
+        if stale:
+            await run(conn, Q["release_stale_keys"], seqs=stale, now=now)
+        if not pending:
+            break
+    else:
+        raise StoreUnavailable("could not settle idempotency keys after 5 rounds")
+    return [i for i in out if i is not None]

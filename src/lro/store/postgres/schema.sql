@@ -1,0 +1,273 @@
+-- The schema of a freshly migrated PostgreSQL database: every table, constraint, index,
+-- function and trigger, as the migrations in migrations/ leave them (pg_dump
+-- --schema-only). The one place to read the final triggers (the webhook outbox and the
+-- NOTIFY of every event are written by them; lro.store.base says what each verb writes).
+-- Generated: python -m tests.support.schema postgres; held equal to the migrations by
+-- tests/postgres/test_schema.py. Edit a migration, then regenerate.
+
+CREATE FUNCTION public.lro_notify_events() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    origin text := coalesce(current_setting('lro.origin', true), '');
+    payload text;
+BEGIN
+    FOR payload IN
+        SELECT string_agg(line, ';')
+        FROM (
+            SELECT line, sum(length(line) + 1) OVER (ROWS UNBOUNDED PRECEDING) / 7000 AS chunk
+            FROM (
+                SELECT job_id || ' ' || version || ' ' || status || ' '
+                       || CASE WHEN cancel_requested THEN '1' ELSE '0' END AS line
+                FROM new_events
+            ) lines
+        ) chunks
+        GROUP BY chunk
+    LOOP
+        PERFORM pg_notify('lro_changes', origin || '|' || payload);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.lro_outbox() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO lro_deliveries (id, job_id, event_type, url, event_at, next_attempt_at,
+                                created_at, target)
+    VALUES ('msg_' || replace(gen_random_uuid()::text, '-', ''), NEW.id,
+            'job.' || NEW.status, NEW.callback_url, NEW.updated_at, NEW.updated_at,
+            NEW.updated_at, coalesce(NEW.callback_target, ''));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.lro_outbox_progress() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE lro_deliveries SET event_at = NEW.updated_at
+    WHERE job_id = NEW.id AND event_type = 'job.progress' AND status = 'pending'
+      AND attempts = 0;
+    IF NOT FOUND THEN
+        INSERT INTO lro_deliveries (id, job_id, event_type, url, event_at, next_attempt_at,
+                                    created_at, target)
+        VALUES ('msg_' || replace(gen_random_uuid()::text, '-', ''), NEW.id, 'job.progress',
+                NEW.callback_url, NEW.updated_at, NEW.updated_at, NEW.updated_at,
+                coalesce(NEW.callback_target, ''));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TABLE public.lro_buckets (
+    key text NOT NULL,
+    tokens double precision NOT NULL,
+    at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.lro_deliveries (
+    id text NOT NULL,
+    job_id text NOT NULL,
+    event_type text NOT NULL,
+    url text NOT NULL,
+    event_at timestamp with time zone NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    delivered_at timestamp with time zone,
+    last_status_code integer,
+    last_error text,
+    manual boolean DEFAULT false NOT NULL,
+    target text DEFAULT ''::text NOT NULL,
+    CONSTRAINT lro_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
+);
+
+CREATE TABLE public.lro_delivery_attempts (
+    delivery_id text NOT NULL,
+    attempt integer NOT NULL,
+    at timestamp with time zone NOT NULL,
+    status_code integer,
+    duration_ms double precision NOT NULL,
+    error text
+);
+
+CREATE TABLE public.lro_events (
+    job_id text NOT NULL,
+    version integer NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    progress_pct double precision NOT NULL,
+    step text,
+    attempt integer NOT NULL,
+    cancel_requested boolean DEFAULT false NOT NULL,
+    at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.lro_idle_workers (
+    worker_id text NOT NULL,
+    lock_key integer NOT NULL,
+    operations text[],
+    lease_seconds double precision NOT NULL,
+    parked_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.lro_jobs (
+    seq bigint NOT NULL,
+    id text NOT NULL,
+    operation text NOT NULL,
+    status text NOT NULL,
+    params jsonb NOT NULL,
+    owner text NOT NULL,
+    priority integer NOT NULL,
+    progress_pct double precision DEFAULT 0 NOT NULL,
+    step text,
+    attempt integer DEFAULT 0 NOT NULL,
+    max_attempts integer NOT NULL,
+    timeout_seconds double precision,
+    run_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    estimated_duration_seconds double precision,
+    version integer NOT NULL,
+    cancel_requested boolean DEFAULT false NOT NULL,
+    result jsonb,
+    result_ref jsonb,
+    error jsonb,
+    callback_url text,
+    idempotency_key text,
+    request_fingerprint text,
+    idempotency_expires_at timestamp with time zone,
+    lease_token text,
+    lease_expires_at timestamp with time zone,
+    worker_id text,
+    callback_progress boolean DEFAULT false NOT NULL,
+    callback_target text,
+    CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+)
+WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');
+
+ALTER TABLE public.lro_jobs ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.lro_jobs_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.lro_result_blobs (
+    job_id text NOT NULL,
+    key text NOT NULL,
+    size bigint NOT NULL,
+    chunk_bytes integer NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.lro_result_chunks (
+    job_id text NOT NULL,
+    key text NOT NULL,
+    n integer NOT NULL,
+    data bytea NOT NULL
+);
+
+CREATE TABLE public.lro_schema_version (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.lro_settings (
+    key text NOT NULL,
+    value text NOT NULL
+);
+
+CREATE TABLE public.lro_tombstones (
+    job_id text NOT NULL,
+    owner text NOT NULL,
+    expired_at timestamp with time zone NOT NULL,
+    keep_until timestamp with time zone NOT NULL
+);
+
+ALTER TABLE ONLY public.lro_buckets
+    ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_deliveries
+    ADD CONSTRAINT lro_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.lro_delivery_attempts
+    ADD CONSTRAINT lro_delivery_attempts_pkey PRIMARY KEY (delivery_id, attempt);
+
+ALTER TABLE ONLY public.lro_events
+    ADD CONSTRAINT lro_events_pkey PRIMARY KEY (job_id, version);
+
+ALTER TABLE ONLY public.lro_idle_workers
+    ADD CONSTRAINT lro_idle_workers_pkey PRIMARY KEY (worker_id);
+
+ALTER TABLE ONLY public.lro_jobs
+    ADD CONSTRAINT lro_jobs_id_key UNIQUE (id);
+
+ALTER TABLE ONLY public.lro_jobs
+    ADD CONSTRAINT lro_jobs_pkey PRIMARY KEY (seq);
+
+ALTER TABLE ONLY public.lro_result_blobs
+    ADD CONSTRAINT lro_result_blobs_pkey PRIMARY KEY (job_id, key);
+
+ALTER TABLE ONLY public.lro_result_chunks
+    ADD CONSTRAINT lro_result_chunks_pkey PRIMARY KEY (job_id, key, n);
+
+ALTER TABLE ONLY public.lro_schema_version
+    ADD CONSTRAINT lro_schema_version_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.lro_settings
+    ADD CONSTRAINT lro_settings_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_tombstones
+    ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
+
+CREATE INDEX lro_deliveries_due ON public.lro_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX lro_deliveries_job ON public.lro_deliveries USING btree (job_id);
+
+CREATE INDEX lro_jobs_claim ON public.lro_jobs USING btree (priority DESC, run_at, seq) WHERE (status = 'queued'::text);
+
+CREATE INDEX lro_jobs_created ON public.lro_jobs USING btree (created_at DESC, id DESC);
+
+CREATE INDEX lro_jobs_durations ON public.lro_jobs USING btree (operation, finished_at DESC) WHERE (status = 'completed'::text);
+
+CREATE INDEX lro_jobs_expiry ON public.lro_jobs USING btree (expires_at) WHERE (expires_at IS NOT NULL);
+
+CREATE UNIQUE INDEX lro_jobs_idempotency ON public.lro_jobs USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+CREATE INDEX lro_jobs_idempotency_expiry ON public.lro_jobs USING btree (idempotency_expires_at) WHERE (idempotency_key IS NOT NULL);
+
+CREATE INDEX lro_jobs_lease ON public.lro_jobs USING btree (lease_expires_at) WHERE (status = 'processing'::text);
+
+CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE ((status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (owner <> ''::text));
+
+CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
+
+CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
+
+CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
+
+CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.callback_url IS NOT NULL))) EXECUTE FUNCTION public.lro_outbox();
+
+CREATE TRIGGER lro_jobs_outbox_progress AFTER UPDATE OF version ON public.lro_jobs FOR EACH ROW WHEN ((new.callback_progress AND (new.callback_url IS NOT NULL) AND (new.status = 'processing'::text) AND (old.status = 'processing'::text) AND ((new.progress_pct IS DISTINCT FROM old.progress_pct) OR (new.step IS DISTINCT FROM old.step)))) EXECUTE FUNCTION public.lro_outbox_progress();
+
+ALTER TABLE ONLY public.lro_deliveries
+    ADD CONSTRAINT lro_deliveries_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_delivery_attempts
+    ADD CONSTRAINT lro_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.lro_deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_result_blobs
+    ADD CONSTRAINT lro_result_blobs_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_result_chunks
+    ADD CONSTRAINT lro_result_chunks_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;

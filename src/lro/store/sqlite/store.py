@@ -1,0 +1,92 @@
+"""The SQLite backend: one file in WAL mode, shared by the API and worker processes.
+
+`SQLiteStore` composes the package's parts and owns nothing but their lifecycle: the
+connection layer (`connection.Database`: threads, transactions, listeners), the
+cross-process change feed (`poll.EventPoll`), the job verbs (`jobs.SQLiteJobs`, which it
+extends) and the outbox, limits and blobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lro.store.sqlite.blobs import SQLiteBlobs
+from lro.store.sqlite.connection import Database
+from lro.store.sqlite.jobs import SQLiteJobs
+from lro.store.sqlite.limits import SQLiteLimits
+from lro.store.sqlite.outbox import SQLiteOutbox
+from lro.store.sqlite.poll import EventPoll
+from lro.store.types import Listener
+
+
+class SQLiteStore(SQLiteJobs):
+    """The Store protocol on one SQLite file (see the package's modules for the design)."""
+
+    supports_listen = False
+    embedded = True
+    handoffs: None = None
+    """In one process a queued job wakes the claim loop at once; across processes on one
+    SQLite file the poll decides pickup, so a hand-off would save nothing."""
+
+    def __init__(
+        self, path: str | Path, *, poll_interval: float = 0.02, busy_timeout_ms: int = 5000
+    ) -> None:
+        self.db = Database(str(path), busy_timeout_ms=busy_timeout_ms)
+        """The connection layer every part runs on."""
+        self._poll = EventPoll(self.db, poll_interval)
+        super().__init__(self.db)
+        self.outbox = SQLiteOutbox(self.db)
+        self.limits = SQLiteLimits(self.db)
+        self.blobs = SQLiteBlobs(self.db)
+
+    @classmethod
+    def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:
+        """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
+        prefix = "sqlite:///"
+        path = url[len(prefix) :].split("?", 1)[0] if url.startswith(prefix) else ""
+        if not path or path == ":memory:":
+            raise ValueError(
+                f"unsupported SQLite URL {url!r}: use sqlite:///relative/path.db or "
+                f"sqlite:////absolute/path.db (an in-memory database cannot be shared)"
+            )
+        return cls(path, poll_interval=poll_interval)
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    @property
+    def poll_interval(self) -> float:
+        return self._poll.poll_interval
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return self.db.busy_timeout_ms
+
+    async def open(self) -> None:
+        if self.db.opened and not self.db.closed:
+            return
+        await self.db.open()
+        try:
+            await self._poll.open()
+        except BaseException:
+            await self.db.shutdown()
+            self.db.opened = False
+            raise
+
+    async def close(self) -> None:
+        if self.db.closed:
+            return
+        self.db.closed = True
+        await self._poll.close()
+        await self.db.close()
+
+    async def migrate(self) -> int:
+        return await self.db.migrate()
+
+    async def ping(self) -> None:
+        await self.db.read(lambda c: c.execute("SELECT 1").fetchone())
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        return self.db.listeners.add(listener)

@@ -1,0 +1,126 @@
+"""The values the store's verbs take and give back, beside the job types of `lro.models`.
+
+Backend-independent and pure: a backend package builds these from its rows, and callers
+(the worker, the API, the maintenance services) read them without knowing the backend.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lro.models import Job, Status
+from lro.retry import RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A committed change of one job, as delivered to listeners."""
+
+    job_id: str
+    version: int
+    status: Status
+    cancel_requested: bool = False
+    """True when this change requested cancellation of a processing job, so a worker can
+    react to just these notifications without querying on every change."""
+
+
+Listener = Callable[[JobChange], None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One row of a job's event history (feeds SSE resumption)."""
+
+    job_id: str
+    version: int
+    kind: str
+    status: Status
+    progress_pct: float
+    step: str | None
+    attempt: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobCount:
+    """How many unexpired jobs of one operation are in one status (feeds GET /stats)."""
+
+    operation: str
+    status: Status
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimParams:
+    worker_id: str
+    limit: int
+    lease_seconds: float
+    now: datetime
+    operations: Sequence[str] | None = None
+    """Only claim these operations (the ones the worker can run); None means any."""
+
+
+@dataclass(frozen=True, slots=True)
+class RescueParams:
+    now: datetime
+    retention_seconds: float
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_seconds=0))
+    """When a lost run's job may start again: the same policy (per-operation backoff)
+    the worker applies to a failed attempt. The default retries at once (tests)."""
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SweepParams:
+    now: datetime
+    batch_size: int
+    tombstone_seconds: float
+
+
+class CancelOutcome(enum.StrEnum):
+    """What `Store.request_cancel` did."""
+
+    CANCELLED = "cancelled"
+    """The job was queued: it is cancelled now."""
+    REQUESTED = "requested"
+    """The job is processing: its cancel is requested (now or earlier), and it ends
+    `cancelled` when its worker notices."""
+    FINISHED = "finished"
+    """The job had already ended (completed, failed or cancelled): nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    job: Job
+    """The job after the call (unchanged when FINISHED)."""
+    outcome: CancelOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    job: Job
+    """The job as it was before the call."""
+    deleted: bool
+    """False: the job is still queued or processing, and nothing was deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A finished result blob (see `Blobs`): its length and the chunk size it was cut in."""
+
+    size: int
+    chunk_bytes: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffSubscription:
+    """A worker's hooks for hand-offs: `on_job` gets a job leased to it by a submit (or the
+    job's id, when the row was too big to send along); `on_reconnect` runs when the
+    store's notification session came back, since a hand-off may have been lost with it."""
+
+    on_job: Callable[[Job | str], None]
+    on_reconnect: Callable[[], None]
