@@ -17,7 +17,7 @@ from tests.api.helpers import PREFIX
 from tests.security.conftest import headers, served_with
 from tests.stream.conftest import Served
 
-from lro.api.principal_limits import holds
+from lro.api.quotas import holds
 
 CLIENTS = 25
 

@@ -9,7 +9,7 @@ import httpx
 from tests.api.helpers import PREFIX
 from tests.stream.conftest import Served
 
-from lro.api.principal_limits import holds
+from lro.api.quotas import holds
 
 
 async def test_head_mirrors_get_without_a_body(served: Served) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from lro.tasks import cancel_and_wait
+from lro.background import cancel_and_wait
 
 
 async def test_cancels_and_waits_for_every_task() -> None:

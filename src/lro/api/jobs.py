@@ -12,8 +12,8 @@ from lro.api.auth import Caller, Owner
 from lro.api.download import result_response
 from lro.api.headers import etag_matches, job_etag
 from lro.api.links import result_link
-from lro.api.principal_limits import holds
 from lro.api.problems import problem_responses
+from lro.api.quotas import holds
 from lro.api.schemas import JobList, JobResource
 from lro.api.views import (
     api_base,

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from lro.api.auth import ANONYMOUS, auth_dependencies, authenticate, unauthorized_response
-from lro.api.principal_limits import holds
 from lro.api.problems import problem_responses
+from lro.api.quotas import holds
 from lro.errors import Forbidden
 from lro.models import utcnow
 

@@ -20,8 +20,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from lro.api.auth import Caller, Owner
-from lro.api.principal_limits import holds
 from lro.api.problems import problem_responses
+from lro.api.quotas import holds
 from lro.api.schemas import JobResource, inline_schema
 from lro.api.views import RECHECK_SECONDS, api_base, visible_job
 from lro.feeds import Snapshot

@@ -26,8 +26,8 @@ from lro.api.auth import Caller, Owner
 from lro.api.headers import Preferences, check_idempotency_key, parse_prefer
 from lro.api.links import result_link
 from lro.api.middleware import too_large
-from lro.api.principal_limits import check_submit, holds
 from lro.api.problems import problem_responses
+from lro.api.quotas import check_submit, holds
 from lro.api.schemas import (
     GenericSubmit,
     JobResource,

@@ -17,10 +17,10 @@ from starlette.responses import JSONResponse
 from lro.api.auth import Caller
 from lro.api.headers import job_etag, job_retry_after
 from lro.api.routing import ClientGone, root_of
+from lro.background import cancel_and_wait
 from lro.errors import Gone, NotFound
 from lro.models import Job, utcnow
 from lro.resource import job_resource, job_url, rfc3339
-from lro.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime

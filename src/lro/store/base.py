@@ -72,7 +72,7 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Blobs, Handoffs, Limits, Outbox
+from lro.store.parts import Blobs, Handoffs, Outbox, Quotas
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
     BlobInfo,
@@ -111,7 +111,7 @@ class Store(Protocol):
         """Webhook deliveries, on the same database and connections."""
 
     @property
-    def limits(self) -> Limits:
+    def quotas(self) -> Quotas:
         """Rate-limit buckets and per-owner counts, on the same database."""
 
     @property
@@ -370,9 +370,9 @@ __all__ = [
     "JobChange",
     "JobCount",
     "JobEvent",
-    "Limits",
     "Listener",
     "Outbox",
+    "Quotas",
     "RescueParams",
     "Store",
     "SweepParams",

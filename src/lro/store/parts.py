@@ -74,8 +74,9 @@ class Outbox(Protocol):
         nothing."""
 
 
-class Limits(Protocol):
-    """Shared counters for abuse limits: every process on one database sees the same."""
+class Quotas(Protocol):
+    """The counters behind per-principal quotas (api/quotas.py): submit-rate buckets and
+    active-job counts, shared by every process on one database."""
 
     async def take_tokens(
         self, key: str, *, rate: float, burst: float, cost: float, now: datetime

@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from lro.background import cancel_and_wait
 from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus, target_of
 from lro.errors import StoreUnavailable
 from lro.models import utcnow
 from lro.resource import job_resource, rfc3339
-from lro.tasks import cancel_and_wait
 from lro.webhooks.sender import AttemptResult, send
 from lro.webhooks.signing import generate_secret, headers_for, parse_secrets
 from lro.webhooks.ssrf import Resolver, TargetPolicy

@@ -26,10 +26,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from lro.background import cancel_and_wait
 from lro.errors import StoreUnavailable
 from lro.models import Completion, Job, Lease, ProgressUpdate, utcnow
 from lro.store.base import Store
-from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.worker")
 

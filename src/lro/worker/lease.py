@@ -16,10 +16,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from lro.background import cancel_and_wait
 from lro.events import ChangeHub
 from lro.models import Lease, utcnow
 from lro.store.base import JobChange, Store
-from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.worker")
 

@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lro.background import cancel_and_wait
 from lro.models import Job, Swept, utcnow
-from lro.retry import RetryPolicy
 from lro.store.base import RescueParams, SweepParams
-from lro.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -63,7 +62,7 @@ class Maintenance:
             RescueParams(
                 now=now or utcnow(),
                 retention_seconds=settings.retention_seconds,
-                retry=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+                retry=self._lro.retry_policy,
             )
         )
         for job in jobs:

@@ -3,7 +3,7 @@
 store.py       PostgresStore: composes the parts, owns their lifecycle
 jobs.py        the job verbs of the Store protocol;  insert.py  submits (idempotency)
 handoff.py     direct hand-off of a submit to a parked worker
-outbox.py      webhook deliveries     limits.py   token buckets     blobs.py   results
+outbox.py      webhook deliveries     quotas.py   token buckets     blobs.py   results
 listen.py      the LISTEN session: other processes' changes, hand-off notifications
 connection.py  the pool and its calls: with_conn, tx, read/fetch, retries, errors
 rows.py        records <-> models (jobs, events, NOTIFY payloads, cursors)

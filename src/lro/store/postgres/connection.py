@@ -1,5 +1,5 @@
 """The PostgreSQL connection layer: the pool, transactions, retries and error mapping.
-Every part of the backend (jobs, outbox, limits, blobs, hand-off) talks to the server
+Every part of the backend (jobs, outbox, quotas, blobs, hand-off) talks to the server
 through `Database`, and nothing else touches the pool.
 
 Connections: an asyncpg pool (prepared statements cached per connection) for queries;

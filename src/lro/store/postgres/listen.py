@@ -19,9 +19,9 @@ import asyncio
 import logging
 from typing import Protocol
 
+from lro.background import cancel_and_wait
 from lro.store.postgres.connection import Database
 from lro.store.postgres.rows import Conn, parse_changes
-from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.store.postgres")
 

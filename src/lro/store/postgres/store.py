@@ -4,7 +4,7 @@
 connection layer (`connection.Database`: pool, transactions, retries, error mapping,
 listeners), the LISTEN session (`listen.ListenSession`), the job verbs
 (`jobs.PostgresJobs`, which it extends), the direct hand-off (`handoff.PostgresHandoffs`)
-and the outbox, limits and blobs. The store's sessions run with bitmap scans off, so the
+and the outbox, quotas and blobs. The store's sessions run with bitmap scans off, so the
 claim walks its index in claim order even when the queue table's statistics are stale
 (`Database.settings`).
 """
@@ -19,9 +19,9 @@ from lro.store.postgres.blobs import PostgresBlobs
 from lro.store.postgres.connection import Database, split_url
 from lro.store.postgres.handoff import PostgresHandoffs
 from lro.store.postgres.jobs import PostgresJobs
-from lro.store.postgres.limits import PostgresLimits
 from lro.store.postgres.listen import ListenSession
 from lro.store.postgres.outbox import PostgresOutbox
+from lro.store.postgres.quotas import PostgresQuotas
 from lro.store.types import Listener
 
 
@@ -52,7 +52,7 @@ class PostgresStore(PostgresJobs):
         super().__init__(self.db)
         self._session = ListenSession(self.db, keepalive=listen_keepalive)
         self.outbox = PostgresOutbox(self.db)
-        self.limits = PostgresLimits(self.db)
+        self.quotas = PostgresQuotas(self.db)
         self.blobs = PostgresBlobs(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim

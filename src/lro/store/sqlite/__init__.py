@@ -2,7 +2,7 @@
 
 store.py       SQLiteStore: composes the parts, owns their lifecycle
 jobs.py        the job verbs of the Store protocol
-outbox.py      webhook deliveries     limits.py   token buckets     blobs.py   results
+outbox.py      webhook deliveries     quotas.py   token buckets     blobs.py   results
 poll.py        other processes' changes, by tailing the events table
 connection.py  the writer/reader threads and their transactions: write(fn), read(fn)
 rows.py        rows <-> models (times as integer microseconds, JSON, cursors)

@@ -1,5 +1,5 @@
 """The SQLite connection layer: one file in WAL mode, and the threads that own its
-connections. Every part of the backend (jobs, outbox, limits, blobs) reads and writes
+connections. Every part of the backend (jobs, outbox, quotas, blobs) reads and writes
 through `Database`, and nothing else touches a connection.
 
 Threading: the stdlib `sqlite3` driver, with one writer connection owned by one thread and

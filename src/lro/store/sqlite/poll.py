@@ -16,12 +16,12 @@ import functools
 import logging
 import sqlite3
 
+from lro.background import cancel_and_wait
 from lro.errors import StoreUnavailable
 from lro.store.sql import load_queries
 from lro.store.sqlite.connection import Database
 from lro.store.sqlite.rows import PACKAGE, STATUS, Row
 from lro.store.types import JobChange
-from lro.tasks import cancel_and_wait
 
 log = logging.getLogger("lro.store.sqlite")
 

@@ -3,7 +3,7 @@
 `SQLiteStore` composes the package's parts and owns nothing but their lifecycle: the
 connection layer (`connection.Database`: threads, transactions, listeners), the
 cross-process change feed (`poll.EventPoll`), the job verbs (`jobs.SQLiteJobs`, which it
-extends) and the outbox, limits and blobs.
+extends) and the outbox, quotas and blobs.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from lro.store.sqlite.blobs import SQLiteBlobs
 from lro.store.sqlite.connection import Database
 from lro.store.sqlite.jobs import SQLiteJobs
-from lro.store.sqlite.limits import SQLiteLimits
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
+from lro.store.sqlite.quotas import SQLiteQuotas
 from lro.store.types import Listener
 
 
@@ -37,7 +37,7 @@ class SQLiteStore(SQLiteJobs):
         self._poll = EventPoll(self.db, poll_interval)
         super().__init__(self.db)
         self.outbox = SQLiteOutbox(self.db)
-        self.limits = SQLiteLimits(self.db)
+        self.quotas = SQLiteQuotas(self.db)
         self.blobs = SQLiteBlobs(self.db)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Abuse-limit counters on SQLite (`parts.Limits`): a bucket take is one `BEGIN
+"""Abuse-limit counters on SQLite (`parts.Quotas`): a bucket take is one `BEGIN
 IMMEDIATE` transaction, so processes sharing the file share the budget."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from lro.store.sql import load_queries
 from lro.store.sqlite.connection import Changes, Database
 from lro.store.sqlite.rows import PACKAGE, to_us
 
-Q = load_queries(PACKAGE, "limits.sql")
+Q = load_queries(PACKAGE, "quotas.sql")
 
 
-class SQLiteLimits:
+class SQLiteQuotas:
     def __init__(self, db: Database) -> None:
         self._db = db
 

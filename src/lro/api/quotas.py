@@ -35,7 +35,7 @@ async def check_submit(lro: Runtime, caller: Caller, count: int = 1) -> None:
         return
     settings = lro.settings
     if settings.max_active_jobs:
-        active = await lro.store.limits.active_jobs(caller.principal)
+        active = await lro.store.quotas.active_jobs(caller.principal)
         if active + count > settings.max_active_jobs:
             raise TooManyRequests(
                 f"You have {active} unfinished jobs, the most allowed is "
@@ -47,7 +47,7 @@ async def check_submit(lro: Runtime, caller: Caller, count: int = 1) -> None:
                 },
             )
     if settings.submit_rate_per_second:
-        wait = await lro.store.limits.take_tokens(
+        wait = await lro.store.quotas.take_tokens(
             f"submit:{caller.principal}",
             rate=settings.submit_rate_per_second,
             burst=settings.submit_burst,

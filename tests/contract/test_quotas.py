@@ -13,7 +13,7 @@ from lro.store import Store
 
 
 async def test_a_bucket_grants_its_burst_then_refills_at_its_rate(store: Store) -> None:
-    take = store.limits.take_tokens
+    take = store.quotas.take_tokens
     for _ in range(3):
         assert await take("submit:alice", rate=2.0, burst=3, cost=1, now=T0) == 0.0
     assert await take("submit:alice", rate=2.0, burst=3, cost=1, now=T0) == pytest.approx(0.5)
@@ -29,7 +29,7 @@ async def test_a_bucket_grants_its_burst_then_refills_at_its_rate(store: Store) 
 async def test_one_budget_across_processes(stores: StoreFactory) -> None:
     a, b = await stores(), await stores()
     waits = await asyncio.gather(
-        *(s.limits.take_tokens("k", rate=0.001, burst=5, cost=1, now=T0) for s in [a, b] * 10)
+        *(s.quotas.take_tokens("k", rate=0.001, burst=5, cost=1, now=T0) for s in [a, b] * 10)
     )
     assert sorted(waits)[:5] == [0.0] * 5
     assert all(w > 0 for w in sorted(waits)[5:])
@@ -40,9 +40,9 @@ async def test_active_jobs_counts_queued_and_processing_per_owner(store: Store) 
     await submit(store, owner="alice")
     await submit(store, owner="bob")
     running = await claim_one(store, at(1))
-    assert await store.limits.active_jobs("alice") == 2
+    assert await store.quotas.active_jobs("alice") == 2
     await store.complete_jobs([Completion(lease_of(running))], at(2), 3600)
-    counts = {o: await store.limits.active_jobs(o) for o in ("alice", "bob", "carol")}
+    counts = {o: await store.quotas.active_jobs(o) for o in ("alice", "bob", "carol")}
     assert sum(counts.values()) == 2 and counts["carol"] == 0
 
 

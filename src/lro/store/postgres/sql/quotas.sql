@@ -1,4 +1,4 @@
--- Abuse-limit queries (lro.store.postgres.limits).
+-- Abuse-limit queries (lro.store.postgres.quotas).
 
 -- name: take_tokens
 -- Refill the bucket for the time since its last use (up to :burst), then take :cost if

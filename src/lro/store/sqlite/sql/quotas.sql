@@ -1,4 +1,4 @@
--- Abuse-limit queries (lro.store.sqlite.limits). Times are INTEGER microseconds.
+-- Abuse-limit queries (lro.store.sqlite.quotas). Times are INTEGER microseconds.
 
 -- name: take_tokens
 -- Refill the bucket for the time since its last use (up to :burst), then take :cost if

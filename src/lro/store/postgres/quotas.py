@@ -1,4 +1,4 @@
-"""Abuse-limit counters on PostgreSQL (`parts.Limits`): one bucket row per key, so every
+"""Abuse-limit counters on PostgreSQL (`parts.Quotas`): one bucket row per key, so every
 API process on the database draws from the same budget."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from lro.store.postgres.rows import PACKAGE
 from lro.store.rules import wait_seconds
 from lro.store.sql import load_numbered
 
-Q = load_numbered(PACKAGE, "limits.sql")
+Q = load_numbered(PACKAGE, "quotas.sql")
 
 
-class PostgresLimits:
+class PostgresQuotas:
     def __init__(self, db: Database) -> None:
         self._db = db
 
