@@ -1,31 +1,7 @@
 """Embedding: lro.create_app() served as it is, as lro serve does."""
 
-from tests.embedding.contract import (
-    client,
-    test_conflicts_are_problems,
-    test_event_stream_and_its_urls,
-    test_file_result_with_range,
-    test_head_answers_like_get_without_a_body,
-    test_late_registration_gets_a_route,
-    test_list_and_cursor_urls,
-    test_operator_routes,
-    test_problems_for_every_error,
-    test_submit_answers_urls_that_work_as_given,
-)
+from tests.embedding.contract import *  # noqa: F403 - the one contract suite, run here
 
 APP = "created"
 ROOT = ""
 OPENAPI = "/openapi.json"
-
-__all__ = [
-    "client",
-    "test_conflicts_are_problems",
-    "test_event_stream_and_its_urls",
-    "test_file_result_with_range",
-    "test_head_answers_like_get_without_a_body",
-    "test_late_registration_gets_a_route",
-    "test_list_and_cursor_urls",
-    "test_operator_routes",
-    "test_problems_for_every_error",
-    "test_submit_answers_urls_that_work_as_given",
-]

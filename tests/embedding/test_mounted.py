@@ -1,32 +1,8 @@
 """Embedding: lro.create_app() mounted at /jobsvc inside a plain Starlette app (which
 never runs the mounted app's lifespan: the routes open the store themselves)."""
 
-from tests.embedding.contract import (
-    client,
-    test_conflicts_are_problems,
-    test_event_stream_and_its_urls,
-    test_file_result_with_range,
-    test_head_answers_like_get_without_a_body,
-    test_late_registration_gets_a_route,
-    test_list_and_cursor_urls,
-    test_operator_routes,
-    test_problems_for_every_error,
-    test_submit_answers_urls_that_work_as_given,
-)
+from tests.embedding.contract import *  # noqa: F403 - the one contract suite, run here
 
 APP = "mounted"
 ROOT = "/jobsvc"
 OPENAPI = "/jobsvc/openapi.json"
-
-__all__ = [
-    "client",
-    "test_conflicts_are_problems",
-    "test_event_stream_and_its_urls",
-    "test_file_result_with_range",
-    "test_head_answers_like_get_without_a_body",
-    "test_late_registration_gets_a_route",
-    "test_list_and_cursor_urls",
-    "test_operator_routes",
-    "test_problems_for_every_error",
-    "test_submit_answers_urls_that_work_as_given",
-]
