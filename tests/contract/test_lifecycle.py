@@ -20,6 +20,7 @@ from lro.retry import RetryPolicy
 from lro.store import (
     CancelOutcome,
     CancelResult,
+    ClaimParams,
     DeleteResult,
     RescueParams,
     Store,
@@ -331,3 +332,23 @@ async def test_job_with_events_is_events_after_and_get_job_in_one(store: Store) 
     assert both[1][1].at == at(2) and both[1][1].step == "half"
     assert await store.job_with_events(job.id, 3) == (both[0], [])
     assert await store.job_with_events("no-such-job", 0) == (None, [])
+
+
+async def test_a_retry_of_a_job_whose_cancel_was_requested_ends_it_cancelled(
+    store: Store,
+) -> None:
+    """The attempt failed (retryably) after its cancel was requested: running the job
+    again would ignore the cancel, so the retry ends it `cancelled`, as a rescue would."""
+    job = await submit(store)
+    running = await claim_one(store, at(1))
+    await store.request_cancel(job.id, at(2), RETENTION)
+    error = ErrorDetail("https://example.com/problems/x", "X", "x", "x", True, 1)
+    failure = Failure(lease_of(running), error, retry_at=at(5))
+    [ended] = await store.fail_jobs([failure], at(3), RETENTION)
+    assert ended is not None
+    assert (ended.status, ended.cancel_requested, ended.error) == (Status.CANCELLED, True, None)
+    assert ended.finished_at == at(3) and ended.expires_at is not None
+    assert await current(store, job.id) == ended
+    [event] = await store.events_after(job.id, ended.version - 1)
+    assert (event.kind, event.status) == ("cancelled", Status.CANCELLED)
+    assert await store.claim_jobs(ClaimParams("w2", 10, 30, at(6))) == []

@@ -255,3 +255,31 @@ async def test_run_until_stopped_returns_after_sigterm(lro: LRO) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(task, 10)
     assert worker.stats.completed == 1
+
+
+async def test_a_job_whose_cancel_was_requested_is_not_retried_after_an_error(
+    lro: LRO,
+) -> None:
+    """The handler fails (retryably) before it notices the cancel: the job ends
+    `cancelled` instead of running again. Here the worker knows of the request; when it
+    has not heard of it yet, the store's retry ends the job the same way (tests/contract,
+    test_a_retry_of_a_job_whose_cancel_was_requested_ends_it_cancelled)."""
+    runs: list[int] = []
+    asked = asyncio.Event()
+
+    @lro.operation("flaky", max_attempts=3)
+    async def flaky(ctx: JobContext) -> None:
+        runs.append(ctx.attempt)
+        await asyncio.shield(asked.wait())  # not interrupted by the cancel's grace
+        raise RuntimeError("upstream timed out")
+
+    job = await lro.submit("flaky")
+    async with running_worker(lro, cancel_grace=30) as worker:
+        await wait_job(lro, job.id, lambda j: j.status is Status.PROCESSING)
+        changed = await lro.store.request_cancel(job.id, utcnow(), 60)
+        assert changed is not None and changed.job.cancel_requested
+        asked.set()
+        done = await wait_job(lro, job.id)
+    assert (done.status, done.attempt, done.error) == (Status.CANCELLED, 1, None)
+    assert runs == [1]
+    assert (worker.stats.cancelled, worker.stats.retried) == (1, 0)

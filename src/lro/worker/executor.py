@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 from lro import retry
 from lro.context import JobContext
 from lro.errors import PROBLEM_BASE, JobCancelled, JobError
-from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, utcnow
+from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, Status, utcnow
 from lro.results import File
 from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
@@ -402,6 +402,9 @@ class Executor:
         [stored] = await self._store.fail_jobs([failure], now, self._settings.retention_seconds)
         if stored is None:
             return self._lost(a, "before its failure was recorded")
+        if stored.status is Status.CANCELLED:  # its cancel was requested: no retry
+            a.ctx.logger.info("cancelled on attempt %d (cancel requested)", job.attempt)
+            return Outcome.CANCELLED
         return outcome
 
     async def _cancel(self, a: Attempt) -> Outcome:

@@ -307,6 +307,7 @@ class SQLiteJobs:
             args: dict[str, Any] = {"id": f.lease.job_id, "token": f.lease.token, "now": now_us}
             if f.retry_at is not None:
                 args["run_at"] = to_us(f.retry_at)
+                args["expires_at"] = expires  # used when a requested cancel ends the job
                 items.append((Q["retry_job"], args))
             else:
                 args["error"] = to_json(f.error.to_json())

@@ -160,15 +160,19 @@ SELECT * FROM upd
 -- name: fail_jobs
 -- One statement for a batch of failed attempts: a row with :retry_at goes back to the
 -- queue (the attempt's error is not kept: `error` is present iff the job is `failed`),
--- a row without ends `failed` with its error. Only the columns of the row's own outcome
--- change; the others keep what the running job had.
+-- a row without ends `failed` with its error. A job whose cancel was requested before its
+-- attempt failed is not run again: its retry ends it `cancelled`, as the rescuer would.
+-- Only the columns of the row's own outcome change; the others keep what the job had.
 WITH u AS (
     SELECT *
     FROM unnest(:job_ids::text[], :tokens::text[], :retry_at::timestamptz[], :errors::text[])
         AS u(id, token, retry_at, error)
 ),
 locked AS (
-    SELECT j.seq, u.token, u.retry_at, u.error
+    SELECT j.seq, u.token, u.retry_at, u.error,
+           CASE WHEN u.retry_at IS NULL THEN 'failed'
+                WHEN j.cancel_requested THEN 'cancelled'
+                ELSE 'queued' END AS outcome
     FROM lro_jobs j JOIN u ON j.id = u.id AND j.lease_token = u.token
     WHERE j.status = 'processing'
     ORDER BY j.id
@@ -176,14 +180,14 @@ locked AS (
 ),
 upd AS (
     UPDATE lro_jobs j
-    SET status = CASE WHEN locked.retry_at IS NULL THEN 'failed' ELSE 'queued' END,
-        error = CASE WHEN locked.retry_at IS NULL THEN locked.error::jsonb ELSE j.error END,
-        run_at = coalesce(locked.retry_at, j.run_at),
-        finished_at = CASE WHEN locked.retry_at IS NULL THEN :now ELSE j.finished_at END,
-        expires_at = CASE WHEN locked.retry_at IS NULL THEN :expires_at ELSE j.expires_at END,
-        progress_pct = CASE WHEN locked.retry_at IS NULL THEN j.progress_pct ELSE 0 END,
-        step = CASE WHEN locked.retry_at IS NULL THEN j.step END,
-        worker_id = CASE WHEN locked.retry_at IS NULL THEN j.worker_id END,
+    SET status = locked.outcome,
+        error = CASE WHEN locked.outcome = 'failed' THEN locked.error::jsonb ELSE j.error END,
+        run_at = CASE WHEN locked.outcome = 'queued' THEN locked.retry_at ELSE j.run_at END,
+        finished_at = CASE WHEN locked.outcome = 'queued' THEN j.finished_at ELSE :now END,
+        expires_at = CASE WHEN locked.outcome = 'queued' THEN j.expires_at ELSE :expires_at END,
+        progress_pct = CASE WHEN locked.outcome = 'queued' THEN 0 ELSE j.progress_pct END,
+        step = CASE WHEN locked.outcome = 'queued' THEN NULL ELSE j.step END,
+        worker_id = CASE WHEN locked.outcome = 'queued' THEN NULL ELSE j.worker_id END,
         updated_at = :now, lease_token = NULL, lease_expires_at = NULL,
         version = j.version + 1
     FROM locked
@@ -192,7 +196,7 @@ upd AS (
 ),
 ev AS (
     INSERT INTO lro_events {{event_columns}}
-    SELECT id, version, CASE WHEN status = 'failed' THEN 'failed' ELSE 'status' END,
+    SELECT id, version, CASE WHEN status IN ('failed', 'cancelled') THEN status ELSE 'status' END,
            status, progress_pct, step, attempt, :now
     FROM upd
 )

@@ -84,9 +84,17 @@ RETURNING {{job_columns}}
 
 -- name: retry_job
 -- The failed attempt's error is not kept: `error` is present iff the job is `failed`.
+-- A job whose cancel was requested before its attempt failed is not run again: it ends
+-- `cancelled` here, as the rescuer ends such a job (running it again would ignore the cancel).
 UPDATE jobs
-SET status = 'queued', run_at = :run_at, updated_at = :now, progress_pct = 0, step = NULL,
-    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, version = version + 1
+SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    run_at = CASE WHEN cancel_requested THEN run_at ELSE :run_at END,
+    finished_at = CASE WHEN cancel_requested THEN :now ELSE finished_at END,
+    expires_at = CASE WHEN cancel_requested THEN :expires_at ELSE expires_at END,
+    progress_pct = CASE WHEN cancel_requested THEN progress_pct ELSE 0 END,
+    step = CASE WHEN cancel_requested THEN step END,
+    worker_id = CASE WHEN cancel_requested THEN worker_id END,
+    updated_at = :now, lease_token = NULL, lease_expires_at = NULL, version = version + 1
 WHERE id = :id AND lease_token = :token AND status = 'processing'
 RETURNING {{job_columns}}
 
