@@ -54,6 +54,13 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     # A connection the server closed while idle can fail its next statement with this
     # ("another operation is in progress") before asyncpg notices the close.
     asyncpg.InternalClientError,
+    # Refused at connect: the database does not allow connections now (55000, as with
+    # ALLOW_CONNECTIONS false during maintenance), the role or its password is refused
+    # (28000, 28P01), or the database is gone (3D000). None is a bug in a statement; each
+    # clears up (or not) outside the process, which should say 503 and retry meanwhile.
+    asyncpg.ObjectNotInPrerequisiteStateError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
 )
 # A transaction that lost one of these was rolled back whole, so running it again is safe.
 RETRYABLE: tuple[type[BaseException], ...] = (
