@@ -258,3 +258,37 @@ async def test_claims_skip_the_targets_asked_to(store: Store) -> None:
     assert [(d.job_id, d.target) for d in got] == [(fine, "fine.example:80")]
     [later] = await store.outbox.claim_deliveries(at(3), at(33), 10)
     assert (later.job_id, later.target) == (slow, "slow.example:8443")
+
+
+async def test_a_manual_retry_waits_for_the_attempt_in_flight(store: Store) -> None:
+    """Issue 13: 50 concurrent retries of a delivered webhook sent 13 extra POSTs, several
+    in flight at once with one webhook-id, and the history kept 4 attempts of 14. While a
+    claim's attempt is in flight, a retry is that attempt: it changes nothing."""
+    job_id = await finished_job_with_callback(store)
+    [d] = await store.outbox.claim_deliveries(at(3), at(33), 10)
+    assert await store.outbox.record_attempt(outcome(d, DeliveryStatus.DELIVERED, at=at(4)))
+    retried = await store.outbox.retry_delivery(job_id, d.id, at(10))
+    assert retried is not None and retried.status is DeliveryStatus.PENDING
+    [again] = await store.outbox.claim_deliveries(at(10), at(40), 10)
+    assert again.attempts == 2
+    # Retries while attempt 2 is in flight: answered, but nothing becomes due.
+    for t in (11, 20, 39):
+        during = await store.outbox.retry_delivery(job_id, d.id, at(t))
+        assert during is not None
+        assert (during.status, during.attempts, during.next_attempt_at) == (
+            DeliveryStatus.PENDING,
+            2,
+            at(40),
+        )
+        assert await store.outbox.claim_deliveries(at(t), at(t + 30), 10) == []
+    assert await store.outbox.record_attempt(outcome(again, DeliveryStatus.DELIVERED, at=at(12)))
+    [done] = await store.outbox.list_deliveries(job_id)
+    assert [h.attempt for h in done.history] == [1, 2]
+    # Once it is no longer in flight a retry works again; so does one after a lost lease.
+    third = await store.outbox.retry_delivery(job_id, d.id, at(13))
+    assert third is not None and third.next_attempt_at == at(13)
+    [claimed] = await store.outbox.claim_deliveries(at(13), at(43), 10)
+    lost = await store.outbox.retry_delivery(job_id, d.id, at(44))
+    assert lost is not None and lost.next_attempt_at == at(44)
+    [taken_over] = await store.outbox.claim_deliveries(at(44), at(74), 10)
+    assert (claimed.attempts, taken_over.attempts) == (3, 4)

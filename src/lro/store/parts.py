@@ -36,9 +36,11 @@ class Outbox(Protocol):
         """Take up to `limit` due pending deliveries (`next_attempt_at <= now`), oldest
         due first, none to a target in `skip`, returned in (created_at, id) order.
 
-        Writes, per delivery taken: `attempts + 1` (the number its outcome must quote)
-        and `next_attempt_at = lease_until`, so a dispatcher that dies mid-send only
-        delays it. Concurrent claimers take disjoint deliveries."""
+        Writes, per delivery taken: `attempts + 1` (the number its outcome must quote),
+        and `next_attempt_at = in_flight_until = lease_until`, so a dispatcher that dies
+        mid-send only delays it and a manual retry meanwhile starts no second send.
+        Concurrent claimers take disjoint deliveries. `defer_deliveries` and
+        `record_attempt` clear `in_flight_until`."""
 
     async def defer_deliveries(self, claimed: Sequence[Delivery], until: datetime) -> None:
         """Give claimed deliveries back unsent (their target is busy).
@@ -63,7 +65,9 @@ class Outbox(Protocol):
         """Make a delivery due now; None when the job has no such delivery.
 
         Writes: `status = pending`, `next_attempt_at = now`, and `manual = true` when it
-        had ended (delivered or failed: it gets one more attempt)."""
+        had ended (delivered or failed: it gets one more attempt). Writes nothing while an
+        attempt is in flight (claimed, `in_flight_until` not passed): that attempt is the
+        retry, and the delivery is returned as it is, so sends never overlap."""
 
     async def shared_setting(self, key: str, default: str) -> str:
         """The value every process agrees on. Writes the settings row `(key, default)`

@@ -82,6 +82,7 @@ CREATE TABLE public.lro_deliveries (
     last_error text,
     manual boolean DEFAULT false NOT NULL,
     target text DEFAULT ''::text NOT NULL,
+    in_flight_until timestamp with time zone,
     CONSTRAINT lro_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
 );
 

@@ -125,6 +125,8 @@ class SQLiteOutbox:
 
         def tx(conn: sqlite3.Connection) -> tuple[Delivery | None, Changes]:
             row = conn.execute(Q["retry_delivery"], args).fetchone()
+            if row is None:  # unknown, or an attempt is in flight: answered as it is
+                row = conn.execute(Q["get_delivery"], args).fetchone()
             return (None if row is None else delivery_from_row(row)), []
 
         return await self._db.write(tx)

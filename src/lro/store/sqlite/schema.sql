@@ -182,7 +182,7 @@ CREATE TABLE deliveries (
     last_status_code INTEGER,
     last_error TEXT,
     manual INTEGER NOT NULL DEFAULT 0     -- a re-send asked for by hand: one attempt
-, target TEXT NOT NULL DEFAULT '');
+, target TEXT NOT NULL DEFAULT '', in_flight_until INTEGER);
 
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 

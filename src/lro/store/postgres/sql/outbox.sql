@@ -11,7 +11,7 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE lro_deliveries d
-SET attempts = d.attempts + 1, next_attempt_at = :lease_until
+SET attempts = d.attempts + 1, next_attempt_at = :lease_until, in_flight_until = :lease_until
 FROM due
 WHERE d.id = due.id
 RETURNING d.*
@@ -20,7 +20,7 @@ RETURNING d.*
 -- Hand claimed deliveries back unsent (their target is busy): each claim's attempt is
 -- undone, fenced by the attempt number the claim gave it.
 UPDATE lro_deliveries d
-SET attempts = d.attempts - 1, next_attempt_at = :until
+SET attempts = d.attempts - 1, next_attempt_at = :until, in_flight_until = NULL
 FROM unnest(:ids::text[], :attempts::int[]) AS u(id, attempt)
 WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending'
 
@@ -34,7 +34,8 @@ WITH upd AS (
         delivered_at = CASE WHEN :status = 'delivered' THEN :at ELSE delivered_at END,
         last_status_code = :status_code,
         last_error = :error,
-        manual = false
+        manual = false,
+        in_flight_until = NULL
     WHERE id = :id AND attempts = :attempt AND status = 'pending'
     RETURNING id
 ),
@@ -54,12 +55,22 @@ WHERE d.job_id = :job_id
 ORDER BY a.delivery_id, a.attempt
 
 -- name: retry_delivery
-UPDATE lro_deliveries
-SET next_attempt_at = :now,
-    manual = CASE WHEN status = 'pending' THEN manual ELSE true END,
-    status = 'pending'
-WHERE id = :id AND job_id = :job_id
-RETURNING *
+-- Not while an attempt is in flight (see migration 0008): that attempt is the retry, and
+-- the delivery is answered as it is. A claim holding the row's lock makes this UPDATE
+-- wait and then see the claim's in_flight_until, so the two cannot both win.
+WITH upd AS (
+    UPDATE lro_deliveries
+    SET next_attempt_at = :now,
+        manual = CASE WHEN status = 'pending' THEN manual ELSE true END,
+        status = 'pending'
+    WHERE id = :id AND job_id = :job_id
+      AND (in_flight_until IS NULL OR in_flight_until <= :now)
+    RETURNING *
+)
+SELECT * FROM upd
+UNION ALL
+SELECT * FROM lro_deliveries
+WHERE id = :id AND job_id = :job_id AND NOT EXISTS (SELECT 1 FROM upd)
 
 -- name: shared_setting
 -- When a concurrent insert of the same key wins, this statement's snapshot predates its

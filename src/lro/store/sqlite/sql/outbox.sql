@@ -3,7 +3,7 @@
 -- name: claim_deliveries
 -- Runs under BEGIN IMMEDIATE, so concurrent dispatchers take disjoint deliveries.
 UPDATE deliveries
-SET attempts = attempts + 1, next_attempt_at = :lease_until
+SET attempts = attempts + 1, next_attempt_at = :lease_until, in_flight_until = :lease_until
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= :now
@@ -16,7 +16,7 @@ RETURNING *
 -- name: defer_delivery
 -- Hand a claimed delivery back unsent (its target is busy): the claim's attempt is undone.
 UPDATE deliveries
-SET attempts = attempts - 1, next_attempt_at = :until
+SET attempts = attempts - 1, next_attempt_at = :until, in_flight_until = NULL
 WHERE id = :id AND attempts = :attempt AND status = 'pending'
 
 -- name: record_attempt
@@ -26,7 +26,8 @@ SET status = :status,
     delivered_at = CASE WHEN :status = 'delivered' THEN :at ELSE delivered_at END,
     last_status_code = :status_code,
     last_error = :error,
-    manual = 0
+    manual = 0,
+    in_flight_until = NULL
 WHERE id = :id AND attempts = :attempt AND status = 'pending'
 
 -- name: insert_attempt
@@ -45,12 +46,17 @@ WHERE d.job_id = :job_id
 ORDER BY a.delivery_id, a.attempt
 
 -- name: retry_delivery
+-- Not while an attempt is in flight (see migration 0007): that attempt is the retry.
 UPDATE deliveries
 SET next_attempt_at = :now,
     manual = CASE WHEN status = 'pending' THEN manual ELSE 1 END,
     status = 'pending'
 WHERE id = :id AND job_id = :job_id
+  AND (in_flight_until IS NULL OR in_flight_until <= :now)
 RETURNING *
+
+-- name: get_delivery
+SELECT * FROM deliveries WHERE id = :id AND job_id = :job_id
 
 -- name: put_setting
 INSERT OR IGNORE INTO settings (key, value) VALUES (:key, :value)
