@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from lro.errors import StoreUnavailable
 from lro.store.changes import Listeners
-from lro.store.sqlite.schema import connect, is_unavailable, migrate_connection
+from lro.store.sqlite.schema import connect, is_disk_full, is_unavailable, migrate_connection
 from lro.store.types import JobChange
 
 T = TypeVar("T")
@@ -69,6 +69,9 @@ class Database:
         self._iconn: sqlite3.Connection | None = None
         self.opened = False
         self.closed = False
+        self.full = False
+        """The last write failed for want of disk space (SQLITE_FULL); cleared by the next
+        write that succeeds. Readiness looks at it (SQLiteStore.ping)."""
 
     # -- lifecycle ----------------------------------------------------------------------
     async def open(self) -> None:
@@ -151,8 +154,10 @@ class Database:
         if self.closed or executor is None or conn is None:
             raise StoreUnavailable("the SQLite store is not open")
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
+            result = await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
         except sqlite3.Error as exc:
+            if writer and is_disk_full(exc):
+                self.full = True
             if not is_unavailable(exc):
                 raise
             raise StoreUnavailable(f"SQLite database {self.path!r} unavailable: {exc}") from exc
@@ -160,6 +165,9 @@ class Database:
             if self.closed:
                 raise StoreUnavailable("the SQLite store is closed") from exc
             raise
+        if writer:
+            self.full = False
+        return result
 
     async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn` as one `BEGIN IMMEDIATE` transaction on the writer thread; after the

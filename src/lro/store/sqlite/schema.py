@@ -22,6 +22,14 @@ LATEST_VERSION = MIGRATIONS[-1].version
 _UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
 
 
+SQLITE_FULL = 13
+
+
+def is_disk_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) == SQLITE_FULL
+
+
 def is_unavailable(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(exc, sqlite3.OperationalError) and (

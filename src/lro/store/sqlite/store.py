@@ -8,6 +8,8 @@ extends) and the outbox, quotas and blobs.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from lro.store.sqlite.jobs import SQLiteJobs
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
-from lro.store.types import Listener
+from lro.store.types import JobChange, Listener
 
 
 class SQLiteStore(SQLiteJobs):
@@ -86,7 +88,20 @@ class SQLiteStore(SQLiteJobs):
         return await self.db.migrate()
 
     async def ping(self) -> None:
+        """A read; and after a write failed on a full disk, a small write too, so readiness
+        says "not ready" for as long as writes cannot be made (a read still works then)."""
         await self.db.read(lambda c: c.execute("SELECT 1").fetchone())
+        if self.db.full:
+            await self.db.write(_probe_write)
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         return self.db.listeners.add(listener)
+
+
+def _probe_write(conn: sqlite3.Connection) -> tuple[None, list[JobChange]]:
+    # A committed one-row write: it needs room in the WAL, which a rolled-back one does not.
+    conn.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES ('lro.ready_probe', ?)",
+        (str(time.time()),),
+    )
+    return None, []
