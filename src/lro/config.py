@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     """Default `respond_within` of operations (HTTP-CONTRACT §21): a submit is held this
     long for its job to finish and answered 200 if it does; 0 answers 202 at once."""
     max_body_bytes: int = Field(1_048_576, gt=0)
+    headers_timeout_seconds: float = Field(10, ge=0)
+    """How long `lro serve` gives a request from its first byte to the end of its headers
+    before closing the connection (slow-loris clients); 0 turns it off (lro.http_server)."""
     api_prefix: str = "/api/v1"
     result_dir: str = "./lro-results"
     """The `file` result store's directory, and where the `db` and `s3` stores stage the

@@ -56,10 +56,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: it stops accepting, lets open
     # requests finish, then runs the lifespan exit, which drains the embedded worker within
     # settings.shutdown_grace_seconds. Long polls and SSE streams are cut after that margin.
+    from lro.http_server import protocol_class
+
     uvicorn.run(
         asgi,
         host=args.host,
         port=args.port,
+        http=protocol_class(app.settings.headers_timeout_seconds),
         log_level=args.log_level,
         access_log=args.access_log,
         timeout_graceful_shutdown=math.ceil(app.settings.shutdown_grace_seconds) + 5,
