@@ -10,15 +10,42 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 JSON = Any
 """A JSON-compatible value (dict, list, str, int, float, bool, None)."""
 
 
+_correction = timedelta(0)
+
+CLOCK_TOLERANCE = timedelta(seconds=1)
+"""A gap between this process's clock and the job store's smaller than this is left
+alone: leases last seconds, and a measured gap of a few milliseconds is noise."""
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, by the job store's clock: this process's clock, corrected by how far it is
+    from the database server's (`correct_clock`). Leases and expiry are compared across
+    processes, so they must mean one time: a worker whose clock ran minutes ahead would
+    otherwise take live workers' jobs as lost, and one behind would set leases that look
+    expired to everyone else the moment they are written."""
+    return datetime.now(UTC) + _correction
+
+
+def clock_correction() -> timedelta:
+    """What `utcnow()` adds to this process's clock now."""
+    return _correction
+
+
+def correct_clock(server_minus_local: timedelta) -> timedelta:
+    """Make `utcnow()` follow a store whose clock is `server_minus_local` ahead of this
+    process's (behind when negative). Gaps within CLOCK_TOLERANCE count as none, so the
+    clock never jumps for noise. Returns the correction now in force."""
+    global _correction
+    gap = server_minus_local if abs(server_minus_local) >= CLOCK_TOLERANCE else timedelta(0)
+    _correction = gap
+    return gap
 
 
 class Status(enum.StrEnum):

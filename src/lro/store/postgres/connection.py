@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from lro.errors import StoreUnavailable
+from lro.models import CLOCK_TOLERANCE, clock_correction, correct_clock
 from lro.store.changes import Listeners
 from lro.store.postgres.rows import Conn, Record
 from lro.store.postgres.schema import migrate_connection
@@ -37,6 +40,8 @@ from lro.store.sql import Query
 from lro.store.types import JobChange
 
 T = TypeVar("T")
+
+log = logging.getLogger("lro.store.postgres")
 
 URL_OPTIONS = ("pool_min", "pool_max", "connect_timeout", "command_timeout")
 
@@ -67,6 +72,28 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
+
+
+async def sync_clock(conn: Conn) -> timedelta:
+    """Make this process keep the server's time (lro.models.correct_clock): its clock is
+    the one every process of a deployment shares, so leases and expiry mean one time
+    whatever each machine's own clock says. One round trip, taken at its midpoint; a gap
+    smaller than the trip's uncertainty plus the tolerance is left alone."""
+    before = datetime.now(UTC)
+    server: datetime = await conn.fetchval("SELECT clock_timestamp()")
+    after = datetime.now(UTC)
+    half_trip = (after - before) / 2
+    gap = server - (before + half_trip)
+    shown = abs(gap) - half_trip
+    previous = clock_correction()
+    applied = correct_clock(gap if shown >= CLOCK_TOLERANCE else timedelta(0))
+    if applied != previous and abs(applied - previous) >= CLOCK_TOLERANCE:
+        log.warning(
+            "this process's clock is %.3f s %s PostgreSQL's: keeping the database's time",
+            abs(gap.total_seconds()),
+            "behind" if gap > timedelta(0) else "ahead of",
+        )
+    return applied
 
 
 def split_url(url: str) -> tuple[str, dict[str, float]]:
@@ -173,6 +200,11 @@ class Database:
                 raise StoreUnavailable(f"cannot migrate PostgreSQL: {exc}") from exc
             raise
         self._pool = pool
+        try:
+            async with pool.acquire() as conn:
+                await sync_clock(conn)
+        except UNAVAILABLE as exc:  # the next keepalive of the LISTEN session tries again
+            log.warning("could not read PostgreSQL's clock: %s", exc)
 
     async def close(self) -> None:
         self.closed = True

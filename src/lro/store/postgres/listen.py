@@ -20,7 +20,7 @@ import logging
 from typing import Protocol
 
 from lro.background import cancel_and_wait
-from lro.store.postgres.connection import Database
+from lro.store.postgres.connection import Database, sync_clock
 from lro.store.postgres.rows import Conn, parse_changes
 
 log = logging.getLogger("lro.store.postgres")
@@ -117,8 +117,9 @@ class ListenSession:
                         async with asyncio.timeout(self.keepalive):
                             await lost.wait()
                     except TimeoutError:
-                        # A half-open TCP connection never reports its loss: probe it.
-                        await conn.execute("SELECT 1", timeout=self._db.connect_timeout)
+                        # A half-open TCP connection never reports its loss: probe it,
+                        # with the query that keeps this process on the server's clock.
+                        await sync_clock(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
