@@ -1,0 +1,323 @@
+"""The reliability harness: a scenario's world (`Rig`) and its verdict (`Verdict`).
+
+A scenario is one test function. It builds its world from real parts (a SQLite file or a
+fresh PostgreSQL database, real `lro serve` and `lro worker` processes of app_rel, real
+signals), drives it, and records the counts its verdict rests on (jobs accepted,
+completed, retried, runs, overlaps, 5xx seen, ...) in its `Verdict` before asserting on
+them, so a failing scenario shows the counts that prove the defect, and the table printed
+at the end of the session (report.py) shows them for every scenario.
+
+Waits are conditions with generous deadlines; nothing asserts on how long anything took.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from tests.reliability.db import Db
+from tests.reliability.runlog import RunLog
+from tests.support.procs import (
+    API,
+    LroProcess,
+    ProcessGroup,
+    base_env,
+    free_port,
+    wait_for,
+    wait_healthy,
+)
+
+T = TypeVar("T")
+
+APP = "app_rel:lro"
+HERE = Path(__file__).resolve().parent
+
+
+class Verdict:
+    """The counts behind one scenario's verdict on one backend (one row of the table)."""
+
+    def __init__(self, scenario: str, backend: str, rows: list[Verdict] | None = None) -> None:
+        self.scenario = scenario
+        self.backend = backend
+        self.counts: dict[str, object] = {}
+        self._rows = rows if rows is not None else [self]
+
+    def __setitem__(self, name: str, value: object) -> None:
+        self.counts[name] = value
+
+    def __getitem__(self, name: str) -> Any:
+        return self.counts[name]
+
+    def update(self, **counts: object) -> None:
+        self.counts.update(counts)
+
+    def row(self, backend: str) -> Verdict:
+        """Another row of the same scenario (a scenario that runs both backends at once)."""
+        other = Verdict(self.scenario, backend, self._rows)
+        self._rows.append(other)
+        return other
+
+    @property
+    def rows(self) -> list[Verdict]:
+        return self._rows
+
+    def __repr__(self) -> str:
+        counts = " ".join(f"{k}={v}" for k, v in self.counts.items())
+        return f"[{self.scenario} on {self.backend}: {counts}]"
+
+
+@dataclass
+class Api:
+    proc: LroProcess
+    base_url: str
+
+    def client(self, timeout: float = 30) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
+
+
+class Rig:
+    """The processes of one scenario on one store, their shared run log, and the test's
+    read-only view of the store's tables. `close()` kills whatever is still running."""
+
+    def __init__(self, backend: str, workdir: Path, store_url: str, db: Db, **env: str) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self.store_url = store_url
+        self.db = db
+        self.runlog = RunLog(workdir / "runlog.txt")
+        pythonpath = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+        self.group = ProcessGroup(
+            workdir=workdir,
+            env=base_env(
+                workdir,
+                LRO_STORE_URL=store_url,
+                LRO_TEST_RUNLOG=str(self.runlog.path),
+                LRO_RETRY_BASE_SECONDS="0.2",
+                PYTHONPATH=pythonpath,
+                **env,
+            ),
+        )
+        self.apis: list[Api] = []
+        self.workers: list[LroProcess] = []
+        self.killed_at: dict[int, float] = {}
+        """pid -> `time.monotonic()` once a process SIGKILLed on purpose had exited."""
+
+    @property
+    def sqlite_path(self) -> Path:
+        assert self.db.sqlite_path is not None, "not a SQLite rig"
+        return self.db.sqlite_path
+
+    # -- processes ------------------------------------------------------------------------
+    def start_api(
+        self,
+        *,
+        name: str | None = None,
+        store_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        worker: bool = False,
+        wait: bool = True,
+    ) -> Api:
+        """`lro serve app_rel:lro` on a free port (`--no-worker` unless `worker`)."""
+        port = free_port()
+        args = ["serve", APP, "--no-access-log", "--port", str(port)]
+        if not worker:
+            args.append("--no-worker")
+        if store_url:
+            args += ["--store", store_url]
+        proc = self.group.start(name or f"api-{len(self.apis) + 1}", args, env)
+        api = Api(proc, f"http://127.0.0.1:{port}")
+        if wait:
+            wait_healthy(proc, api.base_url, timeout=60)
+        self.apis.append(api)
+        return api
+
+    def start_worker(
+        self,
+        *,
+        name: str | None = None,
+        concurrency: int = 4,
+        store_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        extra: Sequence[str] = (),
+    ) -> LroProcess:
+        args = ["worker", APP, "--concurrency", str(concurrency), *extra]
+        if store_url:
+            args += ["--store", store_url]
+        proc = self.group.start(name or f"worker-{len(self.workers) + 1}", args, env)
+        self.workers.append(proc)
+        return proc
+
+    def kill(self, proc: LroProcess) -> float:
+        """SIGKILL `proc`, wait until it is gone, and note when (the end of its runs)."""
+        proc.signal(signal.SIGKILL)
+        proc.wait_exit(timeout=30)
+        self.killed_at[proc.pid] = at = time.monotonic()
+        return at
+
+    def freeze(self, proc: LroProcess) -> None:
+        """SIGSTOP `proc`; on SQLite never while it holds the file's write lock (a process
+        frozen inside a write transaction would lock every other process out)."""
+        for _ in range(200):
+            proc.signal(signal.SIGSTOP)
+            if self.backend != "sqlite" or write_lock_free(self.sqlite_path):
+                return
+            proc.signal(signal.SIGCONT)
+            time.sleep(0.01)
+        raise AssertionError(f"{proc.name} kept holding the SQLite write lock")
+
+    def assert_alive(self) -> None:
+        """Every process not killed on purpose is still running (else its log)."""
+        for proc in self.group.procs:
+            if proc.pid not in self.killed_at and not proc.alive():
+                raise AssertionError(
+                    f"{proc.name} (pid {proc.pid}) exited with status {proc.popen.returncode}"
+                    f"\n{proc.log()}"
+                )
+
+    def wait(
+        self,
+        check: Callable[[], T | None],
+        *,
+        timeout: float,
+        what: str,
+        interval: float = 0.1,
+        alive: bool = True,
+    ) -> T:
+        """A bounded wait on a condition that fails at once when a process died (unless
+        `alive=False`), with every log in the message."""
+
+        def guarded() -> T | None:
+            if alive:
+                self.assert_alive()
+            return check()
+
+        return wait_for(
+            guarded, timeout=timeout, what=what, interval=interval, diagnostics=self.group.logs
+        )
+
+    def wait_listening(self, timeout: float = 60) -> None:
+        """PostgreSQL: every live lro process holds its LISTEN connection, so a change any
+        of them commits reaches all the others. No-op on SQLite (it polls)."""
+        if self.backend != "postgres":
+            return
+        expected = sum(1 for p in self.group.procs if p.alive())
+        self.wait(
+            lambda: self.listen_connections() >= expected,
+            timeout=timeout,
+            what=f"{expected} LISTEN connections",
+        )
+
+    def listen_connections(self) -> int:
+        return int(
+            self.db.scalar(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'lro-listen'"
+            )
+        )
+
+    def close(self) -> None:
+        for proc in self.group.procs:  # a frozen process ignores SIGTERM
+            proc.signal(signal.SIGCONT)
+        self.group.close()
+
+    # -- HTTP -----------------------------------------------------------------------------
+    def submit(
+        self,
+        client: httpx.Client,
+        route: str,
+        body: Mapping[str, object],
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        resp = client.post(f"{API}{route}", json=dict(body), headers=dict(headers or {}))
+        assert resp.status_code == 202, f"submit to {route}: {resp.status_code} {resp.text}"
+        return str(resp.json()["job_id"])
+
+    def job(self, client: httpx.Client, job_id: str) -> dict[str, Any]:
+        resp = client.get(f"{API}/jobs/{job_id}")
+        assert resp.status_code == 200, f"GET job {job_id}: {resp.status_code} {resp.text}"
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def wait_job(
+        self,
+        client: httpx.Client,
+        job_id: str,
+        until: Callable[[dict[str, Any]], bool],
+        *,
+        what: str,
+        timeout: float = 90,
+    ) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+
+        def check() -> dict[str, Any] | None:
+            job = self.job(client, job_id)
+            seen[:] = [job]
+            return job if until(job) else None
+
+        try:
+            return self.wait(check, timeout=timeout, what=f"job {job_id} {what}", interval=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast seen: {seen[:1]}") from None
+
+    def wait_drained(self, *, timeout: float, what: str = "every job to end") -> None:
+        """No job left queued or processing (read from the store)."""
+        self.wait(lambda: self.db.unfinished() == 0, timeout=timeout, what=what, interval=0.5)
+
+
+def is_terminal(job: Mapping[str, Any]) -> bool:
+    return job["status"] in {"completed", "failed", "cancelled"}
+
+
+def write_lock_free(db_path: Path) -> bool:
+    conn = sqlite3.connect(db_path, timeout=0.2, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+@contextmanager
+def sqlite_write_lock(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """Hold SQLite's single write lock on `db_path` (`BEGIN IMMEDIATE`) for the block:
+    every other process's write waits on it, up to its busy timeout, then fails."""
+    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+def rss_kib(pid: int) -> int | None:
+    """VmRSS of a live process in KiB (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct` percentile (nearest rank) of `values`, 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
