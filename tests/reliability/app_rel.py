@@ -51,6 +51,8 @@ class WorkParams(BaseModel):
     """A path: the handler returns once `<gate>` exists (or `<gate>.<attempt>` when
     `per_attempt`), checked every 20 ms, after `ms`; at most `max_seconds`."""
     per_attempt: bool = False
+    progress: bool = False
+    """Report progress on every check of the gate (a stream of writes to fence)."""
     max_seconds: float = Field(120, gt=0, le=3600)
     tag: str = ""
     """Free text kept in the params: scenarios put an idempotency key or a label here."""
@@ -72,7 +74,11 @@ async def _work(ctx: JobContext, params: WorkParams) -> dict[str, object]:
         gate = Path(f"{params.gate}.{ctx.attempt}" if params.per_attempt else params.gate)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + params.max_seconds
-        while not gate.exists() and loop.time() < deadline:  # noqa: ASYNC110, ASYNC240
+        checks = 0
+        while not gate.exists() and loop.time() < deadline:  # noqa: ASYNC240
+            if params.progress:
+                checks += 1
+                await ctx.progress(min(99, checks / 50), f"waiting, check {checks}")
             await asyncio.sleep(0.02)
     record("end", ctx)
     return result_of(ctx)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from tests.reliability.db import Db
@@ -34,6 +35,7 @@ from tests.support.procs import (
     wait_for,
     wait_healthy,
 )
+from tests.support.tcpproxy import TcpProxy
 
 T = TypeVar("T")
 
@@ -109,6 +111,8 @@ class Rig:
         self.workers: list[LroProcess] = []
         self.killed_at: dict[int, float] = {}
         """pid -> `time.monotonic()` once a process SIGKILLed on purpose had exited."""
+        self.ended: set[int] = set()
+        """Processes meant to be gone (killed, stopped, or dead by design)."""
 
     @property
     def sqlite_path(self) -> Path:
@@ -155,11 +159,23 @@ class Rig:
         self.workers.append(proc)
         return proc
 
+    def proxy(self) -> TcpProxy:
+        """A TCP proxy in front of the PostgreSQL server (use it as a context manager);
+        `via(proxy)` is the store URL through it."""
+        parts = urlsplit(self.store_url)
+        return TcpProxy(parts.port or 5432, parts.hostname or "127.0.0.1")
+
+    def via(self, proxy: TcpProxy) -> str:
+        parts = urlsplit(self.store_url)
+        user = f"{parts.username}@" if parts.username else ""
+        return parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}").geturl()
+
     def kill(self, proc: LroProcess) -> float:
         """SIGKILL `proc`, wait until it is gone, and note when (the end of its runs)."""
         proc.signal(signal.SIGKILL)
         proc.wait_exit(timeout=30)
         self.killed_at[proc.pid] = at = time.monotonic()
+        self.ended.add(proc.pid)
         return at
 
     def freeze(self, proc: LroProcess) -> None:
@@ -176,11 +192,20 @@ class Rig:
     def assert_alive(self) -> None:
         """Every process not killed on purpose is still running (else its log)."""
         for proc in self.group.procs:
-            if proc.pid not in self.killed_at and not proc.alive():
+            if proc.pid not in self.ended and not proc.alive():
                 raise AssertionError(
                     f"{proc.name} (pid {proc.pid}) exited with status {proc.popen.returncode}"
                     f"\n{proc.log()}"
                 )
+
+    def log_lines(self, *needles: str) -> list[str]:
+        """Lines of every process's whole log that contain all of `needles`."""
+        return [
+            line
+            for proc in self.group.procs
+            for line in proc.log(tail=10**9).splitlines()
+            if all(n in line for n in needles)
+        ]
 
     def wait(
         self,

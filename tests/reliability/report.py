@@ -51,7 +51,8 @@ def record(item: pytest.Item, report: pytest.TestReport) -> None:
         if verdict is None:
             counts: dict[str, object] = {}
             if outcome == "n/a" and isinstance(report.longrepr, tuple):
-                counts = {"why": str(report.longrepr[2]).removeprefix("Skipped: ")}
+                why = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("n/a: ")
+                counts = {"why": why}
             ROWS.append(Row(scenario, str(params.get("backend", "-")), outcome, seconds, counts))
             return
         for v in verdict.rows:
@@ -65,7 +66,7 @@ def format_counts(counts: dict[str, object]) -> str:
     return " ".join(f"{k}={fmt(v)}" for k, v in counts.items())
 
 
-def table(rows: list[Row], width: int = 110) -> list[str]:
+def table(rows: list[Row], width: int = 140) -> list[str]:
     head = ("scenario", "backend", "verdict", "secs", "counts")
     cells = [
         (r.scenario, r.backend, r.outcome, f"{r.seconds:.0f}", format_counts(r.counts))
