@@ -17,7 +17,8 @@ if _ROOT not in sys.path:
 
 from tests.reliability import report  # noqa: E402
 from tests.reliability.db import Db  # noqa: E402
-from tests.reliability.harness import Rig, Verdict  # noqa: E402
+from tests.reliability.harness import Rig, Verdict, rig_on  # noqa: E402
+from tests.support.pgserver import PrivatePostgres  # noqa: E402
 from tests.support.postgres import create_database, drop_database, url_for  # noqa: E402
 
 
@@ -43,22 +44,28 @@ def verdict(request: pytest.FixtureRequest) -> Verdict:
 def rig(backend: str, tmp_path: Path) -> Iterator[Rig]:
     """app_rel processes on a store of their own: a SQLite file in tmp_path, or a fresh
     PostgreSQL database (failed, not skipped, in CI when the server is unreachable)."""
-    database: str | None = None
     if backend == "sqlite":
         path = tmp_path / "lro.db"
-        world = Rig(backend, tmp_path, f"sqlite:///{path}", Db("sqlite", sqlite_path=path))
-    else:
-        database = asyncio.run(create_database())
-        url = url_for(database)
-        world = Rig(backend, tmp_path, url, Db("postgres", pg_url=url))
+        with rig_on(backend, tmp_path, f"sqlite:///{path}", Db("sqlite", sqlite_path=path)) as r:
+            yield r
+        return
+    database = asyncio.run(create_database())
     try:
-        yield world
+        url = url_for(database)
+        with rig_on(backend, tmp_path, url, Db("postgres", pg_url=url)) as r:
+            yield r
     finally:
-        world.close()
-        # pytest shows captured teardown output only for failed tests.
-        sys.stderr.write(world.group.logs() + "\n")
-        if database is not None:
-            asyncio.run(drop_database(database))
+        asyncio.run(drop_database(database))
+
+
+@pytest.fixture
+def pg_server() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the scenario's own, which it may stop and start."""
+    server = PrivatePostgres()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -295,6 +296,18 @@ class Rig:
     def wait_drained(self, *, timeout: float, what: str = "every job to end") -> None:
         """No job left queued or processing (read from the store)."""
         self.wait(lambda: self.db.unfinished() == 0, timeout=timeout, what=what, interval=0.5)
+
+
+@contextmanager
+def rig_on(backend: str, workdir: Path, store_url: str, db: Db, **env: str) -> Iterator[Rig]:
+    """A Rig that is closed (every process killed) when the block ends; the processes'
+    logs go to stderr, which pytest shows for failed scenarios."""
+    world = Rig(backend, workdir, store_url, db, **env)
+    try:
+        yield world
+    finally:
+        world.close()
+        sys.stderr.write(world.group.logs() + "\n")
 
 
 def is_terminal(job: Mapping[str, Any]) -> bool:
