@@ -59,6 +59,24 @@ def rig(backend: str, tmp_path: Path) -> Iterator[Rig]:
 
 
 @pytest.fixture
+def rigs(tmp_path: Path) -> Iterator[dict[str, Rig]]:
+    """One rig per backend, side by side (for a scenario that runs both at once)."""
+    database = asyncio.run(create_database())
+    try:
+        path = tmp_path / "sqlite" / "lro.db"
+        path.parent.mkdir()
+        url = url_for(database)
+        (tmp_path / "postgres").mkdir()
+        with (
+            rig_on("sqlite", path.parent, f"sqlite:///{path}", Db("sqlite", sqlite_path=path)) as a,
+            rig_on("postgres", tmp_path / "postgres", url, Db("postgres", pg_url=url)) as b,
+        ):
+            yield {"sqlite": a, "postgres": b}
+    finally:
+        asyncio.run(drop_database(database))
+
+
+@pytest.fixture
 def pg_server() -> Iterator[PrivatePostgres]:
     """A PostgreSQL server of the scenario's own, which it may stop and start."""
     server = PrivatePostgres()

@@ -55,7 +55,8 @@ def record(item: pytest.Item, report: pytest.TestReport) -> None:
                 counts = {"why": why}
             ROWS.append(Row(scenario, str(params.get("backend", "-")), outcome, seconds, counts))
             return
-        for v in verdict.rows:
+        rows = [v for v in verdict.rows if v.counts] or verdict.rows[:1]
+        for v in rows:
             ROWS.append(Row(v.scenario, v.backend, outcome, seconds, dict(v.counts)))
 
 

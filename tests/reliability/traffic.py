@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-import httpx
+from tests.reliability.rawhttp import Answer, RawClient
 from tests.support.procs import API
 
 Body = Callable[[int], dict[str, Any]]
@@ -38,21 +38,31 @@ class Traffic:
         body: Body = lambda i: {},
         submitters: int = 4,
         pollers: int = 0,
+        poll_pause: float = 0.0,
+        streamers: int = 0,
         rate: float | None = None,
         limit: int | None = None,
         timeout: float = 30,
     ) -> None:
         """`rate`: submits per second in all (None: as fast as `submitters` allow);
-        `limit`: stop submitting after this many accepted jobs."""
+        `limit`: stop submitting after this many accepted jobs; `poll_pause`: seconds
+        each poller waits between polls; `streamers`: clients that follow the event
+        stream of a recent job until it closes, one after another."""
         self.bases = list(bases)
         self.route = route
         self.body = body
         self.submitters = submitters
         self.pollers = pollers
+        self.poll_pause = poll_pause
+        self.streamers = streamers
+        self.streams = 0
+        """Event streams followed to their end."""
         self.rate = rate
         self.limit = limit
         self.timeout = timeout
         self.accepted: list[str] = []
+        self.accepted_seq: list[int] = []
+        """The `i` each accepted job's body was made with, in the order of `accepted`."""
         self.statuses: collections.Counter[int] = collections.Counter()
         self.poll_statuses: collections.Counter[int] = collections.Counter()
         self.poll_seconds: list[float] = []
@@ -110,30 +120,29 @@ class Traffic:
             self._error = exc
 
     async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=self.submitters + self.pollers + 4)
-        clients = [
-            httpx.AsyncClient(base_url=b, timeout=self.timeout, limits=limits) for b in self.bases
-        ]
+        tasks = [self._submitter(n) for n in range(self.submitters)]
+        tasks += [self._poller(n) for n in range(self.pollers)]
+        tasks += [self._streamer(n) for n in range(self.streamers)]
+        await asyncio.gather(*tasks)
+
+    def _note(self, what: str, resp: Answer, statuses: collections.Counter[int]) -> None:
+        statuses[resp.status] += 1
+        honest = resp.status == 503 and "retry-after" in resp.headers
+        if resp.status == 503 and not honest:
+            self.no_retry_after += 1
+        if resp.status >= 500 and not honest and len(self.evidence) < 10:
+            self.evidence.append(f"{what} -> {resp.status} {resp.text[:300]}")
+
+    async def _submitter(self, n: int) -> None:
+        # One keep-alive connection to each API per submitter; submits go round the APIs.
+        clients = [RawClient(b, timeout=self.timeout) for b in self.bases]
         try:
-            tasks = [self._submitter(clients, n) for n in range(self.submitters)]
-            tasks += [self._poller(clients) for _ in range(self.pollers)]
-            await asyncio.gather(*tasks)
+            await self._submit_loop(clients, n)
         finally:
             for c in clients:
-                await c.aclose()
+                await c.close()
 
-    def _note(self, resp: httpx.Response, statuses: collections.Counter[int]) -> None:
-        statuses[resp.status_code] += 1
-        if resp.status_code == 503 and "retry-after" not in resp.headers:
-            self.no_retry_after += 1
-        honest = resp.status_code == 503 and "retry-after" in resp.headers
-        if resp.status_code >= 500 and not honest and len(self.evidence) < 10:
-            self.evidence.append(
-                f"{resp.request.method} {resp.request.url.path} -> "
-                f"{resp.status_code} {resp.text[:300]}"
-            )
-
-    async def _submitter(self, clients: list[httpx.AsyncClient], n: int) -> None:
+    async def _submit_loop(self, clients: list[RawClient], n: int) -> None:
         interval = self.submitters / self.rate if self.rate else 0.0
         next_at = time.monotonic() + interval * n / max(1, self.submitters)
         while not self._stop.is_set():
@@ -146,19 +155,29 @@ class Traffic:
                 next_at = max(next_at + interval, time.monotonic() - interval)
             i = next(self._seq)
             client = clients[i % len(clients)]
+            path = f"{API}{self.route}"
             try:
-                resp = await client.post(f"{API}{self.route}", json=self.body(i))
-            except httpx.TransportError:
+                resp = await client.request("POST", path, self.body(i))
+            except ConnectionError:
                 self.statuses[0] += 1
                 await asyncio.sleep(0.2)
                 continue
-            self._note(resp, self.statuses)
-            if resp.status_code == 202:
+            self._note(f"POST {path}", resp, self.statuses)
+            if resp.status == 202:
                 self.accepted.append(resp.json()["job_id"])
+                self.accepted_seq.append(i)
             else:
                 await asyncio.sleep(0.2)
 
-    async def _poller(self, clients: list[httpx.AsyncClient]) -> None:
+    async def _poller(self, n: int) -> None:
+        clients = [RawClient(b, timeout=self.timeout) for b in self.bases]
+        try:
+            await self._poll_loop(clients)
+        finally:
+            for c in clients:
+                await c.close()
+
+    async def _poll_loop(self, clients: list[RawClient]) -> None:
         rng = random.Random()
         while not self._stop.is_set():
             ids = self.poll_ids if self.poll_ids is not None else self.accepted
@@ -167,14 +186,37 @@ class Traffic:
                 continue
             job_id = ids[rng.randrange(len(ids))]
             client = clients[rng.randrange(len(clients))]
+            path = f"{API}/jobs/{job_id}"
             began = time.monotonic()
             try:
-                resp = await client.get(f"{API}/jobs/{job_id}")
-            except httpx.TransportError:
+                resp = await client.request("GET", path)
+            except ConnectionError:
                 self.poll_statuses[0] += 1
                 await asyncio.sleep(0.2)
                 continue
             self.poll_seconds.append(time.monotonic() - began)
-            self._note(resp, self.poll_statuses)
-            if resp.status_code >= 500:
+            self._note(f"GET {path}", resp, self.poll_statuses)
+            if resp.status >= 500:
                 await asyncio.sleep(0.2)
+            elif self.poll_pause:
+                await asyncio.sleep(self.poll_pause)
+
+    async def _streamer(self, n: int) -> None:
+        client = RawClient(self.bases[n % len(self.bases)], timeout=self.timeout)
+        try:
+            while not self._stop.is_set():
+                if not self.accepted:
+                    await asyncio.sleep(0.05)
+                    continue
+                path = f"{API}/jobs/{self.accepted[-1]}/events"
+                try:
+                    resp = await client.request("GET", path)
+                except ConnectionError:
+                    self.poll_statuses[0] += 1
+                    await asyncio.sleep(0.2)
+                    continue
+                self._note(f"GET {path}", resp, self.poll_statuses)
+                self.streams += resp.status == 200
+                await client.close()  # the stream ended the connection's use
+        finally:
+            await client.close()
