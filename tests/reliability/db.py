@@ -65,6 +65,17 @@ class Db:
             self.scalar("SELECT count(*) FROM {p}jobs WHERE status IN ('queued', 'processing')")
         )
 
+    def not_expired(self) -> int:
+        """Terminal jobs whose `expires_at` is still ahead (by the database's clock)."""
+        if self.backend == "sqlite":
+            now = "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
+        else:
+            now = "now()"
+        return int(self.scalar(f"SELECT count(*) FROM {{p}}jobs WHERE expires_at > {now}"))
+
+    def tombstones(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM {p}tombstones"))
+
     def job(self, job_id: str) -> dict[str, Any]:
         """One job's row: status, attempt, version, result (JSON text), error, lease."""
         cols = ("status", "attempt", "version", "result", "error", "lease_token", "worker_id")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -170,6 +171,23 @@ class Rig:
         parts = urlsplit(self.store_url)
         user = f"{parts.username}@" if parts.username else ""
         return parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}").geturl()
+
+    def seed(self, count: int, operation: str = "rel.load") -> list[str]:
+        """Enqueue `count` jobs through the lro library in a process of the rig's own
+        (seed.py); returns their ids."""
+        done = subprocess.run(
+            [sys.executable, str(HERE / "seed.py"), str(count), operation],
+            cwd=self.workdir,
+            env=self.group.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, f"seeding failed:\n{done.stderr[-3000:]}"
+        ids = done.stdout.split()
+        assert len(ids) == count, f"seeded {len(ids)} of {count}"
+        return ids
 
     def kill(self, proc: LroProcess) -> float:
         """SIGKILL `proc`, wait until it is gone, and note when (the end of its runs)."""
