@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from lro import LRO, JobContext
+from lro import LRO, JobContext, PermanentError
 
 RUNLOG_ENV = "LRO_TEST_RUNLOG"
 
@@ -122,3 +122,21 @@ def spin(ctx: JobContext, params: SpinParams) -> dict[str, object]:
         ctx.progress(min(99.0, 100 * elapsed / params.seconds), "spinning")
     record("end", ctx)
     return result_of(ctx)
+
+
+class NulParams(BaseModel):
+    where: str = Field(pattern="^(result|step|error)$")
+
+
+@lro.operation("rel.nul", route="/nul", estimated_duration=1, max_attempts=3)
+async def nul(ctx: JobContext, params: NulParams) -> dict[str, object]:
+    """Puts a NUL character (U+0000) where the handler's output goes: the result, the
+    step text, or a permanent error's detail. Valid output every backend must store
+    faithfully or refuse once, not retry until the attempts are used up."""
+    record("start", ctx)
+    if params.where == "step":
+        await ctx.progress(50, "half\x00way")
+    if params.where == "error":
+        raise PermanentError("bad\x00input", code="nul_detail")
+    record("end", ctx)
+    return {"text": "a\x00b" if params.where == "result" else "ok"}
