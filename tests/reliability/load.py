@@ -61,8 +61,13 @@ def run_load(
     workers: int,
     concurrency: int,
     kill_every: float | None,
+    lease: float,
     submitters: int = 24,
 ) -> None:
+    """`lease` (seconds): long enough that a live worker starved of CPU by the load keeps
+    its leases (a lost one would count as an unexplained rerun), short enough that a
+    killed worker's jobs come back soon."""
+    rig.group.env["LRO_LEASE_SECONDS"] = str(lease)
     bases = [rig.start_api().base_url for _ in range(apis)]
     for _ in range(workers):
         rig.start_worker(concurrency=concurrency)
@@ -108,6 +113,7 @@ def judge(
     unexplained = sum(1 for job_runs in runs.values() for r in job_runs[:-1] if r.pid not in killed)
     verdict.update(
         accepted=len(accepted),
+        lease_s=float(rig.group.env["LRO_LEASE_SECONDS"]),
         kills=killer.kills if killer else 0,
         completed=counts["completed"],
         failed=counts["failed"],

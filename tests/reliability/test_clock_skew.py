@@ -54,7 +54,7 @@ def run_scenario(rig: Rig, verdict: Verdict, gate: Path, *, skew: float) -> None
         try:
             rig.wait(
                 lambda: len(rig.runlog.open_in(holder.pid)) == SLOTS,
-                timeout=30,
+                timeout=20,  # a claim takes milliseconds
                 what=f"{holder.name} to claim the due jobs",
             )
         finally:

@@ -37,5 +37,7 @@ def test_load_with_a_worker_killed_every_3s(rig: Rig, verdict: Verdict) -> None:
 
 @backends()
 def test_load_without_faults_runs_every_job_once(rig: Rig, verdict: Verdict) -> None:
-    """The bounded baseline of the default run: 2,000 jobs, no kills."""
-    run_load(rig, verdict, jobs=2_000, apis=2, workers=3, concurrency=8, kill_every=None)
+    """The bounded baseline of the default run: 1,000 jobs, no kills."""
+    run_load(
+        rig, verdict, jobs=1_000, apis=2, workers=3, concurrency=8, kill_every=None, lease=10.0
+    )

@@ -3,6 +3,9 @@ past `rescue_after`. One is async (it sleeps), one is sync and keeps a CPU busy 
 thread (holding the GIL most of the time) while it reports progress; two workers run,
 so two rescuers look at their leases all along.
 
+A 3 s lease: the heartbeat beats every second, so only a process starved of CPU for two
+seconds could lose one; the jobs run 30 s.
+
 Verdict: the heartbeat keeps both leases alive. Each job completes on its first attempt,
 with one run, and no rescuer ever takes either back.
 """
@@ -13,7 +16,7 @@ import pytest
 from tests.reliability.harness import Rig, Verdict, is_terminal
 from tests.reliability.scenarios import backends, reliability
 
-LEASE = 2.0
+LEASE = 3.0
 LENGTH = 10 * LEASE
 
 RESCUED = "lost its worker"
