@@ -191,10 +191,10 @@ class Rig:
 
     def kill(self, proc: LroProcess) -> float:
         """SIGKILL `proc`, wait until it is gone, and note when (the end of its runs)."""
+        self.ended.add(proc.pid)  # first: another thread may be checking liveness
         proc.signal(signal.SIGKILL)
         proc.wait_exit(timeout=30)
         self.killed_at[proc.pid] = at = time.monotonic()
-        self.ended.add(proc.pid)
         return at
 
     def freeze(self, proc: LroProcess) -> None:
