@@ -17,7 +17,8 @@ if _ROOT not in sys.path:
 
 from tests.reliability import report  # noqa: E402
 from tests.reliability.db import Db  # noqa: E402
-from tests.reliability.harness import Rig, Verdict, rig_on  # noqa: E402
+from tests.reliability.harness import Rig, rig_on  # noqa: E402
+from tests.reliability.verdict import Verdict  # noqa: E402
 from tests.support.pgserver import PrivatePostgres  # noqa: E402
 from tests.support.postgres import create_database, drop_database, url_for  # noqa: E402
 

@@ -10,9 +10,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.runlog import overlaps
 from tests.reliability.traffic import Traffic
+from tests.reliability.verdict import Verdict
 from tests.support.procs import LroProcess
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.reliability.harness import Verdict
+from tests.reliability.verdict import Verdict
 
 VERDICT = pytest.StashKey[Verdict]()
 

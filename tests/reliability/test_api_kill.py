@@ -15,8 +15,9 @@ import asyncio
 import json
 
 import httpx
-from tests.reliability.harness import Api, Rig, Verdict
+from tests.reliability.harness import Api, Rig
 from tests.reliability.scenarios import backends
+from tests.reliability.verdict import Verdict
 from tests.support.procs import API
 
 SUBMITS = 400

@@ -25,10 +25,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.reliability.harness import HERE, Rig, Verdict, is_terminal
+from tests.reliability.harness import HERE, Rig, is_terminal
 from tests.reliability.runlog import overlaps
 from tests.reliability.scenarios import backends, defect, na, reliability
-from tests.support.procs import LroProcess
+from tests.reliability.verdict import Verdict
 
 SKEW = 300.0
 SLOTS = 4
@@ -44,10 +44,10 @@ def run_scenario(rig: Rig, verdict: Verdict, gate: Path, *, skew: float) -> None
     """The gated jobs go to the first worker; the second worker proves its loops run by
     completing a job of its own (3 s, several rescuer passes) before the gate opens."""
     api = rig.start_api()
-    skewed = {"env": skewed_env(rig, skew)}
+    skewed = skewed_env(rig, skew)
     # Fast: the right worker holds the jobs and the skewed one looks at their leases.
     # Slow: the skewed worker holds them (its leases) and the right one looks.
-    holder = rig.start_worker(name="holder", concurrency=SLOTS, **(skewed if skew < 0 else {}))
+    holder = rig.start_worker(name="holder", concurrency=SLOTS, env=skewed if skew < 0 else None)
     with api.client() as client:
         gated = [rig.submit(client, "/work", {"gate": str(gate)}) for _ in range(SLOTS)]
         verdict.update(skew_s=skew, skewed_worker="other" if skew > 0 else "holder")
@@ -59,9 +59,7 @@ def run_scenario(rig: Rig, verdict: Verdict, gate: Path, *, skew: float) -> None
             )
         finally:
             verdict["claimed_by_holder"] = len(rig.runlog.open_in(holder.pid))
-        other: LroProcess = rig.start_worker(
-            name="other", concurrency=1, **(skewed if skew > 0 else {})
-        )
+        other = rig.start_worker(name="other", concurrency=1, env=skewed if skew > 0 else None)
         rig.wait_listening()
         probe = rig.submit(client, "/work", {"ms": 3000})
         rig.wait_job(client, probe, is_terminal, what="to end on the other worker")

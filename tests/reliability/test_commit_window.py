@@ -23,8 +23,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.harness import Api, Rig, Verdict, is_terminal, sqlite_write_lock
+from tests.reliability.harness import Api, Rig, is_terminal, sqlite_write_lock
 from tests.reliability.scenarios import backends, na
+from tests.reliability.verdict import Verdict
 from tests.support.procs import LroProcess
 from tests.support.tcpproxy import TcpProxy
 

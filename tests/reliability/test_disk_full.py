@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from tests.reliability.db import Db
-from tests.reliability.harness import Rig, Verdict, rig_on
+from tests.reliability.harness import Rig, rig_on
 from tests.reliability.scenarios import backends, defect, na
+from tests.reliability.verdict import Verdict
 from tests.support.procs import API
 from tests.support.tmpfs import Tmpfs, tmpfs
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.runlog import overlaps
 from tests.reliability.scenarios import backends
+from tests.reliability.verdict import Verdict
 
 JOBS = 8
 CONCURRENCY = 4

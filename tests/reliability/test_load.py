@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.load import run_load
 from tests.reliability.scenarios import backends, reliability
+from tests.reliability.verdict import Verdict
 
 SIZES = {"sqlite": 10_000, "postgres": 50_000}
 
@@ -32,7 +33,16 @@ def size(backend: str) -> int:
 @pytest.mark.timeout(1500)
 @backends()
 def test_load_with_a_worker_killed_every_3s(rig: Rig, verdict: Verdict) -> None:
-    run_load(rig, verdict, jobs=size(rig.backend), apis=2, workers=3, concurrency=8, kill_every=3.0)
+    run_load(
+        rig,
+        verdict,
+        jobs=size(rig.backend),
+        apis=2,
+        workers=3,
+        concurrency=8,
+        kill_every=3.0,
+        lease=5.0,
+    )
 
 
 @backends()

@@ -13,8 +13,9 @@ with one run, and no rescuer ever takes either back.
 from __future__ import annotations
 
 import pytest
-from tests.reliability.harness import Rig, Verdict, is_terminal
+from tests.reliability.harness import Rig, is_terminal
 from tests.reliability.scenarios import backends, reliability
+from tests.reliability.verdict import Verdict
 
 LEASE = 3.0
 LENGTH = 10 * LEASE

@@ -19,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.reliability.db import Db
-from tests.reliability.harness import Rig, Verdict, rig_on
+from tests.reliability.harness import Rig, rig_on
 from tests.reliability.scenarios import backends, na, reliability
 from tests.reliability.traffic import Traffic
+from tests.reliability.verdict import Verdict
 from tests.support.pgserver import PrivatePostgres
 from tests.support.procs import API
 
@@ -32,6 +33,12 @@ OUTAGE_SECONDS = 3.0
 
 def completed(rig: Rig) -> int:
     return rig.db.status_counts()["completed"]
+
+
+def more_done(rig: Rig, n: int, what: str) -> None:
+    """Wait until `n` more jobs have completed than now."""
+    goal = completed(rig) + n
+    rig.wait(lambda: completed(rig) >= goal, timeout=90, what=what)
 
 
 def readyz(base: str) -> int:
@@ -63,12 +70,11 @@ def test_postgres_sessions_killed_then_server_restarted_under_load(
         bases = [a.base_url for a in apis]
         traffic = Traffic(bases, route="/load", body=lambda i: {"ms": 50}, submitters=6)
         with traffic:
-            rig.wait(lambda: completed(rig) >= 50, timeout=60, what="50 jobs done")
+            more_done(rig, 50, "50 jobs done")
             terminated = 0
             for _ in range(TERMINATE_ROUNDS):
                 terminated += terminate_lro_sessions(rig)
-                goal = completed(rig) + 30
-                rig.wait(lambda g=goal: completed(rig) >= g, timeout=60, what="work to resume")
+                more_done(rig, 30, "work to resume")
             verdict["sessions_terminated"] = terminated
 
             seen_503 = traffic.seen(503)
@@ -87,8 +93,7 @@ def test_postgres_sessions_killed_then_server_restarted_under_load(
             pg_server.start()
             rig.wait(lambda: all(readyz(b) == 200 for b in bases), timeout=60, what="ready again")
             up_at = time.monotonic()
-            goal = completed(rig) + 50
-            rig.wait(lambda: completed(rig) >= goal, timeout=90, what="work after the restart")
+            more_done(rig, 50, "work after the restart")
         rig.wait_listening()
         with httpx.Client(timeout=30) as client:
             answers = [

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
-from tests.reliability.harness import Rig, Verdict, is_terminal
+from tests.reliability.harness import Rig, is_terminal
 from tests.reliability.scenarios import backends
+from tests.reliability.verdict import Verdict
 from tests.support.procs import LroProcess
 
 MAX_ATTEMPTS = 3

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import urllib.parse
+from typing import Any
 
 import httpx
-from tests.reliability.harness import Rig, Verdict, is_terminal
+from tests.reliability.harness import Rig, is_terminal
 from tests.reliability.scenarios import backends, defect, na
+from tests.reliability.verdict import Verdict
 from tests.support.postgres import ADMIN_URL
 from tests.support.procs import API
 from tests.support.receiver import Receiver
@@ -98,10 +100,10 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
         with api.client() as client:
             job_id = rig.submit(client, "/work", {"callback_url": receiver.url})
 
-            def delivery() -> dict[str, object]:
-                items: list[dict[str, object]] = client.get(
-                    f"{API}/jobs/{job_id}/deliveries"
-                ).json()["items"]
+            def delivery() -> dict[str, Any]:
+                items: list[dict[str, Any]] = client.get(f"{API}/jobs/{job_id}/deliveries").json()[
+                    "items"
+                ]
                 return items[0] if items else {}
 
             first = rig.wait(
@@ -117,7 +119,7 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
                 # attempt they caused is in flight at the receiver.
                 answers += asyncio.run(retry_at_once(api.base_url, path))
                 rig.wait(
-                    lambda: receiver._in_flight.get(message, 0) > 0,
+                    lambda: receiver.in_flight(message) > 0,
                     timeout=30,
                     what="a retried attempt in flight",
                     interval=0.01,
@@ -126,7 +128,7 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
                 final = rig.wait(
                     lambda: (
                         (d := delivery()).get("status") != "pending"
-                        and receiver._in_flight.get(message, 0) == 0
+                        and receiver.in_flight(message) == 0
                         and d
                     ),
                     timeout=60,
@@ -135,7 +137,7 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
     finally:
         receiver.stop()
     posts = sum(1 for r in receiver.requests if r.headers.get("webhook-id") == message)
-    history = [int(h["attempt"]) for h in final["history"]]  # type: ignore[union-attr]
+    history = [int(h["attempt"]) for h in final["history"]]
     verdict.update(
         retries=2 * RETRIES * ROUNDS,
         retry_202=answers.count(202),

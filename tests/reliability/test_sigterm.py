@@ -15,8 +15,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.scenarios import backends
+from tests.reliability.verdict import Verdict
 
 GRACE = 5.0
 

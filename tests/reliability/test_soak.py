@@ -30,9 +30,10 @@ import threading
 import time
 
 import pytest
-from tests.reliability.harness import Rig, Verdict, rss_kib
+from tests.reliability.harness import Rig, rss_kib
 from tests.reliability.scenarios import reliability
-from tests.reliability.traffic import Traffic
+from tests.reliability.traffic import Body, Traffic
+from tests.reliability.verdict import Verdict
 from tests.support.receiver import Receiver
 
 SOAK_SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", 600))
@@ -70,7 +71,7 @@ class Sampler:
         self._thread.join(30)
 
 
-def body(receiver: Receiver) -> object:
+def body(receiver: Receiver) -> Body:
     def make(i: int) -> dict[str, object]:
         b: dict[str, object] = {"ms": 20}
         if i % 10 == 0:
@@ -95,7 +96,7 @@ def test_soak_holds_memory_flat(rigs: dict[str, Rig], verdict: Verdict) -> None:
             rig.wait_listening()
             traffics[backend] = Traffic(
                 [base],
-                body=body(receiver),  # type: ignore[arg-type]
+                body=body(receiver),
                 submitters=4,
                 rate=RATE,
                 pollers=2,

@@ -20,9 +20,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.reliability.harness import Rig, Verdict, percentile
+from tests.reliability.harness import Rig, percentile
 from tests.reliability.scenarios import backends, reliability
 from tests.reliability.traffic import Traffic
+from tests.reliability.verdict import Verdict
 
 EXPIRED = 20_000
 RUNNING = 8

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import collections
 import threading
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.scenarios import backends, reliability
+from tests.reliability.verdict import Verdict
 from tests.support.procs import API
 from tests.support.receiver import Receiver
 
@@ -47,7 +49,7 @@ def test_webhook_sender_killed_mid_send(rig: Rig, verdict: Verdict) -> None:
         hold.set()
         restarted = rig.start_api(name="serve-2", worker=True)
 
-        def all_delivered() -> list[dict[str, object]] | None:
+        def all_delivered() -> list[list[dict[str, Any]]] | None:
             with restarted.client() as client:
                 items = [client.get(f"{API}/jobs/{j}/deliveries").json()["items"] for j in jobs]
             return items if all(i and i[0]["status"] == "delivered" for i in items) else None

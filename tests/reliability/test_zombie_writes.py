@@ -16,8 +16,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.reliability.harness import Rig, Verdict
+from tests.reliability.harness import Rig
 from tests.reliability.scenarios import backends
+from tests.reliability.verdict import Verdict
 
 REFUSED = ("lease on attempt 1 lost", "lease lost before its completion was written")
 """What the thawed worker logs once the store refused its write (or its heartbeat)."""

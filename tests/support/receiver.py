@@ -55,6 +55,11 @@ class Receiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    def in_flight(self, message: str) -> int:
+        """Requests of this `webhook-id` received and not yet answered."""
+        with self._lock:
+            return self._in_flight.get(message, 0)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"

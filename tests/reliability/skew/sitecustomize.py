@@ -38,11 +38,11 @@ if SKEW:
 
         @classmethod
         def now(cls, tz: _datetime.tzinfo | None = None) -> _SkewedDatetime:
-            return super().now(tz) + _delta  # type: ignore[return-value]
+            return super().now(tz) + _delta
 
         @classmethod
         def utcnow(cls) -> _SkewedDatetime:
-            return super().now(_datetime.UTC).replace(tzinfo=None) + _delta  # type: ignore[return-value]
+            return super().now(_datetime.UTC).replace(tzinfo=None) + _delta
 
         @classmethod
         def today(cls) -> _SkewedDatetime:
