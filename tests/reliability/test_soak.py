@@ -84,6 +84,7 @@ def body(receiver: Receiver) -> Body:
 
 
 @reliability
+@pytest.mark.postgres
 @pytest.mark.timeout(SOAK_SECONDS + 600)
 def test_soak_holds_memory_flat(rigs: dict[str, Rig], verdict: Verdict) -> None:
     receiver = Receiver().start()
