@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow bench bench-webhooks bench-sse bench-pg clean
+.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
 
+## The reliability suite (tests/reliability): real processes SIGKILLed, frozen, restarted
+## and flooded on SQLite and PostgreSQL, about 15 minutes; ends with a table of verdicts and
+## the counts behind them (also written to reliability-table.txt).
+test-reliability: $(STAMP)
+	RELIABILITY_TABLE=reliability-table.txt $(BIN)/pytest tests/reliability -m 'reliability or not reliability' -rfEX
+
 ## Benchmarks: prints a table of figures (see bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
@@ -50,4 +56,4 @@ bench-pg:
 	ROUNDS=$(or $(ROUNDS),1) bash bench/peers.sh $(ARGS)
 
 clean:
-	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro-results
+	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro-results reliability-table.txt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,17 +36,29 @@ class Receiver:
         port: int | None = None,
         hold: threading.Event | None = None,
         location: str | None = None,
+        delay: float = 0.0,
     ) -> None:
         """`answers[i]` is the status of request i (the last one repeats); with `hold`, each
-        request waits for that event before answering; `location` is sent on 3xx."""
+        request waits for that event before answering; `location` is sent on 3xx; `delay`
+        holds every request that long before answering (so that overlapping sends of one
+        message show in `max_in_flight`, the most requests of one `webhook-id` seen open
+        at once)."""
         self.answers = list(answers)
         self.hold = hold
         self.location = location
+        self.delay = delay
+        self.max_in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
         self.port = port or free_port()
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def in_flight(self, message: str) -> int:
+        """Requests of this `webhook-id` received and not yet answered."""
+        with self._lock:
+            return self._in_flight.get(message, 0)
 
     @property
     def url(self) -> str:
@@ -58,13 +71,24 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                message = self.headers.get("webhook-id", "")
                 with receiver._lock:
                     index = len(receiver.requests)
                     receiver.requests.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
-                if receiver.hold is not None:
-                    receiver.hold.wait(30)
+                    now = receiver._in_flight[message] = receiver._in_flight.get(message, 0) + 1
+                    receiver.max_in_flight[message] = max(
+                        now, receiver.max_in_flight.get(message, 0)
+                    )
+                try:
+                    if receiver.hold is not None:
+                        receiver.hold.wait(30)
+                    if receiver.delay:
+                        time.sleep(receiver.delay)
+                finally:
+                    with receiver._lock:
+                        receiver._in_flight[message] -= 1
                 status = receiver.answers[min(index, len(receiver.answers) - 1)]
                 self.send_response(status)
                 if 300 <= status < 400 and receiver.location:

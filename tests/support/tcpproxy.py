@@ -3,8 +3,12 @@
 Processes under test connect to the proxy instead of the database. `off()` closes the
 listening socket and aborts every live connection (both sides), so clients see their
 connections drop and new ones refused, as when the server goes away; `on()` listens again
-on the same port. The proxy runs its own asyncio loop in a daemon thread, so synchronous
-tests drive it with plain method calls.
+on the same port. `stall(marker)` arms a trap for one write: the first chunk a client sends
+that contains `marker` is held in the proxy, and that connection forwards nothing more in
+either direction (nothing is closed: a write stuck in the network) until
+`release(deliver=...)` either sends the held bytes on or drops the connection. The proxy
+runs its own asyncio loop in a daemon thread, so synchronous tests drive it with plain
+method calls.
 
     with TcpProxy(5432) as proxy:
         url = f"postgresql://postgres@127.0.0.1:{proxy.port}/db"
@@ -46,6 +50,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._transports: set[asyncio.Transport] = set()
         self._closed = False
+        self._marker: bytes | None = None
+        self._stalled: list[tuple[asyncio.Event, asyncio.Transport, asyncio.Transport]] = []
 
     # -- sync surface -----------------------------------------------------------------------
     @property
@@ -65,6 +71,20 @@ class TcpProxy:
     def off(self) -> None:
         """Stop listening and abort every live connection; no-op when already off."""
         self._call(self._off())
+
+    def stall(self, marker: bytes) -> None:
+        """Hold the next client write that contains `marker` (see the module docstring)."""
+        self._call(self._arm(marker))
+
+    @property
+    def stalled(self) -> int:
+        """Connections stalled on the marker so far (and not yet released)."""
+        return len(self._stalled)
+
+    def release(self, *, deliver: bool) -> None:
+        """End every stall: `deliver=True` forwards the held bytes and lets the connection
+        run on; `deliver=False` aborts it, so the held bytes never arrive."""
+        self._call(self._release(deliver))
 
     def close(self) -> None:
         """Switch off and stop the proxy's thread. Idempotent."""
@@ -95,6 +115,18 @@ class TcpProxy:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     # -- on the proxy's loop ----------------------------------------------------------------
+    async def _arm(self, marker: bytes) -> None:
+        self._marker = marker
+
+    async def _release(self, deliver: bool) -> None:
+        self._marker = None
+        stalled, self._stalled = self._stalled, []
+        for gate, client, upstream in stalled:
+            if not deliver:
+                client.abort()
+                upstream.abort()
+            gate.set()
+
     async def _on(self) -> None:
         if self._server is not None:
             return
@@ -111,6 +143,7 @@ class TcpProxy:
         for transport in list(self._transports):
             transport.abort()
         self._transports.clear()
+        await self._release(deliver=False)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -130,17 +163,36 @@ class TcpProxy:
             return
         self._transports.add(upstream)
         try:
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            gate = asyncio.Event()
+            gate.set()
+            await asyncio.gather(
+                self._pipe(reader, up_writer, gate, trap=(client, upstream)),
+                self._pipe(up_reader, writer, gate),
+            )
         finally:
             self._transports.discard(client)
             self._transports.discard(upstream)
 
-    @staticmethod
-    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        gate: asyncio.Event,
+        trap: tuple[asyncio.Transport, asyncio.Transport] | None = None,
+    ) -> None:
         """Copy until EOF or an error, then abort the other side: one half closing ends
-        the whole connection, as it would without a proxy in between."""
+        the whole connection, as it would without a proxy in between. The client-to-server
+        half (`trap` set) closes the connection's `gate` on a chunk holding the marker;
+        both halves wait at a closed gate with what they read."""
         with contextlib.suppress(OSError, ConnectionError):
             while data := await src.read(CHUNK):
+                if trap is not None and self._marker is not None and self._marker in data:
+                    self._marker = None
+                    gate.clear()
+                    self._stalled.append((gate, *trap))
+                await gate.wait()
+                if dst.transport.is_closing():
+                    break
                 dst.write(data)
                 await dst.drain()
         dst.transport.abort()
