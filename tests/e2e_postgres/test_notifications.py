@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e_postgres.helpers import Cluster
+from tests.e2e_postgres.helpers import Cluster, wait_until
 from tests.support.procs import API, is_terminal, wait_job
 
 pytestmark = pytest.mark.postgres
@@ -72,7 +72,15 @@ def test_changes_and_cancels_cross_processes(cluster: Cluster, tmp_path: Path) -
         # 3. A cancel sent to API #2 reaches the worker process running the job (submitted
         #    on API #1): its handler sees ctx.cancelled and the job ends `cancelled`.
         job_id = submit(api1, "/gate", {"gate": str(tmp_path / "never"), "max_seconds": 120})
-        wait_job(api2, job_id, lambda j: j["status"] == "processing", what="to start")
+        # The handler's own start, not the job's `processing`: a job handed to an idle
+        # worker is stored processing at submit, before its handler has begun, and a
+        # cancel that early ends it without the handler ever seeing ctx.cancelled.
+        wait_until(
+            lambda: job_id in cluster.runlog.by_job("start"),
+            timeout=30,
+            what="the handler to start",
+            cluster=cluster,
+        )
         resp = api2.post(f"{API}/jobs/{job_id}/cancel")
         assert resp.status_code == 202, resp.text
         job = wait_job(api1, job_id, is_terminal, what="to be cancelled", timeout=30)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from tests.reliability.harness import HERE, Rig, is_terminal
 from tests.reliability.runlog import overlaps
-from tests.reliability.scenarios import backends, defect, na, reliability
+from tests.reliability.scenarios import backends, na, reliability
 from tests.reliability.verdict import Verdict
 
 SKEW = 300.0
@@ -85,7 +85,6 @@ def run_scenario(rig: Rig, verdict: Verdict, gate: Path, *, skew: float) -> None
 @pytest.mark.timeout(240)
 @backends(
     sqlite=ONE_CLOCK,
-    postgres=defect("a worker's rescuer expires leases by its own clock: 5 min fast takes all"),
 )
 def test_fast_clock_worker_leaves_others_leases_alone(
     rig: Rig, verdict: Verdict, tmp_path: Path
@@ -97,7 +96,6 @@ def test_fast_clock_worker_leaves_others_leases_alone(
 @pytest.mark.timeout(240)
 @backends(
     sqlite=ONE_CLOCK,
-    postgres=defect("a worker judges due times by its own clock: 5 min slow, it claims nothing"),
 )
 def test_slow_clock_worker_claims_and_keeps_its_leases(
     rig: Rig, verdict: Verdict, tmp_path: Path

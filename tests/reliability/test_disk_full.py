@@ -17,7 +17,7 @@ import httpx
 import pytest
 from tests.reliability.db import Db
 from tests.reliability.harness import Rig, rig_on
-from tests.reliability.scenarios import backends, defect, na
+from tests.reliability.scenarios import backends, na
 from tests.reliability.verdict import Verdict
 from tests.support.procs import API
 from tests.support.tmpfs import Tmpfs, tmpfs
@@ -134,7 +134,6 @@ def test_sqlite_on_a_full_disk(backend: str, verdict: Verdict, tmp_path: Path) -
 
 
 @backends(
-    sqlite=defect("/readyz answers 200 while the SQLite disk is full and every write 503s"),
     postgres=NOT_LRO_DISK,
 )
 def test_readyz_while_the_sqlite_disk_is_full(

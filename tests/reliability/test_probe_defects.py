@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from tests.reliability.harness import Rig, is_terminal
-from tests.reliability.scenarios import backends, defect, na
+from tests.reliability.scenarios import backends, na
 from tests.reliability.verdict import Verdict
 from tests.support.postgres import ADMIN_URL
 from tests.support.procs import API
@@ -34,7 +34,7 @@ NUL_REQUESTS = [
 ]
 
 
-@backends(postgres=defect("a NUL (U+0000) in a path, query or params answers 500 on PostgreSQL"))
+@backends()
 def test_nul_in_a_request_is_never_a_500(rig: Rig, verdict: Verdict) -> None:
     api = rig.start_api()
     statuses: dict[str, int] = {}
@@ -52,7 +52,7 @@ def test_nul_in_a_request_is_never_a_500(rig: Rig, verdict: Verdict) -> None:
     assert submit.status_code in (202, 422), submit.text
 
 
-@backends(postgres=defect("a NUL in a handler's output fails the write: rerun, then worker_lost"))
+@backends()
 def test_nul_in_handler_output_is_stored_or_refused_once(rig: Rig, verdict: Verdict) -> None:
     api = rig.start_api()
     rig.start_worker(concurrency=3)
@@ -87,10 +87,7 @@ async def retry_at_once(base: str, path: str) -> list[int]:
     return [r.status_code for r in answers]
 
 
-@backends(
-    sqlite=defect("concurrent retries of one delivery overlap its sends and lose its history"),
-    postgres=defect("concurrent retries of one delivery overlap its sends and lose its history"),
-)
+@backends()
 def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdict) -> None:
     receiver = Receiver(delay=0.3).start()
     rig.group.env["LRO_WEBHOOK_RETRY_SCHEDULE"] = "0.5,0.5"
@@ -153,7 +150,6 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
 
 @backends(
     sqlite=na("SQLite has no server to refuse connections"),
-    postgres=defect("while PostgreSQL refuses connections (55000) store routes answer 500"),
 )
 def test_a_database_refusing_connections_is_a_503(rig: Rig, verdict: Verdict) -> None:
     api = rig.start_api()

@@ -158,6 +158,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, job_id = raw.split(":", 1)
+        if "\x00" in job_id:  # no job id holds one, and PostgreSQL cannot compare it
+            raise ValueError("NUL in cursor")
         return _EPOCH + timedelta(microseconds=int(micros)), job_id
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise ValueError(f"malformed cursor {cursor!r}") from exc

@@ -249,7 +249,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
         created, sep, job_id = raw.partition(":")
-        if not sep or not job_id or not created.lstrip("-").isdigit():
+        if not sep or not job_id or not created.lstrip("-").isdigit() or "\x00" in job_id:
             raise ValueError
         return int(created), job_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
