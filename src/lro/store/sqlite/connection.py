@@ -52,6 +52,10 @@ def _run_in_transaction(conn: sqlite3.Connection, fn: WriteFn[T]) -> tuple[T, Ch
     return out
 
 
+def _nothing() -> None:
+    pass
+
+
 class Database:
     """The file's writer, reader and inline connections, and the store's listeners."""
 
@@ -62,6 +66,8 @@ class Database:
         fails with StoreUnavailable."""
         self.listeners = Listeners()
         """In-process change listeners; `write` dispatches to them after each commit."""
+        self.after_commit: Callable[[], None] = _nothing
+        """Called after each commit that changed a job: tells other processes (poll.py)."""
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._wconn: sqlite3.Connection | None = None
@@ -173,6 +179,8 @@ class Database:
         """Run `fn` as one `BEGIN IMMEDIATE` transaction on the writer thread; after the
         commit, hand the changes it returned to the listeners."""
         result, changes = await self._call(True, lambda c: _run_in_transaction(c, fn))
+        if changes:
+            self.after_commit()
         self.listeners.dispatch(changes)
         return result
 

@@ -7,11 +7,16 @@ The cursor is taken when the store opens and kept across pauses, so nothing comm
 after `open()` is missed by a listener added later. `events.cancel_requested` marks the
 change that asked a processing job to stop, so polled changes carry
 `JobChange.cancel_requested` too.
+
+Another process's commit also signals this one through `wake.WakeChannel`, which cuts the
+wait short: pickup across processes then costs a FIFO write and a poll, not half a poll
+interval. The interval stays the fallback for a lost signal or a platform without FIFOs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -21,6 +26,7 @@ from lro.errors import StoreUnavailable
 from lro.store.sql import load_queries
 from lro.store.sqlite.connection import Database
 from lro.store.sqlite.rows import PACKAGE, STATUS, Row
+from lro.store.sqlite.wake import WakeChannel
 from lro.store.types import JobChange
 
 log = logging.getLogger("lro.store.sqlite")
@@ -44,6 +50,10 @@ class EventPoll:
         self._task: asyncio.Task[None] | None = None
         self._cursor = 0
         self._ready = False
+        self._woken = asyncio.Event()
+        self.wake = WakeChannel(db.path)
+        """Signals other processes after our commits, and cuts our wait short on theirs."""
+        db.after_commit = self.wake.signal
         db.listeners.on_change = self.ensure
 
     async def open(self) -> None:
@@ -52,10 +62,12 @@ class EventPoll:
             lambda c: int(c.execute(Q["last_event_id"]).fetchone()[0])
         )
         self._ready = True
+        self.wake.start(self._woken.set)
         self.ensure()
 
     async def close(self) -> None:
         self._ready = False
+        self.wake.stop()
         task, self._task = self._task, None
         await cancel_and_wait([task])
 
@@ -76,7 +88,9 @@ class EventPoll:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self.poll_interval)
+            self._woken.clear()
             full = True
             while full:  # drain a backlog page by page without sleeping
                 try:
