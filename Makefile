@@ -56,4 +56,4 @@ bench-pg:
 	ROUNDS=$(or $(ROUNDS),1) bash bench/peers.sh $(ARGS)
 
 clean:
-	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro-results reliability-table.txt
+	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro.db.wake lro-results reliability-table.txt
