@@ -107,7 +107,7 @@ picked AS (
     FROM offers
 ),
 chosen AS (
-    SELECT seq, key, pos FROM picked WHERE pos <= :budget
+    SELECT seq, key, pos FROM picked WHERE pos <= :budget ORDER BY pos LIMIT :budget
 ),
 upd AS (
     UPDATE lro_jobs j
@@ -133,6 +133,7 @@ turns AS (
     SELECT k.key, coalesce(max(c.pos), 0) AS last
     FROM keys k LEFT JOIN chosen c ON c.key = k.key
     GROUP BY k.key
+    LIMIT :budget
 ),
 moved AS (
     UPDATE lro_limit_keys k SET served = :turn::bigint + t.last
