@@ -93,6 +93,10 @@ class Quotas(Protocol):
         use, or refilled for the time since `at` and reduced by `cost`, `at = max(at,
         now)`. A refused take writes nothing. Concurrent takers queue on the row."""
 
+    async def tokens_left(self, key: str, *, rate: float, burst: float, now: datetime) -> float:
+        """Bucket `key`'s balance at `now` (refilled up to `burst`; `burst` for a bucket
+        never used): what the RateLimit field reports. Writes nothing."""
+
     async def active_jobs(self, owner: str) -> int:
         """How many of `owner`'s jobs are queued or processing (0 for the anonymous owner
         "", which is never capped: its index leaves it out). Writes nothing."""
