@@ -181,3 +181,17 @@ async def test_a_cancelled_queued_job_is_no_longer_counted(store: Store) -> None
     spec = LimitedOperation("op", key_concurrency=1)
     assert [j.id for j in await take(store, spec, now=1)] == [jobs[1].id]
     assert await workload.queued_count("op", 10) == 0
+
+
+async def test_adopt_moves_queued_jobs_between_the_claims(store: Store) -> None:
+    workload = workload_of(store)
+    (plain,) = [i.job for i in await store.insert_jobs([new_job()], T0)]
+    assert await workload.adopt("op", limited=True) == 1  # the operation became limited
+    assert await claim(store, 10) == []
+    spec = LimitedOperation("op", concurrency=1)
+    assert [j.id for j in await take(store, spec)] == [plain.id]
+    keyed = await add(store, "k", 2)
+    assert await workload.adopt("op", limited=False) == 2  # and limited no more
+    assert await workload.queued_count("op", 10) == 0
+    assert {j.id for j in await claim(store, 10)} == {j.id for j in keyed}
+    assert await workload.adopt("op", limited=False) == 0

@@ -214,6 +214,13 @@ class Workload(Protocol):
         per job, and for a rate-limited operation one start row; also moves each served
         key's turn. Returned in claim order per operation."""
 
+    async def adopt(self, operation: str, *, limited: bool) -> int:
+        """Make the operation's queued jobs match how it is declared now, after its
+        limits were added or removed: `limited` gives key-less ones the key "" (then
+        only `claim_limited` takes them), otherwise keyed ones lose their key (then
+        `Store.claim_jobs` does). Writes only `concurrency_key` (no version, no event:
+        bookkeeping) and the counts that follow; returns how many jobs changed."""
+
     async def queued_count(self, operation: str, cap: int) -> int:
         """How many of the operation's jobs are queued, counting no further than `cap`
         (the depth check at submit stays cheap however deep the queue). Writes nothing."""

@@ -71,6 +71,19 @@ class ClaimPlan:
         self._store = store
         self._limited_first = False
 
+    async def adopt(self) -> int:
+        """Re-key the queued jobs of operations whose limits changed since they were
+        submitted, so each kind of claim finds its own (`Workload.adopt`)."""
+        workload = self._store.workload
+        if workload is None:
+            return 0
+        changed = 0
+        for name in self.plain:
+            changed += await workload.adopt(name, limited=False)
+        for spec in self.limited:
+            changed += await workload.adopt(spec.operation, limited=True)
+        return changed
+
     @property
     def operations(self) -> list[str]:
         return sorted([*self.plain, *(s.operation for s in self.limited)])

@@ -137,6 +137,7 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._watcher: CancelWatcher | None = None
         self._handoff: HandoffReceiver | None = None
+        self._plan: ClaimPlan | None = None
 
     @property
     def maintenance(self) -> Maintenance | None:
@@ -189,6 +190,10 @@ class Worker:
         self._watcher.start()
         for service in self.services:
             await service.start()
+        self._plan = ClaimPlan(store, served_operations(self.lro.operations, self.queues))
+        adopted = await self._plan.adopt()
+        if adopted:
+            log.info("worker %s re-keyed %d queued jobs whose limits changed", self.id, adopted)
         self._claim_task = self._loop.create_task(self._claim_loop(), name="lro-worker-claim")
         log.info(
             "worker %s started: %d slots, operations: %s",
@@ -296,7 +301,8 @@ class Worker:
     async def _claim_loop(self) -> None:
         store = self.lro.store
         lease_seconds = self.lro.settings.lease_seconds
-        plan = ClaimPlan(store, served_operations(self.lro.operations, self.queues))
+        plan = self._plan
+        assert plan is not None
         operations = plan.operations
         plain = store.claim_jobs if self._handoff is None else self._handoff.claim
         # A limited operation's slot frees when one of its jobs ends, in any process.

@@ -66,6 +66,11 @@ class PostgresWorkload:
         self._db.notify([change_of(j) for j in jobs])
         return jobs
 
+    async def adopt(self, operation: str, *, limited: bool) -> int:
+        query = Q["adopt_keyed" if limited else "adopt_plain"]
+        rows = await self._db.fetch_retrying(query, operation=operation)
+        return len(rows)
+
     async def queued_count(self, operation: str, cap: int) -> int:
         rows = await self._db.read(Q["queued_count"], operation=operation, cap=cap)
         return int(rows[0][0])

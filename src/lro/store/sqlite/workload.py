@@ -74,6 +74,14 @@ class SQLiteWorkload:
 
         return await self._db.write(tx)
 
+    async def adopt(self, operation: str, *, limited: bool) -> int:
+        query = Q["adopt_keyed" if limited else "adopt_plain"]
+
+        def tx(conn: sqlite3.Connection) -> tuple[int, Changes]:
+            return conn.execute(query, {"operation": operation}).rowcount, []
+
+        return await self._db.write(tx)
+
     async def queued_count(self, operation: str, cap: int) -> int:
         args = {"operation": operation, "cap": cap}
         row = await self._db.read(lambda c: c.execute(Q["queued_count"], args).fetchone())

@@ -172,3 +172,25 @@ SELECT operation, min(due_since) AS due_since FROM (
     GROUP BY operation
 ) AS due
 GROUP BY operation
+
+-- name: adopt_keyed
+-- Queued jobs of an operation that became limited since they were submitted: one key
+-- ('') for them all, so the limited claim finds them (the plain claim no longer runs
+-- this operation). SKIP LOCKED: a job a claimer holds right now is not queued for long.
+UPDATE lro_jobs SET concurrency_key = ''
+WHERE seq IN (
+    SELECT seq FROM lro_jobs
+    WHERE status = 'queued' AND concurrency_key IS NULL AND operation = :operation
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING seq
+
+-- name: adopt_plain
+-- Queued jobs of an operation that is no longer limited: back to the plain claim.
+UPDATE lro_jobs SET concurrency_key = NULL
+WHERE seq IN (
+    SELECT seq FROM lro_jobs
+    WHERE status = 'queued' AND concurrency_key IS NOT NULL AND operation = :operation
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING seq

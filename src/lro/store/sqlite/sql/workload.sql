@@ -78,3 +78,21 @@ SELECT operation, min(due_since) AS due_since FROM (
     GROUP BY operation
 ) AS due
 GROUP BY operation
+
+-- name: adopt_keyed
+-- Queued jobs of an operation that became limited since they were submitted: one key
+-- ('') for them all, so the limited claim finds them (the plain claim no longer runs
+-- this operation). Triggers count them in.
+UPDATE jobs SET concurrency_key = ''
+WHERE seq IN (
+    SELECT seq FROM jobs
+    WHERE status = 'queued' AND concurrency_key IS NULL AND operation = :operation
+)
+
+-- name: adopt_plain
+-- Queued jobs of an operation that is no longer limited: back to the plain claim.
+UPDATE jobs SET concurrency_key = NULL
+WHERE seq IN (
+    SELECT seq FROM jobs
+    WHERE status = 'queued' AND concurrency_key IS NOT NULL AND operation = :operation
+)
