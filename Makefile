@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg clean
+.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-webhooks: $(STAMP)
 ## Needs PostgreSQL on BENCH_PG (default postgresql://postgres@127.0.0.1:5432). ARGS="--window 5"
 bench-sse: $(STAMP)
 	$(BIN)/python bench/sse.py $(ARGS)
+
+## Workload limits: drain, claim cost and pickup with and without each kind of limit,
+## SQLite and PostgreSQL side by side (one table; about a minute).
+bench-limits: $(STAMP)
+	$(BIN)/python bench/limits.py $(ARGS)
 
 ## lro on PostgreSQL side by side with pgqueuer and procrastinate (one run, one table);
 ## its own venv bench/.venv-peers. Override: make bench-pg ARGS="10000 20 200" ROUNDS=2

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lro.config import Settings
+from lro.errors import Unsupported
 from lro.estimates import Estimator
 from lro.events import ChangeHub
+from lro.limits import DEFAULT_QUEUE, KeySource, Limits
 from lro.metrics import Metrics
 from lro.models import Job
 from lro.operations import Handler, Operation, make_operation
@@ -72,6 +74,13 @@ class LRO:
         timeout: float | None = None,
         retry_base_seconds: float | None = None,
         respond_within: float | None = None,
+        queue: str = DEFAULT_QUEUE,
+        concurrency: int | None = None,
+        concurrency_key: KeySource | None = None,
+        key_concurrency: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        fair: bool = False,
+        max_queued: int | None = None,
     ) -> Callable[[H], H]:
         """Register `handler(ctx)` or `handler(ctx, params: Model)` as operation `name`,
         optionally exposed at `POST {prefix}{route}`.
@@ -80,7 +89,23 @@ class LRO:
         submit that long for the job to finish, and answers 200 with the finished job
         when it does (HTTP-CONTRACT §21); 0 always answers 202 at once. Registering
         after `lro.router` was included is fine: the route is added where it is served.
+
+        Workload control (HTTP-CONTRACT §13, docs/limits.md): `queue` (workers may serve
+        only some queues), `concurrency` (running at once across all workers),
+        `concurrency_key` (a params field or `callable(params, principal) -> str`) with
+        `key_concurrency` (running at once per key), `rate_limit=(N, P)` (N starts per
+        P seconds), `fair` (keys take turns), `max_queued` (503 beyond it). A store
+        without the capability refuses them when the LRO starts.
         """
+        limits = Limits(
+            queue=queue,
+            concurrency=concurrency,
+            concurrency_key=concurrency_key,
+            key_concurrency=key_concurrency,
+            rate_limit=rate_limit,
+            fair=fair,
+            max_queued=max_queued,
+        )
 
         def register(handler: H) -> H:
             if name in self.operations:
@@ -96,6 +121,7 @@ class LRO:
                 timeout=timeout,
                 retry_base_seconds=retry_base_seconds,
                 respond_within=respond_within,
+                limits=limits,
             )
             if self._router is not None:
                 self._router.add_operation(self.operations[name])
@@ -163,8 +189,31 @@ class LRO:
             if self._started:
                 return
             await self.store.open()
+            try:
+                self._check_capabilities()
+            except Unsupported:
+                await self.store.close()
+                raise
             self.hub.start()
             self._started = True
+
+    def _check_capabilities(self) -> None:
+        """Refuse, at start-up, limits this store cannot enforce: a limit that silently
+        does nothing is worse than none (HTTP-CONTRACT §13, §19)."""
+        if self.store.workload is not None:
+            return
+        refused = [
+            f"{op.name}: {', '.join(op.limits.declared)}"
+            for op in self.operations.values()
+            if op.limits.declared
+        ]
+        if refused:
+            raise Unsupported(
+                f"the {type(self.store).__name__} store cannot enforce workload limits "
+                f"(concurrency, concurrency_key, key_concurrency, rate_limit, fair, "
+                f"max_queued); "
+                f"remove them or use SQLite or PostgreSQL. Declared: " + "; ".join(refused)
+            )
 
     async def stop(self) -> None:
         """Close the store. A store this LRO built from a URL is built afresh by the next

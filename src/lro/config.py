@@ -13,6 +13,9 @@ class Settings(BaseSettings):
 
     store_url: str = "sqlite:///./lro.db"
     concurrency: int = Field(10, ge=1, le=10_000)
+    queues: str = ""
+    """Comma-separated queues a worker serves (LRO_QUEUES, `lro worker --queues`); empty:
+    every queue of its app (HTTP-CONTRACT §13)."""
     retention_seconds: float = Field(604_800, gt=0)
     idempotency_ttl_seconds: float = Field(86_400, gt=0)
     tombstone_seconds: float = Field(2_592_000, ge=0)

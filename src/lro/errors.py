@@ -14,6 +14,8 @@
     │   │   └── IdempotencyMismatch  422  same key, different request
     │   ├── TooManyRequests          429  a principal's rate or concurrency limit
     │   └── ServiceUnavailable       503  store unreachable, shutting down, overloaded
+    │       └── QueueFull            503  the operation's max_queued is reached
+    ├── Unsupported                  a declared option the store cannot honour (at start-up)
     ├── StoreUnavailable             the store cannot be reached (maps to 503)
     ├── SchemaTooNew                 the database was migrated by a newer lro
     ├── JobCancelled                 raised in a handler whose job was cancelled
@@ -121,6 +123,15 @@ class TooManyRequests(ProblemError):
 
 class ServiceUnavailable(ProblemError):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+class QueueFull(ServiceUnavailable):
+    slug, title = "queue-full", "The operation's queue is full"
+
+
+class Unsupported(LROError):
+    """The application declared something its store cannot do (workload limits on a
+    store without `Store.workload`): refused when the LRO starts, never ignored."""
 
 
 class StoreUnavailable(LROError):

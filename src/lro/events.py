@@ -73,8 +73,11 @@ class ChangeHub:
         committed between the read and the wait still wakes the waiter."""
         return Waiter(self._job_waiters, job_id)
 
-    def queue_waiter(self) -> QueueWaiter:
-        """Wakes when some job becomes queued (submit, retry, release, rescue)."""
+    def queue_waiter(self, *, also_on_end: bool = False) -> QueueWaiter:
+        """Wakes when some job becomes queued (submit, retry, release, rescue), and with
+        `also_on_end` when one ends too (a worker held back by a limit: a slot freed)."""
+        if also_on_end:
+            return QueueWaiter(self._queue_waiters, self._terminal_waiters)
         return QueueWaiter(self._queue_waiters)
 
     def wake_dispatchers(self) -> None:
@@ -125,13 +128,15 @@ class Waiter(_Flag):
 
 
 class QueueWaiter(_Flag):
-    def __init__(self, registry: set[asyncio.Event]) -> None:
+    def __init__(self, *registries: set[asyncio.Event]) -> None:
         super().__init__()
-        self._registry = registry
+        self._registries = registries
 
     def __enter__(self) -> QueueWaiter:
-        self._registry.add(self.event)
+        for registry in self._registries:
+            registry.add(self.event)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._registry.discard(self.event)
+        for registry in self._registries:
+            registry.discard(self.event)

@@ -182,6 +182,10 @@ class NewJob:
     idempotency_expires_at: datetime | None = None
     callback_progress: bool = False
     """Also send a (coalesced) `job.progress` webhook while the job runs."""
+    queue: str = "default"
+    concurrency_key: str | None = None
+    """Set for an operation whose limits the claim enforces (`lro.limits`): such a job is
+    claimed only by `Store.workload.claim_limited`, never by `claim_jobs`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+
+from lro.limits import KeySource, Limits
 
 Handler = Callable[..., Any]
 
@@ -36,6 +38,9 @@ class Operation:
     """How long a submit waits for the job before answering 202 (HTTP-CONTRACT §21);
     None uses the LRO_RESPOND_WITHIN_SECONDS setting."""
     summary: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    """Workload control (HTTP-CONTRACT §13): queue, concurrency, keys, rate, fairness,
+    depth cap; enforced in the store's claim (lro.limits)."""
 
 
 def make_operation(
@@ -48,6 +53,7 @@ def make_operation(
     timeout: float | None,
     retry_base_seconds: float | None,
     respond_within: float | None = None,
+    limits: Limits | None = None,
 ) -> Operation:
     """Build an Operation from `handler(ctx)` or `handler(ctx, params: SomeModel)`.
 
@@ -94,4 +100,8 @@ def make_operation(
         retry_base_seconds=retry_base_seconds,
         respond_within=respond_within,
         summary=doc.splitlines()[0] if doc else None,
+        limits=limits or Limits(),
     )
+
+
+__all__ = ["EmptyParams", "Handler", "KeySource", "Limits", "Operation", "make_operation"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
+from lro.errors import IdempotencyMismatch, KeyReused, QueueFull, Unprocessable, Unsupported
 from lro.models import Inserted, NewJob, utcnow
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
@@ -112,6 +112,34 @@ def validate_params(op: Operation, params: Any) -> dict[str, Any]:
     return dumped
 
 
+async def check_depth(lro: Runtime, jobs: Sequence[NewJob]) -> None:
+    """Refuse (503 queue-full, nothing stored) a submit that would take an operation past
+    its `max_queued`. Counted before the insert, so submits racing each other may pass
+    the cap by the few in flight together: a guard against runaway queues, not a quota
+    (per-principal caps are api/quotas.py's, exact in the store)."""
+    wanted: dict[str, int] = {}
+    for job in jobs:
+        wanted[job.operation] = wanted.get(job.operation, 0) + 1
+    for name, count in wanted.items():
+        cap = lro.operations[name].limits.max_queued
+        if cap is None:
+            continue
+        workload = lro.store.workload
+        if workload is None:
+            raise Unsupported(f"operation {name!r}: this store cannot count its queue")
+        queued = await workload.queued_count(name, cap)
+        if queued + count > cap:
+            raise QueueFull(
+                f"Operation {name!r} has {queued} queued jobs, the most it holds is {cap}; "
+                "retry after the Retry-After delay.",
+                headers={"Retry-After": str(QUEUE_FULL_RETRY_SECONDS)},
+                extensions={"operation": name, "max_queued": cap, "queued": queued},
+            )
+
+
+QUEUE_FULL_RETRY_SECONDS = 5
+
+
 async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[Inserted]:
     """Validate every request, then insert them all in one transaction.
 
@@ -138,6 +166,12 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             )
         if req.delay is not None and req.delay < 0:
             raise Unprocessable("delay must not be negative")
+        try:
+            key = op.limits.key_for(params, req.owner)
+        except Exception as exc:
+            raise Unprocessable(
+                f"No concurrency key could be made from these parameters: {exc}"
+            ) from None
         # Only a keyed request is ever compared, so only it pays for canonical JSON + sha256.
         fp = None
         if req.idempotency_key:
@@ -158,8 +192,11 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 idempotency_key=req.idempotency_key,
                 request_fingerprint=fp,
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
+                queue=op.limits.queue,
+                concurrency_key=key,
             )
         )
+    await check_depth(lro, new_jobs)
     try:
         inserted = await lro.store.insert_jobs(new_jobs, now)
     except KeyReused as exc:

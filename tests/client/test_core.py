@@ -36,6 +36,7 @@ PUBLIC_METHODS = [
     "get",
     "iter_jobs",
     "list",
+    "operations",
     "result",
     "submit",
     "wait",

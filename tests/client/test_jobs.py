@@ -177,3 +177,13 @@ async def test_unknown_job_is_not_found(client: AnyClient) -> None:
         await run(client.get("00000000-0000-4000-8000-000000000000"))
     with pytest.raises(NotFound):
         await run(client.wait("no/such job", timeout=5))
+
+
+async def test_operations_lists_the_services_operations(client: AnyClient) -> None:
+    await run(client.submit("count", {"steps": 1}))
+    ops = {o.operation: o for o in await run(client.operations())}
+    assert "count" in ops
+    count = ops["count"]
+    assert count.queue == "default" and count.concurrency is None and count.fair is False
+    assert count.rate_limit is None and count.max_queued is None
+    assert isinstance(count.max_attempts, int) and count.max_attempts >= 1

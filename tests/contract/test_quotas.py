@@ -57,3 +57,13 @@ async def test_an_admin_list_spans_every_owner(store: Store) -> None:
     assert owners == ["alice", "alice", "bob"]
     alice = await store.list_jobs(ListQuery(owner="alice"), T0)
     assert [j.owner for j in alice.items] == ["alice", "alice"]
+
+
+async def test_tokens_left_reads_a_bucket_without_taking(store: Store) -> None:
+    left = store.quotas.tokens_left
+    assert await left("submit:new", rate=2.0, burst=3, now=T0) == 3  # never used: full
+    await store.quotas.take_tokens("submit:alice", rate=2.0, burst=3, cost=2, now=T0)
+    assert await left("submit:alice", rate=2.0, burst=3, now=T0) == pytest.approx(1)
+    assert await left("submit:alice", rate=2.0, burst=3, now=T0) == pytest.approx(1)
+    assert await left("submit:alice", rate=2.0, burst=3, now=at(0.5)) == pytest.approx(2)
+    assert await left("submit:alice", rate=2.0, burst=3, now=at(60)) == pytest.approx(3)

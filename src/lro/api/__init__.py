@@ -18,6 +18,7 @@ from lro.api.auth import auth_dependencies, document_auth
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
+from lro.api.operations import add_operations_routes
 from lro.api.operator import add_operator_routes
 from lro.api.routing import route_class
 from lro.api.stats import add_stats_routes
@@ -48,6 +49,7 @@ class LroRouter(APIRouter):
         self._submits = SubmitRoutes(self._secured, lro)
         add_job_routes(self._secured, lro)
         add_stats_routes(self._secured, lro)
+        add_operations_routes(self._secured, lro)
         add_stream_routes(self._secured, lro)
         add_delivery_routes(self._secured, lro)
         document_auth(self._secured, lro)

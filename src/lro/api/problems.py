@@ -243,6 +243,18 @@ _RETRY_AFTER_HEADER = {
     }
 }
 
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": "The submit-rate policy (draft-ietf-httpapi-ratelimit-headers), e.g. "
+        '`"submit";q=100;w=5`.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it now, e.g. `"submit";r=0;t=1`.',
+        "schema": {"type": "string"},
+    },
+}
+
 _DESCRIPTIONS = {
     400: "Malformed request: bad header or query parameter.",
     401: "Missing or unknown API key (see WWW-Authenticate).",
@@ -254,7 +266,8 @@ _DESCRIPTIONS = {
     416: "The requested range does not overlap the artifact.",
     422: "The request is not valid; `errors` lists the fields.",
     429: "A per-principal limit was reached; Retry-After says when to try again.",
-    503: "The store is unreachable, the service is shutting down, or it is overloaded.",
+    503: "The store is unreachable, the service is shutting down, or it is overloaded "
+    "(or the operation's queue is full: problem type `.../queue-full`).",
 }
 
 
@@ -268,7 +281,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
         }
         if status in (409, 429, 503):
-            entry["headers"] = _RETRY_AFTER_HEADER
+            entry["headers"] = dict(_RETRY_AFTER_HEADER)
+        if status == 429:
+            entry["headers"] |= _RATE_LIMIT_HEADERS
         out[status] = entry
     out["default"] = {
         "description": "Any other error, as a problem document.",

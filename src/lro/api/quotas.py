@@ -22,6 +22,7 @@ from lro.errors import ServiceUnavailable, TooManyRequests
 from lro.models import utcnow
 
 if TYPE_CHECKING:
+    from lro.config import Settings
     from lro.runtime import Runtime
 
 
@@ -29,38 +30,73 @@ def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-async def check_submit(lro: Runtime, caller: Caller, count: int = 1) -> None:
-    """Raise 429 when `caller` may not submit `count` more jobs now."""
+POLICY = "submit"
+"""The name of the submit-rate policy in the RateLimit fields."""
+
+
+def rate_policy(settings: Settings) -> str:
+    """`RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the token bucket as a
+    quota of `burst` submits per the seconds it takes to refill from empty."""
+    window = max(1, math.ceil(settings.submit_burst / settings.submit_rate_per_second))
+    return f'"{POLICY}";q={settings.submit_burst};w={window}'
+
+
+def rate_fields(settings: Settings, left: float, wait: float = 0.0) -> dict[str, str]:
+    """`RateLimit-Policy` and `RateLimit`: `r` submits left now, `t` seconds until the
+    quota is whole again (refused: until the next submit is allowed)."""
+    remaining = max(0, math.floor(left))
+    if wait > 0:
+        reset = max(1, math.ceil(wait))
+    else:
+        reset = math.ceil(max(0.0, settings.submit_burst - left) / settings.submit_rate_per_second)
+    return {
+        "RateLimit-Policy": rate_policy(settings),
+        "RateLimit": f'"{POLICY}";r={remaining};t={reset}',
+    }
+
+
+async def check_submit(lro: Runtime, caller: Caller, count: int = 1) -> dict[str, str]:
+    """Raise 429 when `caller` may not submit `count` more jobs now; otherwise return
+    the RateLimit fields for the answer when a per-principal rate applies (else none)."""
     if not caller.limited:
-        return
+        return {}
     settings = lro.settings
+    bucket = f"submit:{caller.principal}"
     if settings.max_active_jobs:
         active = await lro.store.quotas.active_jobs(caller.principal)
         if active + count > settings.max_active_jobs:
+            headers = _retry_after(5)
+            if settings.submit_rate_per_second:
+                left = await lro.store.quotas.tokens_left(
+                    bucket,
+                    rate=settings.submit_rate_per_second,
+                    burst=settings.submit_burst,
+                    now=utcnow(),
+                )
+                headers |= rate_fields(settings, left)
             raise TooManyRequests(
                 f"You have {active} unfinished jobs, the most allowed is "
                 f"{settings.max_active_jobs}; submit more once some have finished.",
-                headers=_retry_after(5),
+                headers=headers,
                 extensions={
                     "limit": "max_active_jobs",
                     "max_active_jobs": settings.max_active_jobs,
                 },
             )
-    if settings.submit_rate_per_second:
-        wait = await lro.store.quotas.take_tokens(
-            f"submit:{caller.principal}",
-            rate=settings.submit_rate_per_second,
-            burst=settings.submit_burst,
-            cost=count,
-            now=utcnow(),
+    if not settings.submit_rate_per_second:
+        return {}
+    now = utcnow()
+    rate, burst = settings.submit_rate_per_second, settings.submit_burst
+    wait = await lro.store.quotas.take_tokens(bucket, rate=rate, burst=burst, cost=count, now=now)
+    left = await lro.store.quotas.tokens_left(bucket, rate=rate, burst=burst, now=now)
+    if wait > 0:
+        raise TooManyRequests(
+            f"Submit rate limit reached ({settings.submit_rate_per_second:g} per second, "
+            f"bursts of {settings.submit_burst}); retry after the Retry-After delay.",
+            headers=_retry_after(wait) | rate_fields(settings, left, wait),
+            extensions={"limit": "submit_rate"},
         )
-        if wait > 0:
-            raise TooManyRequests(
-                f"Submit rate limit reached ({settings.submit_rate_per_second:g} per second, "
-                f"bursts of {settings.submit_burst}); retry after the Retry-After delay.",
-                headers=_retry_after(wait),
-                extensions={"limit": "submit_rate"},
-            )
+    return rate_fields(settings, left)
 
 
 class Holds:

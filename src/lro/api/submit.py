@@ -91,6 +91,11 @@ _HEADER_SCHEMAS = {
         "description": "`respond-async` when that preference decided the answer.",
         "schema": {"type": "string"},
     },
+    "RateLimit": {
+        "description": "What is left of the caller's submit rate (draft-ietf-httpapi-"
+        'ratelimit-headers), e.g. `"submit";r=99;t=1`, when a per-principal limit applies.',
+        "schema": {"type": "string"},
+    },
 }
 
 SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -233,10 +238,12 @@ async def submit_and_answer(
         idempotency_key=key,
         fingerprint=fingerprint("POST", request.url.path, canonical_json(body)),
     )
-    await check_submit(lro, caller)
+    rate_fields = await check_submit(lro, caller)
     [inserted] = await submit_jobs(lro, [req])
     base = api_base(lro, request)
     headers: dict[str, str] = {}
+    if "RateLimit" in rate_fields:
+        headers["RateLimit"] = rate_fields["RateLimit"]
     if not inserted.created:
         headers["Idempotent-Replayed"] = "true"
     job: Job = inserted.job

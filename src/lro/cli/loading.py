@@ -88,6 +88,8 @@ def configure(app: LRO, args: argparse.Namespace) -> LRO:
         update["concurrency"] = args.concurrency
     if getattr(args, "grace", None) is not None:
         update["shutdown_grace_seconds"] = args.grace
+    if getattr(args, "queues", None) is not None:
+        update["queues"] = args.queues
     if update:
         app.settings = app.settings.model_copy(update=update)
     try:

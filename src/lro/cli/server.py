@@ -1,7 +1,7 @@
 """`lro serve`, `lro worker` and `lro migrate`: the server side of the command line.
 
     lro serve   [APP] [--host 127.0.0.1] [--port 8000] [--store URL] [--concurrency N] [--no-worker]
-    lro worker  [APP] [--store URL] [--concurrency N]
+    lro worker  [APP] [--store URL] [--concurrency N] [--queues a,b]
     lro migrate [APP] [--store URL]
 
 `APP` is `module:attribute` naming an `LRO` object (see `lro.cli.loading`); without it,
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from lro.cli import CLIError
 from lro.cli.loading import DEFAULT_APP, configure, load_app, preflight, redact
 from lro.cli.parser import CommandParser
-from lro.errors import SchemaTooNew, StoreUnavailable
+from lro.errors import SchemaTooNew, StoreUnavailable, Unsupported
 
 if TYPE_CHECKING:
     from lro.app import LRO
@@ -74,10 +74,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 async def _run_worker(app: LRO, concurrency: int) -> None:
     try:
         await app.start()
-    except (StoreUnavailable, SchemaTooNew, OSError) as exc:
+    except (StoreUnavailable, SchemaTooNew, Unsupported, OSError) as exc:
         raise CLIError(f"cannot use the store {redact(app.settings.store_url)}: {exc}") from None
     try:
-        await app.worker(concurrency).run_until_stopped()
+        try:
+            worker = app.worker(concurrency)
+        except ValueError as exc:  # a queue no operation uses
+            raise CLIError(str(exc)) from None
+        await worker.run_until_stopped()
     finally:
         await app.stop()
 
@@ -192,6 +196,12 @@ def serve(p: CommandParser) -> None:
 def worker(p: CommandParser) -> None:
     _common(p)
     _worker_options(p)
+    p.add_argument(
+        "--queues",
+        metavar="A,B",
+        help="serve only these queues' operations, comma-separated (env LRO_QUEUES; "
+        "default: every queue of the app)",
+    )
     p.add_argument(
         "--metrics-port",
         type=int,

@@ -35,7 +35,7 @@ from lro.client._core import (
     retry_after,
 )
 from lro.client.errors import Conflict, ProtocolError, TransportFailure, error_from_response
-from lro.client.models import JobPage, JobResource
+from lro.client.models import JobPage, JobResource, OperationInfo
 
 _KEY_IN_PROGRESS = "/idempotency-in-progress"
 """Problem type suffix of the 409 a duplicate submit gets while the first is being stored."""
@@ -220,6 +220,16 @@ def list_jobs(
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         raise ProtocolError(f"the job list is not {{items, next_cursor}}: {exc}") from exc
     return JobPage(items=items, next_cursor=next_cursor if isinstance(next_cursor, str) else None)
+
+
+def list_operations(cfg: Config) -> Plan[list[OperationInfo]]:
+    """The service's operations, each with its queue, its limits and how many of your
+    jobs are queued and processing (an admin's: everyone's)."""
+    response = yield from call(cfg, cfg.request("GET", "/operations"))
+    try:
+        return [OperationInfo.model_validate(item) for item in response.json()["items"]]
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ProtocolError(f"the operation list is not {{items}}: {exc}") from exc
 
 
 def iter_jobs(

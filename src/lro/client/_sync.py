@@ -165,6 +165,7 @@ class Client(ClientBase[httpx.BaseTransport]):
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)
+    operations = _method(_calls.list_operations, "operations")
 
     def close(self) -> None:
         self._http.close()

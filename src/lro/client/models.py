@@ -65,6 +65,29 @@ class JobResource(BaseModel):
         return self.status in TERMINAL_STATUSES
 
 
+class OperationInfo(BaseModel):
+    """One operation of the service with its workload limits (None: unset) and the
+    caller's live counts (HTTP-CONTRACT §13, `GET /operations`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    operation: str
+    queue: str = "default"
+    route: str | None = None
+    estimated_duration_seconds: float | None = None
+    max_attempts: int | None = None
+    timeout_seconds: float | None = None
+    concurrency: int | None = None
+    key_concurrency: int | None = None
+    rate_limit: dict[str, float] | None = None
+    """`{"limit": N, "period_seconds": P}`: at most N starts per P seconds."""
+    fair: bool = False
+    max_queued: int | None = None
+    queued: int = 0
+    processing: int = 0
+    oldest_queued_age_seconds: float | None = None
+
+
 @dataclass(frozen=True)
 class JobPage:
     """One page of `list()`; pass `next_cursor` back for the next one (None: last page)."""

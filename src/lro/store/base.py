@@ -72,7 +72,7 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Blobs, Handoffs, Outbox, Quotas
+from lro.store.parts import Blobs, Handoffs, Outbox, Quotas, Workload
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
     BlobInfo,
@@ -84,6 +84,7 @@ from lro.store.types import (
     JobChange,
     JobCount,
     JobEvent,
+    LimitedOperation,
     Listener,
     RescueParams,
     SweepParams,
@@ -115,6 +116,10 @@ class Store(Protocol):
         """Rate-limit buckets and per-owner counts, on the same database."""
 
     @property
+    def workload(self) -> Workload | None:
+        """Limits enforced in the claim (see Workload); None where the backend has none."""
+
+    @property
     def blobs(self) -> Blobs:
         """Result files stored in the database, in chunks (see Blobs)."""
 
@@ -140,7 +145,8 @@ class Store(Protocol):
     async def insert_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
         """Insert jobs as `queued`, in one transaction; one Inserted per NewJob, in order.
 
-        Writes, per job created: the job row (the NewJob's fields, `run_at = new.run_at or
+        Writes, per job created: the job row (the NewJob's fields, `queue` and
+        `concurrency_key` included, `run_at = new.run_at or
         now`, `created_at = updated_at = now`, status `queued`, version 1, attempt 0,
         progress 0, the rest NULL); event (1, `status`); a listener change.
 
@@ -156,7 +162,8 @@ class Store(Protocol):
         index, so concurrent duplicates from many processes make exactly one job; the
         loser reads the winner's row.
 
-        Hand-off (only where `handoffs` is not None): a batch of one job, due now, of an
+        Hand-off (only where `handoffs` is not None): a batch of one job without a
+        `concurrency_key` (its limits are counted in the claim only), due now, of an
         operation a live parked worker runs, is stored already leased to the
         longest-parked such worker: as `claim_jobs` would leave it (version 2,
         `processing`, attempt 1, `lease_expires_at = now + the park's lease_seconds`),
@@ -215,7 +222,8 @@ class Store(Protocol):
     async def claim_jobs(self, params: ClaimParams) -> list[Job]:
         """Lease up to `limit` queued jobs with run_at <= now (of `operations` when given),
         highest priority first, then oldest run_at, then oldest insert; returned in that
-        order. No two callers ever get the same job.
+        order. No two callers ever get the same job. Jobs with a `concurrency_key` are
+        left alone: only `workload.claim_limited` takes them.
 
         Writes, per job: status `processing`, attempt + 1, a fresh `lease_token`,
         `lease_expires_at = now + lease_seconds`, `worker_id`, `started_at = updated_at =
@@ -370,11 +378,13 @@ __all__ = [
     "JobChange",
     "JobCount",
     "JobEvent",
+    "LimitedOperation",
     "Listener",
     "Outbox",
     "Quotas",
     "RescueParams",
     "Store",
     "SweepParams",
+    "Workload",
     "worker_lost_error",
 ]

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from lro.deliveries import AttemptRecord, Delivery
 from lro.models import Job
-from lro.store.types import BlobInfo, ClaimParams, HandoffSubscription
+from lro.store.types import BlobInfo, ClaimParams, HandoffSubscription, LimitedOperation
 
 
 class Outbox(Protocol):
@@ -93,6 +93,10 @@ class Quotas(Protocol):
         use, or refilled for the time since `at` and reduced by `cost`, `at = max(at,
         now)`. A refused take writes nothing. Concurrent takers queue on the row."""
 
+    async def tokens_left(self, key: str, *, rate: float, burst: float, now: datetime) -> float:
+        """Bucket `key`'s balance at `now` (refilled up to `burst`; `burst` for a bucket
+        never used): what the RateLimit field reports. Writes nothing."""
+
     async def active_jobs(self, owner: str) -> int:
         """How many of `owner`'s jobs are queued or processing (0 for the anonymous owner
         "", which is never capped: its index leaves it out). Writes nothing."""
@@ -169,3 +173,58 @@ class Handoffs(Protocol):
     async def orphaned(self, worker_id: str, known_tokens: Sequence[str]) -> list[Job]:
         """Jobs leased to the worker under tokens it does not hold (lost hand-offs).
         Writes nothing."""
+
+
+class Workload(Protocol):
+    """Workload control in the claim (HTTP-CONTRACT §13; lro.limits says what is declared).
+    A store without it has `workload = None`, and the LRO refuses limits at start-up.
+
+    A job of a limited operation is inserted with a `concurrency_key` (`NewJob`): its
+    key's value, the principal for `fair` without a key, or "" for one key per
+    operation. `Store.claim_jobs` never takes such a job; only `claim_limited` does, and
+    it enforces, in one transaction per claim, whatever processes and machines share
+    the store:
+
+    * `concurrency`: at most N of the operation's keyed jobs `processing` at once;
+    * `key_concurrency`: at most K `processing` per (operation, key);
+    * `rate_limit` N per P seconds: at most N claims of the operation with `now` in any
+      window (now - P, now] (sliding, by the claimers' `now`);
+    * `fair`: keys take turns: each claim orders the ready keys least recently served
+      first and takes one job per key per round; without `fair`, the jobs of the keys
+      it considers are taken by priority, then run_at, then insert order.
+
+    Within a key, jobs always go by priority, then run_at, then insert order. A job held
+    back stays `queued`, untouched. Slots are counted from the jobs' own status, so a
+    job that completes, fails, is cancelled, times out, is released or is rescued gives
+    its slot back in the transaction that changes its status.
+
+    Rows (SQLite: `limit_keys`, `limit_starts`; PostgreSQL `lro_limit_keys`,
+    `lro_limit_deltas`, `lro_limit_starts`): per (operation, key) with queued or
+    running jobs, their counts and when the key was last served, kept by triggers on
+    the job rows (PostgreSQL: an append-only delta log folded by the next claim, so no
+    job write ever waits on a counter row); per rate-limited claim, `(operation, at,
+    n)`, dropped once older than the period.
+    """
+
+    async def claim_limited(
+        self, params: ClaimParams, operations: Sequence[LimitedOperation]
+    ) -> list[Job]:
+        """Claim up to `params.limit` due, queued jobs of these operations within their
+        limits (`params.operations` is ignored), with the writes of `Store.claim_jobs`
+        per job, and for a rate-limited operation one start row; also moves each served
+        key's turn. Returned in claim order per operation."""
+
+    async def adopt(self, operation: str, *, limited: bool) -> int:
+        """Make the operation's queued jobs match how it is declared now, after its
+        limits were added or removed: `limited` gives key-less ones the key "" (then
+        only `claim_limited` takes them), otherwise keyed ones lose their key (then
+        `Store.claim_jobs` does). Writes only `concurrency_key` (no version, no event:
+        bookkeeping) and the counts that follow; returns how many jobs changed."""
+
+    async def queued_count(self, operation: str, cap: int) -> int:
+        """How many of the operation's jobs are queued, counting no further than `cap`
+        (the depth check at submit stays cheap however deep the queue). Writes nothing."""
+
+    async def oldest_queued(self, owner: str | None, now: datetime) -> dict[str, datetime]:
+        """Per operation, when the owner's (None: anyone's) oldest due, queued job became
+        due; operations with none are absent. Writes nothing."""

@@ -64,6 +64,19 @@ class ClaimParams:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitedOperation:
+    """One limited operation a worker claims for, with the limits it declares (lro.limits):
+    what `Workload.claim_limited` enforces. None: that limit is unset."""
+
+    operation: str
+    concurrency: int | None = None
+    key_concurrency: int | None = None
+    rate_limit: int | None = None
+    rate_period_seconds: float | None = None
+    fair: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RescueParams:
     now: datetime
     retention_seconds: float

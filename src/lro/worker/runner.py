@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lro.models import Completion, Job, Lease, utcnow
 from lro.store.base import ClaimParams
 from lro.worker.buffer import STORE_RETRY_SECONDS, WriteBuffer
+from lro.worker.claiming import ClaimPlan, parse_queues, served_operations
 from lro.worker.executor import Attempt, Executor, Outcome, StopReason
 from lro.worker.handoff import HandoffReceiver
 from lro.worker.lease import CancelWatcher, Heartbeat
@@ -94,10 +95,14 @@ class Worker:
         *,
         cancel_grace: float = CANCEL_GRACE_SECONDS,
         services: Sequence[Service] = (),
+        queues: str | Sequence[str] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.lro = lro
+        self.queues = parse_queues(lro.settings.queues if queues is None else queues)
+        """The queues this worker serves (None: every queue of its app)."""
+        served_operations(lro.operations, self.queues)  # refuse an unknown queue now
         self.concurrency = concurrency
         self.cancel_grace = cancel_grace
         self.id = _make_id()
@@ -132,6 +137,7 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._watcher: CancelWatcher | None = None
         self._handoff: HandoffReceiver | None = None
+        self._plan: ClaimPlan | None = None
 
     @property
     def maintenance(self) -> Maintenance | None:
@@ -184,12 +190,16 @@ class Worker:
         self._watcher.start()
         for service in self.services:
             await service.start()
+        self._plan = ClaimPlan(store, served_operations(self.lro.operations, self.queues))
+        adopted = await self._plan.adopt()
+        if adopted:
+            log.info("worker %s re-keyed %d queued jobs whose limits changed", self.id, adopted)
         self._claim_task = self._loop.create_task(self._claim_loop(), name="lro-worker-claim")
         log.info(
             "worker %s started: %d slots, operations: %s",
             self.id,
             self.concurrency,
-            ", ".join(sorted(self.lro.operations)) or "(none)",
+            ", ".join(sorted(served_operations(self.lro.operations, self.queues))) or "(none)",
         )
 
     async def stop(self, grace: float | None = None) -> None:
@@ -291,8 +301,12 @@ class Worker:
     async def _claim_loop(self) -> None:
         store = self.lro.store
         lease_seconds = self.lro.settings.lease_seconds
-        operations = sorted(self.lro.operations)
-        with self.lro.hub.queue_waiter() as waiter:
+        plan = self._plan
+        assert plan is not None
+        operations = plan.operations
+        plain = store.claim_jobs if self._handoff is None else self._handoff.claim
+        # A limited operation's slot frees when one of its jobs ends, in any process.
+        with self.lro.hub.queue_waiter(also_on_end=bool(plan.limited)) as waiter:
             # The waiter's event doubles as our own wake-up (slot freed, stop, wait_idle),
             # so the loop sleeps on one event whatever wakes it.
             self._wake = waiter.event
@@ -315,10 +329,7 @@ class Worker:
                 started = (self._claim_gen, self._activity)
                 params = ClaimParams(self.id, limit, lease_seconds, utcnow(), operations)
                 try:
-                    if self._handoff is not None:
-                        jobs = await self._handoff.claim(params)  # parks when it comes back short
-                    else:
-                        jobs = await store.claim_jobs(params)
+                    jobs = await plan.claim(params, plain)  # the hand-off parks when short
                 except Exception as exc:
                     log.warning("claim failed, will retry: %s", exc)
                     await waiter.wait(STORE_RETRY_SECONDS)

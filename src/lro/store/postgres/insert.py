@@ -40,9 +40,15 @@ def insert_params(jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
         "callback_targets": [
             None if j.callback_url is None else target_of(j.callback_url) for j in jobs
         ],
+        "queues": [j.queue for j in jobs],
+        "concurrency_keys": [j.concurrency_key for j in jobs],
         # May be handed straight to a parked worker (0006): one job, due now. A batch is
-        # queued, and the workers its notification wakes claim it in batches.
-        "may_hand_off": len(jobs) == 1 and (jobs[0].run_at is None or jobs[0].run_at <= now),
+        # queued, and the workers its notification wakes claim it in batches. A job with
+        # a concurrency key never is: its limits are counted by the limited claim alone
+        # (0009), which a hand-off would bypass.
+        "may_hand_off": len(jobs) == 1
+        and (jobs[0].run_at is None or jobs[0].run_at <= now)
+        and jobs[0].concurrency_key is None,
     }
 
 

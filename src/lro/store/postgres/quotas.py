@@ -27,6 +27,10 @@ class PostgresQuotas:
         left = float(rows[0][0]) if rows else None
         return wait_seconds(left, rate=rate, burst=burst, cost=cost)
 
+    async def tokens_left(self, key: str, *, rate: float, burst: float, now: datetime) -> float:
+        rows = await self._db.read(Q["bucket_tokens"], key=key, rate=rate, burst=burst, now=now)
+        return float(rows[0][0]) if rows and rows[0][0] is not None else burst
+
     async def active_jobs(self, owner: str) -> int:
         rows = await self._db.read(Q["active_jobs"], owner=owner)
         return int(rows[0][0])

@@ -5,6 +5,26 @@
 -- Generated: python -m tests.support.schema postgres; held equal to the migrations by
 -- tests/postgres/test_schema.py. Edit a migration, then regenerate.
 
+CREATE FUNCTION public.lro_limit_delta() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' AND OLD.concurrency_key IS NOT NULL
+       AND OLD.status IN ('queued', 'processing') THEN
+        INSERT INTO lro_limit_deltas (operation, key, queued, running)
+        VALUES (OLD.operation, OLD.concurrency_key, -(OLD.status = 'queued')::int,
+                -(OLD.status = 'processing')::int);
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.concurrency_key IS NOT NULL
+       AND NEW.status IN ('queued', 'processing') THEN
+        INSERT INTO lro_limit_deltas (operation, key, queued, running)
+        VALUES (NEW.operation, NEW.concurrency_key, (NEW.status = 'queued')::int,
+                (NEW.status = 'processing')::int);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.lro_notify_events() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -149,6 +169,8 @@ CREATE TABLE public.lro_jobs (
     worker_id text,
     callback_progress boolean DEFAULT false NOT NULL,
     callback_target text,
+    queue text DEFAULT 'default'::text NOT NULL,
+    concurrency_key text,
     CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 )
 WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');
@@ -160,6 +182,37 @@ ALTER TABLE public.lro_jobs ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.lro_limit_deltas (
+    id bigint NOT NULL,
+    operation text NOT NULL,
+    key text NOT NULL,
+    queued integer NOT NULL,
+    running integer NOT NULL
+);
+
+CREATE SEQUENCE public.lro_limit_deltas_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.lro_limit_deltas_id_seq OWNED BY public.lro_limit_deltas.id;
+
+CREATE TABLE public.lro_limit_keys (
+    operation text NOT NULL,
+    key text NOT NULL,
+    queued integer DEFAULT 0 NOT NULL,
+    running integer DEFAULT 0 NOT NULL,
+    served bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.lro_limit_starts (
+    operation text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    n integer NOT NULL
 );
 
 CREATE TABLE public.lro_result_blobs (
@@ -195,6 +248,8 @@ CREATE TABLE public.lro_tombstones (
     keep_until timestamp with time zone NOT NULL
 );
 
+ALTER TABLE ONLY public.lro_limit_deltas ALTER COLUMN id SET DEFAULT nextval('public.lro_limit_deltas_id_seq'::regclass);
+
 ALTER TABLE ONLY public.lro_buckets
     ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
 
@@ -216,6 +271,12 @@ ALTER TABLE ONLY public.lro_jobs
 ALTER TABLE ONLY public.lro_jobs
     ADD CONSTRAINT lro_jobs_pkey PRIMARY KEY (seq);
 
+ALTER TABLE ONLY public.lro_limit_deltas
+    ADD CONSTRAINT lro_limit_deltas_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.lro_limit_keys
+    ADD CONSTRAINT lro_limit_keys_pkey PRIMARY KEY (operation, key);
+
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_pkey PRIMARY KEY (job_id, key);
 
@@ -235,7 +296,7 @@ CREATE INDEX lro_deliveries_due ON public.lro_deliveries USING btree (next_attem
 
 CREATE INDEX lro_deliveries_job ON public.lro_deliveries USING btree (job_id);
 
-CREATE INDEX lro_jobs_claim ON public.lro_jobs USING btree (priority DESC, run_at, seq) WHERE (status = 'queued'::text);
+CREATE INDEX lro_jobs_claim ON public.lro_jobs USING btree (priority DESC, run_at, seq) WHERE ((status = 'queued'::text) AND (concurrency_key IS NULL));
 
 CREATE INDEX lro_jobs_created ON public.lro_jobs USING btree (created_at DESC, id DESC);
 
@@ -249,13 +310,29 @@ CREATE INDEX lro_jobs_idempotency_expiry ON public.lro_jobs USING btree (idempot
 
 CREATE INDEX lro_jobs_lease ON public.lro_jobs USING btree (lease_expires_at) WHERE (status = 'processing'::text);
 
+CREATE INDEX lro_jobs_limited ON public.lro_jobs USING btree (operation, concurrency_key, priority DESC, run_at, seq) WHERE ((status = 'queued'::text) AND (concurrency_key IS NOT NULL));
+
+CREATE INDEX lro_jobs_limited_running ON public.lro_jobs USING btree (operation, concurrency_key) WHERE ((status = 'processing'::text) AND (concurrency_key IS NOT NULL));
+
 CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE ((status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (owner <> ''::text));
 
 CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
 
+CREATE INDEX lro_limit_deltas_op ON public.lro_limit_deltas USING btree (operation, id);
+
+CREATE INDEX lro_limit_keys_turns ON public.lro_limit_keys USING btree (operation, served, key) WHERE (queued > 0);
+
+CREATE INDEX lro_limit_starts_op ON public.lro_limit_starts USING btree (operation, at);
+
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
+
+CREATE TRIGGER lro_jobs_limit_delete AFTER DELETE ON public.lro_jobs FOR EACH ROW WHEN (((old.concurrency_key IS NOT NULL) AND (old.status = ANY (ARRAY['queued'::text, 'processing'::text])))) EXECUTE FUNCTION public.lro_limit_delta();
+
+CREATE TRIGGER lro_jobs_limit_insert AFTER INSERT ON public.lro_jobs FOR EACH ROW WHEN ((new.concurrency_key IS NOT NULL)) EXECUTE FUNCTION public.lro_limit_delta();
+
+CREATE TRIGGER lro_jobs_limit_update AFTER UPDATE OF status, concurrency_key ON public.lro_jobs FOR EACH ROW WHEN ((((old.concurrency_key IS NOT NULL) OR (new.concurrency_key IS NOT NULL)) AND ((old.status IS DISTINCT FROM new.status) OR (old.concurrency_key IS DISTINCT FROM new.concurrency_key)))) EXECUTE FUNCTION public.lro_limit_delta();
 
 CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.callback_url IS NOT NULL))) EXECUTE FUNCTION public.lro_outbox();
 

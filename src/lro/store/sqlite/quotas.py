@@ -32,6 +32,11 @@ class SQLiteQuotas:
 
         return await self._db.write(tx)
 
+    async def tokens_left(self, key: str, *, rate: float, burst: float, now: datetime) -> float:
+        args = {"key": key, "rate": rate, "burst": burst, "now": to_us(now)}
+        row = await self._db.read(lambda c: c.execute(Q["bucket_tokens"], args).fetchone())
+        return burst if row is None or row[0] is None else float(row[0])
+
     async def active_jobs(self, owner: str) -> int:
         args = {"owner": owner}
         row = await self._db.read(lambda c: c.execute(Q["active_jobs"], args).fetchone())

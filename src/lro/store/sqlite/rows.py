@@ -192,6 +192,8 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         "idempotency_expires_at": key_until,
         "callback_progress": 1 if new.callback_progress else 0,
         "callback_target": None if new.callback_url is None else target_of(new.callback_url),
+        "queue": new.queue,
+        "concurrency_key": new.concurrency_key,
     }
     created = from_us(now_us)
     job = Job(

@@ -39,9 +39,7 @@ CREATE TABLE jobs (
     lease_token TEXT,
     lease_expires_at INTEGER,
     worker_id TEXT
-, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT);
-
-CREATE INDEX jobs_claim ON jobs (priority DESC, run_at) WHERE status = 'queued';
+, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, queue TEXT NOT NULL DEFAULT 'default', concurrency_key TEXT);
 
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'processing';
 
@@ -61,6 +59,15 @@ CREATE INDEX jobs_owner_active ON jobs (owner)
     WHERE status IN ('queued', 'processing') AND owner <> '';
 
 CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
+
+CREATE INDEX jobs_claim ON jobs (priority DESC, run_at)
+    WHERE status = 'queued' AND concurrency_key IS NULL;
+
+CREATE INDEX jobs_limited ON jobs (operation, concurrency_key, priority DESC, run_at)
+    WHERE status = 'queued' AND concurrency_key IS NOT NULL;
+
+CREATE INDEX jobs_limited_running ON jobs (operation, concurrency_key)
+    WHERE status = 'processing' AND concurrency_key IS NOT NULL;
 
 CREATE TRIGGER jobs_event_insert AFTER INSERT ON jobs
 BEGIN
@@ -144,6 +151,50 @@ BEGIN
     DELETE FROM result_blobs WHERE job_id = old.id;
 END;
 
+CREATE TRIGGER jobs_limit_insert AFTER INSERT ON jobs
+WHEN new.concurrency_key IS NOT NULL AND new.status IN ('queued', 'processing')
+BEGIN
+    INSERT INTO limit_keys (operation, key, queued, running)
+    VALUES (new.operation, new.concurrency_key, new.status = 'queued',
+            new.status = 'processing')
+    ON CONFLICT (operation, key) DO UPDATE
+    SET queued = queued + excluded.queued, running = running + excluded.running;
+END;
+
+CREATE TRIGGER jobs_limit_leave AFTER UPDATE OF status, concurrency_key ON jobs
+WHEN old.concurrency_key IS NOT NULL AND old.status IN ('queued', 'processing')
+     AND (new.status IS NOT old.status OR new.concurrency_key IS NOT old.concurrency_key)
+BEGIN
+    UPDATE limit_keys
+    SET queued = queued - (old.status = 'queued'), running = running - (old.status = 'processing')
+    WHERE operation = old.operation AND key = old.concurrency_key;
+    DELETE FROM limit_keys
+    WHERE operation = old.operation AND key = old.concurrency_key
+      AND queued <= 0 AND running <= 0;
+END;
+
+CREATE TRIGGER jobs_limit_enter AFTER UPDATE OF status, concurrency_key ON jobs
+WHEN new.concurrency_key IS NOT NULL AND new.status IN ('queued', 'processing')
+     AND (new.status IS NOT old.status OR new.concurrency_key IS NOT old.concurrency_key)
+BEGIN
+    INSERT INTO limit_keys (operation, key, queued, running)
+    VALUES (new.operation, new.concurrency_key, new.status = 'queued',
+            new.status = 'processing')
+    ON CONFLICT (operation, key) DO UPDATE
+    SET queued = queued + excluded.queued, running = running + excluded.running;
+END;
+
+CREATE TRIGGER jobs_limit_delete AFTER DELETE ON jobs
+WHEN old.concurrency_key IS NOT NULL AND old.status IN ('queued', 'processing')
+BEGIN
+    UPDATE limit_keys
+    SET queued = queued - (old.status = 'queued'), running = running - (old.status = 'processing')
+    WHERE operation = old.operation AND key = old.concurrency_key;
+    DELETE FROM limit_keys
+    WHERE operation = old.operation AND key = old.concurrency_key
+      AND queued <= 0 AND running <= 0;
+END;
+
 CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -225,3 +276,22 @@ CREATE TABLE result_chunks (
     data BLOB NOT NULL,
     PRIMARY KEY (job_id, key, n)
 );
+
+CREATE TABLE limit_keys (
+    operation TEXT NOT NULL,
+    key TEXT NOT NULL,
+    queued INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0,
+    served INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (operation, key)
+);
+
+CREATE INDEX limit_keys_turns ON limit_keys (operation, served, key) WHERE queued > 0;
+
+CREATE TABLE limit_starts (
+    operation TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    n INTEGER NOT NULL
+);
+
+CREATE INDEX limit_starts_op ON limit_starts (operation, at);

@@ -18,7 +18,9 @@ SELECT * FROM lro_jobs WHERE id = :id
 -- SKIP LOCKED: a claimer passes over rows another claimer (or the sweeper) has locked
 -- instead of queueing behind it, so concurrent claimers take disjoint jobs. Rows are
 -- picked by walking the partial index lro_jobs_claim in claim order; the lock re-checks
--- `status = 'queued'` on the latest row version, so a job is never leased twice.
+-- `status = 'queued'` on the latest row version, so a job is never leased twice. Jobs
+-- with a concurrency_key are not in that index: only the limited claim (workload.sql)
+-- takes them.
 -- The commit does not wait for its WAL flush (synchronous_commit off, this transaction
 -- only): a claim lost in a server crash leaves the job queued, its run's writes fail the
 -- lease fence, and it runs again, which at-least-once allows. Submits and completions
@@ -29,6 +31,7 @@ async_commit AS MATERIALIZED (
 picked AS (
     SELECT seq FROM lro_jobs
     WHERE status = 'queued'
+      AND concurrency_key IS NULL
       AND run_at <= :now
       AND (:operations::text[] IS NULL OR operation = ANY(:operations::text[]))
     ORDER BY priority DESC, run_at, seq
@@ -465,7 +468,15 @@ GROUP BY operation, status
 ORDER BY operation COLLATE "C", status COLLATE "C"
 
 -- name: oldest_queued
--- /metrics: when each operation's oldest due, queued job became due (the claim index).
-SELECT operation, min(run_at) AS due_since FROM lro_jobs
-WHERE status = 'queued' AND run_at <= :now
+-- /metrics: when each operation's oldest due, queued job became due: the plain jobs on
+-- the claim index, the ones with a concurrency key on lro_jobs_limited (0008/0009).
+SELECT operation, min(due_since) AS due_since FROM (
+    SELECT operation, min(run_at) AS due_since FROM lro_jobs
+    WHERE status = 'queued' AND concurrency_key IS NULL AND run_at <= :now
+    GROUP BY operation
+    UNION ALL
+    SELECT operation, min(run_at) AS due_since FROM lro_jobs
+    WHERE status = 'queued' AND concurrency_key IS NOT NULL AND run_at <= :now
+    GROUP BY operation
+) AS due
 GROUP BY operation

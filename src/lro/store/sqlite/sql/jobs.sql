@@ -23,16 +23,19 @@ INSERT INTO jobs (
     id, operation, status, params, owner, priority, max_attempts, timeout_seconds, run_at,
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
     idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-    callback_target
+    callback_target, queue, concurrency_key
 ) VALUES (
     :id, :operation, 'queued', :params, :owner, :priority, :max_attempts, :timeout_seconds,
     :run_at, :now, :now, :estimated_duration_seconds, 1, :callback_url, :idempotency_key,
-    :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target
+    :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target,
+    :queue, :concurrency_key
 )
 
 -- name: claim_jobs
 -- The sub-select walks the partial index jobs_claim in claim order; BEGIN IMMEDIATE
--- already excludes every other writer, so the chosen rows cannot be taken twice.
+-- already excludes every other writer, so the chosen rows cannot be taken twice. Jobs
+-- with a concurrency_key are not in that index: only the limited claim (workload.sql)
+-- takes them.
 UPDATE jobs
 SET status = 'processing',
     attempt = attempt + 1,
@@ -47,6 +50,7 @@ SET status = 'processing',
 WHERE seq IN (
     SELECT seq FROM jobs
     WHERE status = 'queued'
+      AND concurrency_key IS NULL
       AND run_at <= :now
       AND (:operations IS NULL OR operation IN (SELECT value FROM json_each(:operations)))
     ORDER BY priority DESC, run_at, seq
@@ -252,7 +256,15 @@ GROUP BY operation, status
 ORDER BY operation, status
 
 -- name: oldest_queued
--- /metrics: when each operation's oldest due, queued job became due (the claim index).
-SELECT operation, min(run_at) AS due_since FROM jobs
-WHERE status = 'queued' AND run_at <= :now
+-- /metrics: when each operation's oldest due, queued job became due: the plain jobs on
+-- the claim index, the ones with a concurrency key on jobs_limited (0008/0009).
+SELECT operation, min(due_since) AS due_since FROM (
+    SELECT operation, min(run_at) AS due_since FROM jobs
+    WHERE status = 'queued' AND concurrency_key IS NULL AND run_at <= :now
+    GROUP BY operation
+    UNION ALL
+    SELECT operation, min(run_at) AS due_since FROM jobs
+    WHERE status = 'queued' AND concurrency_key IS NOT NULL AND run_at <= :now
+    GROUP BY operation
+) AS due
 GROUP BY operation
