@@ -59,6 +59,9 @@ async def test_submits_runs_and_the_queue_show_up(tmp_path: Path) -> None:
             # The store's figures are cached for a second; this process's are live.
             text = (await client.get("/metrics")).text
             assert value(text, "lro_worker_slots", state="total") == 3
+        # Read again once the worker has stopped: the store's listeners (which woke
+        # wait_for_job) run inside the completion's write, before the worker counts it.
+        text = (await client.get("/metrics")).text
         assert value(text, "lro_job_attempts_total", operation="echo", outcome="completed") == 1
         assert value(text, "lro_job_duration_seconds_count", operation="echo") == 1
         assert value(text, "lro_job_queue_wait_seconds_count", operation="echo") == 1
