@@ -67,6 +67,13 @@ CREATE TABLE public.lro_buckets (
     at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_checkpoints (
+    job_id text NOT NULL,
+    value jsonb NOT NULL,
+    attempt integer NOT NULL,
+    updated_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.lro_deliveries (
     id text NOT NULL,
     job_id text NOT NULL,
@@ -162,6 +169,14 @@ ALTER TABLE public.lro_jobs ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.lro_partials (
+    job_id text NOT NULL,
+    seq integer NOT NULL,
+    version integer NOT NULL,
+    data jsonb NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.lro_result_blobs (
     job_id text NOT NULL,
     key text NOT NULL,
@@ -188,6 +203,18 @@ CREATE TABLE public.lro_settings (
     value text NOT NULL
 );
 
+CREATE TABLE public.lro_steps (
+    job_id text NOT NULL,
+    name text NOT NULL,
+    ord integer NOT NULL,
+    status text NOT NULL,
+    attempt integer NOT NULL,
+    result jsonb,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT lro_steps_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text])))
+);
+
 CREATE TABLE public.lro_tombstones (
     job_id text NOT NULL,
     owner text NOT NULL,
@@ -197,6 +224,9 @@ CREATE TABLE public.lro_tombstones (
 
 ALTER TABLE ONLY public.lro_buckets
     ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_checkpoints
+    ADD CONSTRAINT lro_checkpoints_pkey PRIMARY KEY (job_id);
 
 ALTER TABLE ONLY public.lro_deliveries
     ADD CONSTRAINT lro_deliveries_pkey PRIMARY KEY (id);
@@ -216,6 +246,9 @@ ALTER TABLE ONLY public.lro_jobs
 ALTER TABLE ONLY public.lro_jobs
     ADD CONSTRAINT lro_jobs_pkey PRIMARY KEY (seq);
 
+ALTER TABLE ONLY public.lro_partials
+    ADD CONSTRAINT lro_partials_pkey PRIMARY KEY (job_id, seq);
+
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_pkey PRIMARY KEY (job_id, key);
 
@@ -227,6 +260,9 @@ ALTER TABLE ONLY public.lro_schema_version
 
 ALTER TABLE ONLY public.lro_settings
     ADD CONSTRAINT lro_settings_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_steps
+    ADD CONSTRAINT lro_steps_pkey PRIMARY KEY (job_id, name);
 
 ALTER TABLE ONLY public.lro_tombstones
     ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
@@ -253,6 +289,8 @@ CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE 
 
 CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
 
+CREATE UNIQUE INDEX lro_partials_version ON public.lro_partials USING btree (job_id, version);
+
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
@@ -261,14 +299,23 @@ CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EAC
 
 CREATE TRIGGER lro_jobs_outbox_progress AFTER UPDATE OF version ON public.lro_jobs FOR EACH ROW WHEN ((new.callback_progress AND (new.callback_url IS NOT NULL) AND (new.status = 'processing'::text) AND (old.status = 'processing'::text) AND ((new.progress_pct IS DISTINCT FROM old.progress_pct) OR (new.step IS DISTINCT FROM old.step)))) EXECUTE FUNCTION public.lro_outbox_progress();
 
+ALTER TABLE ONLY public.lro_checkpoints
+    ADD CONSTRAINT lro_checkpoints_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.lro_deliveries
     ADD CONSTRAINT lro_deliveries_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_delivery_attempts
     ADD CONSTRAINT lro_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.lro_deliveries(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.lro_partials
+    ADD CONSTRAINT lro_partials_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_result_chunks
     ADD CONSTRAINT lro_result_chunks_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_steps
+    ADD CONSTRAINT lro_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
