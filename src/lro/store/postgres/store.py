@@ -5,8 +5,8 @@ connection layer (`connection.Database`: pool, transactions, retries, error mapp
 listeners), the LISTEN session (`listen.ListenSession`), the job verbs
 (`jobs.PostgresJobs`, which it extends), the direct hand-off (`handoff.PostgresHandoffs`)
 and the outbox, quotas, blobs and long-job steps. The store's sessions run with bitmap
-scans off, so the claim walks its index in claim order even when the queue table's statistics are stale
-(`Database.settings`).
+scans off, so the claim walks its index in claim order even when the queue table's
+statistics are stale (`Database.settings`).
 """
 
 from __future__ import annotations
