@@ -33,7 +33,14 @@ from lro.client.errors import (
     Unprocessable,
     WaitTimeout,
 )
-from lro.client.models import TERMINAL_STATUSES, JobErrorInfo, JobEvent, JobPage, JobResource
+from lro.client.models import (
+    TERMINAL_STATUSES,
+    JobErrorInfo,
+    JobEvent,
+    JobPage,
+    JobResource,
+    Partial,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -50,6 +57,7 @@ __all__ = [
     "JobPage",
     "JobResource",
     "NotFound",
+    "Partial",
     "ProtocolError",
     "RateLimited",
     "ServiceUnavailable",

@@ -157,13 +157,19 @@ class AttemptDurable:
     # -- checkpoints ----------------------------------------------------------------------
     async def checkpoint(self, value: Any) -> None:
         stored = as_json(value, "a checkpoint")
-        if not await self._checkpoints.put(self._lease, stored):
+        if not await self._durable_put(stored):
             raise self._lost("a checkpoint")
 
     def checkpoint_sync(self, value: Any) -> None:
         stored = as_json(value, "a checkpoint")
-        if not self._on_loop(self._checkpoints.put(self._lease, stored)):
+        if not self._on_loop(self._durable_put(stored)):
             raise self._lost("a checkpoint")
+
+    async def _durable_put(self, stored: Any) -> bool:
+        # The partials made before a checkpoint are written before it, so a run resumed
+        # from the checkpoint neither loses nor repeats the partials of what it skips.
+        await self._partials.settle(self._lease.job_id)
+        return await self._checkpoints.put(self._lease, stored)
 
     # -- partials -------------------------------------------------------------------------
     def partial(self, value: Any) -> None:
