@@ -30,6 +30,11 @@ def record(path: str, line: str) -> None:
         os.close(fd)
 
 
+def wait_for_file(path: str) -> None:
+    while not Path(path).exists():
+        time.sleep(0.05)
+
+
 class Import(BaseModel):
     log: str
     gate: str
@@ -49,8 +54,7 @@ def import_in_steps(ctx: JobContext, params: Import) -> dict[str, int]:
     for n in range(1, params.steps + 1):
         if ctx.attempt == 1 and n == params.stop_after + 1:
             record(params.log, f"waiting attempt {ctx.attempt}")
-            while not Path(params.gate).exists():
-                time.sleep(0.05)
+            wait_for_file(params.gate)
         total += ctx.run_step_sync(f"step {n}", step, n)
     return {"total": total}
 
@@ -76,6 +80,5 @@ async def loop_with_checkpoints(ctx: JobContext, params: Loop) -> dict[str, int]
         await ctx.checkpoint({"next": i + 1})
         if ctx.attempt == 1 and i + 1 == params.stop_at:
             record(params.log, f"waiting attempt {ctx.attempt}")
-            while not Path(params.gate).exists():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(wait_for_file, params.gate)
     return {"items": params.items}
