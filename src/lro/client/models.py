@@ -81,7 +81,8 @@ class JobPage:
 
 class Partial(BaseModel):
     """One of a job's partial results (a row, a chunk of text, a finished page), in the
-    order the handler made them: `seq` counts from 1 per job."""
+    order the handler made them: `seq` counts from 1 per job. `created_at` is known when
+    it was read from `/partials` (the event stream carries `seq` and `data` only)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -174,7 +174,7 @@ def follow(
     try:
         with follower:
             final = job
-            if not job.is_terminal:
+            if not job.is_terminal or on_partial is not None:  # partials: all of them
                 final = client.wait(
                     job.job_id, on_progress=follower.update, on_partial=on_partial, timeout=left
                 )
