@@ -102,7 +102,7 @@ async def test_partials_are_seen_by_another_process(stores: StoreFactory) -> Non
 async def test_partials_go_with_their_job(store: Store) -> None:
     steps = steps_of(store)
     deleted, swept = await submit(store), await submit(store)
-    for job in (deleted, swept):
+    for _ in (deleted, swept):
         lease = lease_of(await claim_one(store))
         assert await steps.append_partials([PartialWrite(lease, ["x"])], at(1)) == [True]
         await store.complete_jobs([Completion(lease)], at(2), retention_seconds=10)
