@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ class Durable(Protocol):
 
     def run_step_sync(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any: ...
 
-    async def checkpoint(self, value: Any) -> None: ...
+    def checkpoint(self, value: Any) -> Awaitable[None]: ...
 
     def checkpoint_sync(self, value: Any) -> None: ...
 
@@ -181,10 +181,13 @@ class JobContext:
         """`run_step` for sync handlers (call it from the handler's thread)."""
         return self._long().run_step_sync(name, fn, args)
 
-    async def checkpoint(self, value: Any) -> None:
-        """Store one JSON value for this job (the latest wins); durable once this returns.
-        The next attempt reads it as `ctx.last_checkpoint`."""
-        await self._long().checkpoint(value)
+    def checkpoint(self, value: Any) -> Awaitable[None]:
+        """Store one JSON value for this job (the latest wins); the next attempt reads it
+        as `ctx.last_checkpoint`. `await ctx.checkpoint(v)` returns once it is durable.
+        Like `progress`, it may also be called without `await` (cheap enough for every
+        item of a long loop): then it is written soon, coalesced with the job's later
+        checkpoints, and a crash may lose the last few (the run resumes a little earlier)."""
+        return self._long().checkpoint(value)
 
     def checkpoint_sync(self, value: Any) -> None:
         """`checkpoint` for sync handlers."""

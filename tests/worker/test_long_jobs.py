@@ -250,3 +250,40 @@ async def test_a_zombie_attempt_cannot_record_a_step(kind: str, tmp_path: Path) 
             ("first", "completed", 1, 1),
             ("second", "completed", 2, "successor"),
         ]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_plain_checkpoints_coalesce_and_the_last_is_written_before_the_outcome(
+    kind: str, tmp_path: Path
+) -> None:
+    resumed: list[Any] = []
+
+    async with app_on(kind, tmp_path) as app:
+
+        @app.operation("long.plain", max_attempts=2)
+        async def handler(ctx: JobContext) -> int:
+            resumed.append(ctx.last_checkpoint)
+            if ctx.attempt == 1:
+                for i in range(2000):
+                    ctx.checkpoint({"next": i + 1})  # not awaited: coalesced
+                raise JobError("again", code="flaky")
+            return int(ctx.last_checkpoint["next"])
+
+        @app.operation("long.plain.sync", max_attempts=2)
+        def sync_handler(ctx: JobContext) -> int:
+            resumed.append(ctx.last_checkpoint)
+            if ctx.attempt == 1:
+                for i in range(500):
+                    ctx.checkpoint({"next": i + 1})  # from a thread: recorded, not waited for
+                raise JobError("again", code="flaky")
+            return int(ctx.last_checkpoint["next"])
+
+        await app.start()
+        a = await app.submit("long.plain")
+        b = await app.submit("long.plain.sync")
+        async with running_worker(app, 2):
+            done_a = await wait_job(app, a.id, timeout=60)
+            done_b = await wait_job(app, b.id, timeout=60)
+        assert (done_a.status, done_a.result) == (Status.COMPLETED, 2000), done_a
+        assert (done_b.status, done_b.result) == (Status.COMPLETED, 500), done_b
+        assert resumed.count(None) == 2

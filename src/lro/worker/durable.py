@@ -19,7 +19,7 @@ import asyncio
 import inspect
 import json
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from lro.errors import LeaseLost
@@ -128,11 +128,7 @@ class AttemptDurable:
         return await self._finish(name, value)
 
     def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
+        if _running_loop() is self._loop:
             coro.close()
             raise RuntimeError(
                 "the _sync methods are for sync handlers; in an async handler use "
@@ -155,38 +151,67 @@ class AttemptDurable:
         return self._on_loop(self._finish(name, value))
 
     # -- checkpoints ----------------------------------------------------------------------
-    async def checkpoint(self, value: Any) -> None:
+    def checkpoint(self, value: Any) -> Awaitable[None]:
+        """Record the checkpoint (coalesced with the job's others, latest wins); the
+        awaitable returns once it is durable. From a handler thread: recorded only."""
         stored = as_json(value, "a checkpoint")
-        if not await self._durable_put(stored):
-            raise self._lost("a checkpoint")
+        if _running_loop() is not self._loop:
+            self._loop.call_soon_threadsafe(self._checkpoints.note, self._lease, stored)
+            return _DONE
+        return _Written(self._checkpoints.note(self._lease, stored), self._lost("a checkpoint"))
 
     def checkpoint_sync(self, value: Any) -> None:
         stored = as_json(value, "a checkpoint")
-        if not self._on_loop(self._durable_put(stored)):
+        if not self._on_loop(self._checkpoints.put(self._lease, stored)):
             raise self._lost("a checkpoint")
-
-    async def _durable_put(self, stored: Any) -> bool:
-        # The partials made before a checkpoint are written before it, so a run resumed
-        # from the checkpoint neither loses nor repeats the partials of what it skips.
-        await self._partials.settle(self._lease.job_id)
-        return await self._checkpoints.put(self._lease, stored)
 
     # -- partials -------------------------------------------------------------------------
     def partial(self, value: Any) -> None:
         stored = as_json(value, "a partial result")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
+        if _running_loop() is self._loop:
             self._partials.add(self._lease, stored)
         else:  # a sync handler's thread: FIFO onto the loop keeps the order
             self._loop.call_soon_threadsafe(self._partials.add, self._lease, stored)
 
     async def settle(self) -> None:
-        """Wait until every partial this attempt made is written (or refused)."""
+        """Wait until every partial and checkpoint this attempt made is written (or
+        refused): a retry resumes from the last checkpoint, awaited or not."""
         await self._partials.settle(self._lease.job_id)
+        await self._checkpoints.settle(self._lease.job_id)
 
 
 async def _awaited(value: Any) -> Any:
     return await value
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _Written:
+    """Awaited: returns once the checkpoint is committed, or raises LeaseLost. Not a
+    coroutine, so a plain call that never awaits it leaves no warning behind."""
+
+    __slots__ = ("_future", "_lost")
+
+    def __init__(self, future: asyncio.Future[bool], lost: LeaseLost) -> None:
+        self._future = future
+        self._lost = lost
+
+    def __await__(self) -> Generator[Any, None, None]:
+        held = yield from self._future.__await__()
+        if not held:
+            raise self._lost
+
+
+class _Done:
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+
+_DONE = _Done()

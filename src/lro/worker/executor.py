@@ -194,8 +194,12 @@ class Executor:
         self._pool = pool
         self.cleanup = ResultCleanup(lro)
         steps = self._store.steps
-        self.checkpoints = None if steps is None else CheckpointWriter(steps)
         self.partials = None if steps is None else PartialWriter(steps)
+        self.checkpoints = (
+            None
+            if steps is None or self.partials is None
+            else CheckpointWriter(steps, self.partials)
+        )
 
     def new_attempt(self, job: Job, op: Operation) -> Attempt:
         assert job.lease_token is not None, "claimed jobs carry a lease token"

@@ -2,10 +2,15 @@
 `ctx.checkpoint` or `ctx.partial` once per item of a 100,000-item loop.
 
 Both writers take whatever piles up while one store write is in flight and send it in
-the next one, across every job of the worker (one transaction per batch). A checkpoint
-caller waits for the write that holds its value, or a later value of the same job
-(latest wins, so that one being durable is what was asked); a partial caller does not
-wait at all, and the executor settles a job's partials before recording its outcome.
+the next one, across every job of the worker (one transaction per batch). So a job's
+checkpoints coalesce like its progress: a loop that checkpoints every item without
+waiting costs one write per store round trip, holding the latest value. A caller that
+awaits its checkpoint gets it back once the write that holds its value, or a later value
+of the same job (latest wins, so that one being durable is what was asked), committed.
+A partial caller never waits, and the executor settles a job's partials before
+recording its outcome; the partials a job made before a checkpoint are written before
+that checkpoint is, so a run resumed from a checkpoint neither loses nor repeats the
+partials of the work it skips.
 """
 
 from __future__ import annotations
@@ -32,18 +37,31 @@ class _Pending:
 
 
 class CheckpointWriter:
-    """One per worker. `put` returns once the value (or a later one of the same job) is
-    committed: True, or False when the lease fence refused it."""
+    """One per worker. `note` records a job's latest checkpoint and returns a future that
+    resolves once it (or a later one of the same job) is committed: True, or False when
+    the lease fence refused it. Runs on the event loop."""
 
-    def __init__(self, steps: Steps) -> None:
+    def __init__(self, steps: Steps, partials: PartialWriter) -> None:
         self._steps = steps
+        self._partials = partials
         self._pending: dict[str, _Pending] = {}
+        self._inflight: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.writes = 0
         """Store calls made (the benchmark reads it: checkpoints per write)."""
 
+    async def settle(self, job_id: str) -> None:
+        """Wait until the job's checkpoints noted so far are written (or refused)."""
+        while (job_id in self._pending or job_id in self._inflight) and self._task is not None:
+            await asyncio.shield(self._task)
+
     async def put(self, lease: Lease, value: Any) -> bool:
+        return await self.note(lease, value)
+
+    def note(self, lease: Lease, value: Any) -> asyncio.Future[bool]:
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        # Nobody may await it (a plain call): an error must not be logged as unretrieved.
+        waiter.add_done_callback(_retrieve)
         entry = self._pending.get(lease.job_id)
         if entry is None or entry.lease != lease:
             if entry is not None:  # another attempt's value, not yet written: refuse it
@@ -53,12 +71,15 @@ class CheckpointWriter:
         entry.waiters.append(waiter)
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="lro-checkpoints")
-        return await waiter
+        return waiter
 
     async def _drain(self) -> None:
         try:
             while self._pending:
+                for job_id in list(self._pending):
+                    await self._partials.settle(job_id)
                 batch, self._pending = list(self._pending.values()), {}
+                self._inflight = {e.lease.job_id for e in batch}
                 writes = [CheckpointWrite(e.lease, e.value) for e in batch]
                 self.writes += 1
                 try:
@@ -69,10 +90,17 @@ class CheckpointWriter:
                             if not w.done():
                                 w.set_exception(exc)
                     continue
+                finally:
+                    self._inflight = set()
                 for e, ok in zip(batch, held, strict=True):
                     _resolve(e.waiters, ok)
         finally:
             self._task = None
+
+
+def _retrieve(future: asyncio.Future[bool]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _resolve(waiters: list[asyncio.Future[bool]], ok: bool) -> None:

@@ -291,6 +291,8 @@ CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, creat
 
 CREATE UNIQUE INDEX lro_partials_version ON public.lro_partials USING btree (job_id, version);
 
+CREATE INDEX lro_steps_order ON public.lro_steps USING btree (job_id, ord);
+
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();

@@ -245,6 +245,8 @@ CREATE TABLE job_steps (
     PRIMARY KEY (job_id, name)
 );
 
+CREATE INDEX job_steps_order ON job_steps (job_id, ord);
+
 CREATE TABLE job_checkpoints (
     job_id TEXT PRIMARY KEY,
     value TEXT NOT NULL,                  -- JSON; the latest wins

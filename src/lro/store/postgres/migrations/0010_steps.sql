@@ -18,6 +18,10 @@ CREATE TABLE lro_steps (
     PRIMARY KEY (job_id, name)
 );
 
+-- The next step's `ord` is max + 1: without this index, a job of 10,000 steps would read
+-- all of its steps for each new one.
+CREATE INDEX lro_steps_order ON lro_steps (job_id, ord);
+
 CREATE TABLE lro_checkpoints (
     job_id text PRIMARY KEY REFERENCES lro_jobs (id) ON DELETE CASCADE,
     value jsonb NOT NULL,

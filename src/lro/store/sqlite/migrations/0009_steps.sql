@@ -18,6 +18,10 @@ CREATE TABLE job_steps (
     PRIMARY KEY (job_id, name)
 );
 
+-- The next step's `ord` is max + 1: without this index, a job of 10,000 steps would read
+-- all of its steps for each new one.
+CREATE INDEX job_steps_order ON job_steps (job_id, ord);
+
 CREATE TABLE job_checkpoints (
     job_id TEXT PRIMARY KEY,
     value TEXT NOT NULL,                  -- JSON; the latest wins
