@@ -18,7 +18,7 @@ import pytest
 from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO, JobContext, JobError, Settings, Status
-from lro.errors import LeaseLost
+from lro.errors import LeaseLost, LongJobsUnsupported
 from lro.models import Lease, utcnow
 from lro.store import ClaimParams, RescueParams
 from lro.store.steps import Steps
@@ -287,3 +287,31 @@ async def test_plain_checkpoints_coalesce_and_the_last_is_written_before_the_out
         assert (done_a.status, done_a.result) == (Status.COMPLETED, 2000), done_a
         assert (done_b.status, done_b.result) == (Status.COMPLETED, 500), done_b
         assert resumed.count(None) == 2
+
+
+async def test_without_the_capability_the_context_refuses_clearly(tmp_path: Path) -> None:
+    """A store without long jobs (`steps is None`, the Redis backend for now): the calls
+    raise LongJobsUnsupported at the call site; `last_checkpoint` is None."""
+    errors: list[str] = []
+    async with app_on("sqlite", tmp_path) as app:
+
+        @app.operation("long.unsupported", max_attempts=1)
+        async def handler(ctx: JobContext) -> None:
+            assert ctx.last_checkpoint is None
+            for call in (
+                lambda: ctx.run_step("s", lambda: 1),
+                lambda: ctx.checkpoint(1),
+                lambda: ctx.partial(1),
+            ):
+                try:
+                    await call()
+                except LongJobsUnsupported as exc:
+                    errors.append(str(exc))
+
+        app.store.steps = None  # type: ignore[misc]
+        await app.start()
+        job = await app.submit("long.unsupported")
+        async with running_worker(app, 1):
+            done = await wait_job(app, job.id, timeout=60)
+    assert done.status is Status.COMPLETED, done
+    assert len(errors) == 3 and all("SQLite or PostgreSQL" in e for e in errors)
