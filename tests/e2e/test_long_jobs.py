@@ -1,5 +1,6 @@
 """Long jobs survive a SIGKILLed worker (HTTP-CONTRACT §14), with real processes on one
-SQLite file: `lro serve --no-worker` and two `lro worker` processes of tests/e2e/long_app.
+store (a SQLite file, or a PostgreSQL database): `lro serve --no-worker` and two
+`lro worker` processes of tests/e2e/long_app.
 
 * Four steps, the worker killed after two: the file the handler writes shows steps 1-2
   ran once (attempt 1), the job completed on attempt 2 with every step's result.
@@ -10,11 +11,14 @@ SQLite file: `lro serve --no-worker` and two `lro worker` processes of tests/e2e
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.support.procs import (
     API,
     LroProcess,
@@ -39,8 +43,25 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def start(procs: ProcessGroup) -> tuple[str, LroProcess]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The processes' store: the group's SQLite file, or a fresh PostgreSQL database
+    (asked for before `procs`, so it is dropped after the processes are gone)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    from tests.support.postgres import create_database, drop_database, url_for
+
+    name = asyncio.run(create_database())
+    try:
+        yield {"LRO_STORE_URL": url_for(name)}
+    finally:
+        asyncio.run(drop_database(name))
+
+
+def start(procs: ProcessGroup, store_env: dict[str, str]) -> tuple[str, LroProcess]:
     procs.env.update(ENV)
+    procs.env.update(store_env)
     url = start_server(procs, worker=False, extra=[APP])
     victim = procs.start("worker-1", ["worker", APP, "--concurrency", "2"])
     return url, victim
@@ -60,10 +81,10 @@ def submit(client: httpx.Client, operation: str, params: dict[str, object]) -> s
 
 
 def test_completed_steps_are_not_run_again_after_a_sigkill(
-    procs: ProcessGroup, tmp_path: Path
+    store_env: dict[str, str], procs: ProcessGroup, tmp_path: Path
 ) -> None:
     log, gate = tmp_path / "steps.log", tmp_path / "never"
-    url, victim = start(procs)
+    url, victim = start(procs, store_env)
     with httpx.Client(base_url=url, timeout=10) as client:
         job_id = submit(client, "long.import", {"log": str(log), "gate": str(gate)})
         wait_for(
@@ -93,10 +114,10 @@ def test_completed_steps_are_not_run_again_after_a_sigkill(
 
 
 def test_a_loop_resumes_from_its_checkpoint_after_a_sigkill(
-    procs: ProcessGroup, tmp_path: Path
+    store_env: dict[str, str], procs: ProcessGroup, tmp_path: Path
 ) -> None:
     log, gate = tmp_path / "loop.log", tmp_path / "never"
-    url, victim = start(procs)
+    url, victim = start(procs, store_env)
     with httpx.Client(base_url=url, timeout=10) as client:
         job_id = submit(client, "long.loop", {"log": str(log), "gate": str(gate)})
         wait_for(
