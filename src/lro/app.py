@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lro.bulk import bulk_operations
 from lro.config import Settings
 from lro.errors import Unsupported
 from lro.estimates import Estimator
@@ -54,6 +55,8 @@ class LRO:
         self._result_store: ResultStore | None = result_store
         self._owns_result_store = result_store is None
         self.operations: dict[str, Operation] = {}
+        # lro's own: bulk cancel / retry are jobs, run by any worker of this app.
+        self.operations.update((op.name, op) for op in bulk_operations(self))
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
         self._dispatcher: Dispatcher | None = None

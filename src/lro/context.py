@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from lro.errors import JobCancelled
+from lro.errors import JobCancelled, LongJobsUnsupported
 from lro.models import Job, Lease
 from lro.results import ResultStore
 from lro.text import scrub
@@ -29,6 +29,25 @@ class _Done:
 _DONE = _Done()
 
 ProgressSink = Callable[[float, "str | None"], None]
+
+
+class Durable(Protocol):
+    """What makes a long job survive its worker (HTTP-CONTRACT §14): the worker's
+    implementation (`lro.worker.durable`) writes steps, checkpoints and partials to the
+    store, fenced by the attempt's lease."""
+
+    @property
+    def last_checkpoint(self) -> Any: ...
+
+    async def run_step(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any: ...
+
+    def run_step_sync(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any: ...
+
+    def checkpoint(self, value: Any) -> Awaitable[None]: ...
+
+    def checkpoint_sync(self, value: Any) -> None: ...
+
+    def partial(self, value: Any) -> None: ...
 
 
 class JobLogger(logging.LoggerAdapter[logging.Logger]):
@@ -59,6 +78,7 @@ class JobContext:
         on_progress: ProgressSink,
         logger: logging.Logger | None = None,
         lease: Lease | None = None,
+        durable: Durable | None = None,
     ) -> None:
         self.job_id = job.id
         self.operation = job.operation
@@ -76,6 +96,7 @@ class JobContext:
         self._lock = threading.Lock()
         self._pct = 0.0
         self._step: str | None = None
+        self._durable = durable
 
     @property
     def logger(self) -> JobLogger:
@@ -139,3 +160,47 @@ class JobContext:
         """Called by the worker when the store reports a cancel request, the attempt timed
         out, or the worker is shutting down: in each case the handler should stop."""
         self._cancel.set()
+
+    # -- long jobs (HTTP-CONTRACT §14) ---------------------------------------------------
+    def _long(self) -> Durable:
+        if self._durable is None:
+            raise LongJobsUnsupported(
+                "this store backend does not keep steps, checkpoints or partial results "
+                "(Store.steps is None); use SQLite or PostgreSQL for long jobs"
+            )
+        return self._durable
+
+    async def run_step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` (sync or async) once per job and return its JSON result: a
+        later attempt of this job that reaches the same step name gets the stored value
+        without calling `fn`. Names are unique within a job. A sync `fn` runs in a thread.
+        A result that is not JSON raises TypeError here, naming the step."""
+        return await self._long().run_step(name, fn, args)
+
+    def run_step_sync(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """`run_step` for sync handlers (call it from the handler's thread)."""
+        return self._long().run_step_sync(name, fn, args)
+
+    def checkpoint(self, value: Any) -> Awaitable[None]:
+        """Store one JSON value for this job (the latest wins); the next attempt reads it
+        as `ctx.last_checkpoint`. `await ctx.checkpoint(v)` returns once it is durable.
+        Like `progress`, it may also be called without `await` (cheap enough for every
+        item of a long loop): then it is written soon, coalesced with the job's later
+        checkpoints, and a crash may lose the last few (the run resumes a little earlier)."""
+        return self._long().checkpoint(value)
+
+    def checkpoint_sync(self, value: Any) -> None:
+        """`checkpoint` for sync handlers."""
+        self._long().checkpoint_sync(value)
+
+    @property
+    def last_checkpoint(self) -> Any:
+        """The checkpoint an earlier attempt of this job stored; None on the first run."""
+        return None if self._durable is None else self._durable.last_checkpoint
+
+    def partial(self, value: Any) -> _Done:
+        """Append one JSON value to the job's partial results (streamed as SSE `partial`
+        events, read at /partials). Like `progress`, a plain call that may be awaited;
+        every partial is stored before the job's terminal state."""
+        self._long().partial(value)
+        return _DONE

@@ -13,12 +13,15 @@
     │   ├── Unprocessable            422  validation, unknown operation, bad callback_url
     │   │   └── IdempotencyMismatch  422  same key, different request
     │   ├── TooManyRequests          429  a principal's rate or concurrency limit
+    │   ├── NotSupported             501  the store backend lacks the capability
     │   └── ServiceUnavailable       503  store unreachable, shutting down, overloaded
     │       └── QueueFull            503  the operation's max_queued is reached
     ├── Unsupported                  a declared option the store cannot honour (at start-up)
     ├── StoreUnavailable             the store cannot be reached (maps to 503)
     ├── SchemaTooNew                 the database was migrated by a newer lro
     ├── JobCancelled                 raised in a handler whose job was cancelled
+    │   └── LeaseLost                the attempt lost its lease: its writes are refused
+    ├── LongJobsUnsupported          steps / checkpoints / partials on a store without them
     ├── KeyReused                    store: a live idempotency key, a different request
     └── JobError                     raised by handlers to fail a job with an actionable error
         └── PermanentError           the same, never retried
@@ -121,6 +124,10 @@ class TooManyRequests(ProblemError):
     status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
+class NotSupported(ProblemError):
+    status, slug, title = 501, "not-implemented", "Not supported by this store backend"
+
+
 class ServiceUnavailable(ProblemError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
@@ -183,3 +190,13 @@ class PermanentError(JobError):
 
 class JobCancelled(LROError):
     """Raised inside a handler by `ctx.raise_if_cancelled()`; the job ends `cancelled`."""
+
+
+class LeaseLost(JobCancelled):
+    """Raised inside a handler when a step, checkpoint or partial write was refused by the
+    lease fence: another worker owns the job now, so this attempt must stop."""
+
+
+class LongJobsUnsupported(LROError):
+    """`ctx.run_step`, `ctx.checkpoint` or `ctx.partial` on a store backend that has no
+    long-jobs part (`Store.steps is None`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,17 @@ from pydantic import BaseModel
 from lro.limits import KeySource, Limits
 
 Handler = Callable[..., Any]
+
+INTERNAL_PREFIX = "lro."
+"""Operations lro registers for itself (the bulk actions, `lro.bulk.*`): run by workers
+like any other, but submitted only by lro's own routes, never by name."""
+
+
+def user_operations(names: Iterable[str]) -> list[str]:
+    """The application's operation names, without lro's own (for listings: /stats,
+    /metrics, the submit route's documented names)."""
+    return sorted(n for n in names if not n.startswith(INTERNAL_PREFIX))
+
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:")
 

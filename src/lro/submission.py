@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from lro.errors import IdempotencyMismatch, KeyReused, QueueFull, Unprocessable, Unsupported
 from lro.models import Inserted, NewJob, utcnow
+from lro.operations import INTERNAL_PREFIX, user_operations
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
@@ -36,6 +37,8 @@ class SubmitRequest:
     priority: int = 0
     delay: float | None = None
     callback_progress: bool = False
+    internal: bool = False
+    """Set by lro's own routes only: may submit an `lro.` operation (the bulk actions)."""
 
 
 def canonical_json(value: Any) -> str:
@@ -151,9 +154,10 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
     new_jobs: list[NewJob] = []
     for req in requests:
         op = lro.operations.get(req.operation)
-        if op is None:
+        if op is None or (op.name.startswith(INTERNAL_PREFIX) and not req.internal):
+            known = user_operations(lro.operations)
             raise Unprocessable(
-                f"Unknown operation {req.operation!r}; known: " + ", ".join(sorted(lro.operations)),
+                f"Unknown operation {req.operation!r}; known: " + ", ".join(known),
                 extensions={"errors": [{"pointer": "/operation", "detail": "unknown"}]},
             )
         params = validate_params(op, req.params)

@@ -95,6 +95,28 @@ async def tag(ctx: JobContext) -> str:
     return "tagged"
 
 
+class RowsParams(BaseModel):
+    rows: int = Field(5, ge=0, le=1000)
+    gate: str | None = None
+    """Held after the first half of the rows until this gate opens."""
+
+
+async def rows(ctx: JobContext, params: RowsParams) -> int:
+    """One partial result per row (HTTP-CONTRACT §14)."""
+    for i in range(params.rows):
+        if params.gate is not None and i == params.rows // 2:
+            await asyncio.to_thread(_GATES[params.gate].wait, GATE_TIMEOUT)
+        await ctx.partial({"row": i})
+    return params.rows
+
+
+async def second_time(ctx: JobContext) -> int:
+    """Fails for good on its first attempt, completes when retried."""
+    if ctx.attempt == 1:
+        raise PermanentError("not the first time", code="first_time")
+    return ctx.attempt
+
+
 def make_lro(workdir: Path, **overrides: Any) -> LRO:
     settings = Settings(
         store_url=f"sqlite:///{workdir / 'lro.db'}",
@@ -111,6 +133,8 @@ def make_lro(workdir: Path, **overrides: Any) -> LRO:
     lro.operation("linger", estimated_duration=1, max_attempts=1)(linger)
     lro.operation("tag", estimated_duration=1)(tag)
     lro.operation("tick", estimated_duration=1, max_attempts=1)(tick)
+    lro.operation("rows", estimated_duration=1)(rows)
+    lro.operation("second_time", estimated_duration=1, max_attempts=1)(second_time)
     return lro
 
 

@@ -18,6 +18,7 @@ from lro.api.auth import auth_dependencies, document_auth
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
+from lro.api.longjobs import add_long_job_routes
 from lro.api.operations import add_operations_routes
 from lro.api.operator import add_operator_routes
 from lro.api.routing import route_class
@@ -47,6 +48,7 @@ class LroRouter(APIRouter):
         # Every route that identifies its caller; with API keys, documented as needing one.
         self._secured = APIRouter(dependencies=auth_dependencies(lro), route_class=cls)
         self._submits = SubmitRoutes(self._secured, lro)
+        add_long_job_routes(self._secured, lro)  # before /jobs/{id}/...: /jobs/bulk/...
         add_job_routes(self._secured, lro)
         add_stats_routes(self._secured, lro)
         add_operations_routes(self._secured, lro)

@@ -19,6 +19,7 @@ from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.errors import Forbidden
 from lro.models import utcnow
+from lro.operations import user_operations
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -59,7 +60,7 @@ def add_metrics_route(app: APIRouter, lro: Runtime) -> None:
             raise Forbidden("Metrics cover every principal's jobs: use an admin's key.")
         try:
             await lro.start()
-            await lro.metrics.refresh_store(lro.store, utcnow(), lro.operations)
+            await lro.metrics.refresh_store(lro.store, utcnow(), user_operations(lro.operations))
         except Exception as exc:
             # Reported in the body as lro_store_up 0: a scrape must still show what this
             # process itself did while the store is away.

@@ -41,6 +41,7 @@ _SLUGS = {
     422: "validation",
     429: "too-many-requests",
     500: "internal",
+    501: "not-implemented",
     503: "unavailable",
 }
 

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from lro.api.auth import Owner
 from lro.api.problems import problem_responses
 from lro.models import Status, utcnow
+from lro.operations import user_operations
 from lro.store import JobCount
 
 if TYPE_CHECKING:
@@ -81,5 +82,5 @@ def add_stats_routes(router: APIRouter, lro: Runtime) -> None:
     )
     async def job_stats(caller: Owner) -> JSONResponse:
         counts = await lro.store.job_counts(caller.scope, utcnow())
-        body = stats_body(caller.principal, caller.admin, counts, list(lro.operations))
+        body = stats_body(caller.principal, caller.admin, counts, user_operations(lro.operations))
         return JSONResponse(body, headers={"Cache-Control": "no-cache"})

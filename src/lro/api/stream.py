@@ -49,11 +49,13 @@ EVENT_SCHEMA: dict[str, Any] = {
         },
         "event": {
             "type": "string",
-            "enum": ["status", "progress", "completed", "failed", "cancelled"],
+            "enum": ["status", "progress", "partial", "completed", "failed", "cancelled"],
         },
         "data": {
             "type": "string",
             "contentMediaType": "application/json",
+            "description": "The job resource as of that change; for `partial` events "
+            '`{"seq", "data"}`: one of the job\'s partial results (HTTP-CONTRACT §14).',
             "contentSchema": inline_schema(JobResource),
         },
     },
@@ -73,6 +75,8 @@ def parse_last_event_id(raw: str | None) -> int | None:
 
 
 def event_name(status: Status, kind: str) -> str:
+    if kind == PARTIAL:
+        return PARTIAL
     if status in TERMINAL:
         return status.value
     return "progress" if kind == "progress" else "status"
@@ -97,6 +101,25 @@ def resource_at(job: Job, event: JobEvent, prefix: str) -> dict[str, Any]:
         for key in ("finished_at", "expires_at", "result_url", "result", "error"):
             body[key] = None
     return body
+
+
+PARTIAL = "partial"
+"""The kind (and SSE event name) of a partial result's event: `data` is `{"seq", "data"}`."""
+
+
+async def _render_partials(lro: Runtime, snapshot: Snapshot, events: list[JobEvent]) -> None:
+    """Read the partials these events name, once per snapshot for all followers."""
+    steps = lro.store.steps
+    wanted = [
+        e.version
+        for e in events
+        if e.kind == PARTIAL and (e.version, PARTIAL) not in snapshot.rendered
+    ]
+    if steps is None or not wanted:
+        return
+    for p in await steps.partials_at(events[0].job_id, wanted):
+        text = json.dumps({"seq": p.seq, "data": p.data}, separators=(",", ":"))
+        snapshot.rendered[(p.version, PARTIAL)] = text
 
 
 def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, base: str) -> str:
@@ -143,8 +166,15 @@ async def job_stream(
                 if job.is_terminal:
                     return
                 continue
-            for event in await sub.events_since_cursor(snapshot):
+            events = await sub.events_since_cursor(snapshot)
+            await _render_partials(lro, snapshot, events)
+            for event in events:
                 sub.cursor = event.version
+                if event.kind == PARTIAL:
+                    text = snapshot.rendered.get((event.version, PARTIAL))
+                    if text is not None:  # None: deleted with its job meanwhile
+                        yield ServerSentEvent(data=text, event=PARTIAL, id=str(event.version))
+                    continue
                 yield ServerSentEvent(
                     data=_data(snapshot, job, event, prefix),
                     event=event_name(event.status, event.kind),

@@ -44,6 +44,7 @@ from lro.errors import (
     UnsupportedMediaType,
 )
 from lro.models import Job
+from lro.operations import INTERNAL_PREFIX, user_operations
 from lro.resource import job_url
 from lro.submission import (
     SubmitRequest,
@@ -372,7 +373,7 @@ class SubmitRoutes:
     def __init__(self, router: APIRouter, lro: Runtime) -> None:
         self._router = router
         self._lro = lro
-        self._names: list[str] = sorted(lro.operations)
+        self._names: list[str] = user_operations(lro.operations)
         generic = inline_schema(GenericSubmit)
         # The names this app registered are the only ones accepted (422 otherwise).
         generic["properties"]["operation"]["enum"] = self._names
@@ -392,7 +393,7 @@ class SubmitRoutes:
             self._add_route(op)
 
     def add(self, op: Operation) -> None:
-        if op.name not in self._names:
+        if op.name not in self._names and not op.name.startswith(INTERNAL_PREFIX):
             bisect.insort(self._names, op.name)
         self._add_route(op)
 

@@ -54,6 +54,7 @@ COMMANDS: tuple[Command, ...] = (
     _job("wait", "follow a job with a progress bar until it ends"),
     _job("jobs", "list jobs, newest first", module="listing"),
     _job("cancel", "cancel a queued or running job"),
+    _job("retry", "run a failed or cancelled job again, resuming after its steps"),
     _job("result", "download a completed job's result"),
 )
 

@@ -40,6 +40,7 @@ from lro.client.models import (
     JobPage,
     JobResource,
     OperationInfo,
+    Partial,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "JobResource",
     "NotFound",
     "OperationInfo",
+    "Partial",
     "ProtocolError",
     "RateLimited",
     "ServiceUnavailable",

@@ -18,7 +18,7 @@ from lro.client import _calls, _download, _watch
 from lro.client._base import ClientBase, adopt, plan_returns
 from lro.client._core import Call, Close, Config, Emit, Expired, Next, Plan, Read, Send, Sleep
 from lro.client._run import RECOVERABLE, PlanRun
-from lro.client.models import JobEvent, JobResource
+from lro.client.models import JobEvent, JobResource, Partial
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -156,10 +156,12 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
     get = _method(_calls.get)
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)
+    retry = _method(_calls.retry)
     delete = _method(_calls.delete)
     result = _method(_download.result)
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
+    iter_partials = _iterator(_watch.iter_partials, Partial)
     wait = _method(_watch.wait)
     operations = _method(_calls.list_operations, "operations")
 

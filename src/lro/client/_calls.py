@@ -266,6 +266,20 @@ def cancel(cfg: Config, job_id: str) -> Plan[JobResource]:
     return parse_job((yield from check(response)))
 
 
+def retry(cfg: Config, job_id: str) -> Plan[JobResource]:
+    """Run a failed or cancelled job again under its id (one more attempt; its completed
+    steps are kept, so it resumes after them) and return it, queued. Raises Conflict when
+    the job is queued, processing or completed."""
+    ex = yield from exchange(cfg, cfg.request("POST", job_path(job_id, "retry")))
+    response = ex.response
+    if ex.retried and response.status_code == 409:
+        error = error_from_response(response, None)
+        # An earlier try whose answer we lost did the retry: the job runs again.
+        if isinstance(error, Conflict) and error.job_status in ("queued", "processing"):
+            return (yield from get(cfg, job_id))
+    return parse_job((yield from check(response)))
+
+
 def delete(cfg: Config, job_id: str) -> Plan[None]:
     """Delete a finished job and its result. Raises Conflict while the job still runs."""
     ex = yield from exchange(cfg, cfg.request("DELETE", job_path(job_id)))

@@ -90,10 +90,11 @@ class Emit:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Call a user callback with the job (awaited by the async driver if it is a coroutine)."""
+    """Call a user callback with the job, or a partial result (awaited by the async driver
+    if it is a coroutine)."""
 
-    callback: Callable[[JobResource], object]
-    job: JobResource
+    callback: Callable[[Any], object]
+    job: Any
 
 
 class Expired(Exception):

@@ -1,5 +1,11 @@
 """Plans that follow a job to its end: `events` (the SSE stream, resumed across broken
-connections) and `wait` (the stream while it works, polling when it does not).
+connections), `wait` (the stream while it works, polling when it does not) and
+`iter_partials` (the job's partial results, HTTP-CONTRACT §14).
+
+Partial results arrive as SSE `partial` events in the job's one event sequence. A
+follower that wants them starts the stream from the beginning (`Last-Event-ID: 0`), so
+none made before it connected is missed, and counts them by `seq`, so none is delivered
+twice across reconnections or the polling fallback (which reads `/partials?after=`).
 
 `wait` never reports a job that is not terminal: the only ways out are a terminal job,
 WaitTimeout, or an error about the job itself (404, 410, auth) or about the service being
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -36,7 +43,7 @@ from lro.client._core import (
     retry_after,
 )
 from lro.client.errors import ClientError, ProtocolError, TransportFailure, error_from_response
-from lro.client.models import JobEvent, JobResource
+from lro.client.models import JobEvent, JobResource, Partial
 
 EVENT_TYPES = frozenset({"status", "progress", "completed", "failed", "cancelled"})
 
@@ -52,6 +59,9 @@ MIN_POLL = 0.05
 """The shortest pause between polls, whatever the server suggests."""
 
 Notify = Callable[[JobEvent], Action | None]
+PartialSink = Callable[[Partial], Action]
+
+PARTIALS_PAGE = 1000
 
 
 @dataclass
@@ -59,6 +69,10 @@ class _Cursor:
     last_id: int | None
     retry_hint: float | None = None
     """The stream's `retry:` field in seconds: its own advice on reconnecting."""
+    partials: PartialSink | None = None
+    """Where partial results go; None skips them."""
+    last_seq: int = 0
+    """The last partial delivered."""
 
 
 class _Refused(Exception):
@@ -81,6 +95,36 @@ def _parse(sse: ServerSentEvent) -> JobEvent | None:
         )
     except ValueError as exc:
         raise ProtocolError(f"unreadable {sse.event!r} event (id {sse.id!r}): {exc}") from exc
+
+
+def _parse_partial(sse: ServerSentEvent) -> Partial:
+    try:
+        int(sse.id)
+        return Partial.model_validate_json(sse.data)
+    except ValueError as exc:
+        raise ProtocolError(f"unreadable partial event (id {sse.id!r}): {exc}") from exc
+
+
+def _read_partials(cfg: Config, job_id: str, cursor: _Cursor, deadline: Deadline) -> Plan[None]:
+    """Deliver the partials after `cursor.last_seq` by polling `/partials` to the end."""
+    sink = cursor.partials
+    if sink is None:
+        return
+    while True:
+        params: dict[str, Any] = {"after": cursor.last_seq, "limit": PARTIALS_PAGE}
+        timeout = deadline.request_timeout(cfg.timeout)
+        request = cfg.request("GET", job_path(job_id, "partials"), params=params, timeout=timeout)
+        response = yield from call(cfg, request, deadline=deadline)
+        try:
+            items = [Partial.model_validate(item) for item in response.json()["items"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError(f"the partials of job {job_id} are not {{items}}: {exc}") from exc
+        for partial in items:
+            if partial.seq > cursor.last_seq:
+                cursor.last_seq = partial.seq
+                yield sink(partial)
+        if len(items) < PARTIALS_PAGE:
+            return
 
 
 def _refusal(response: httpx.Response) -> _Refused:
@@ -124,6 +168,14 @@ def _connect(
         while (sse := (yield Next(response, "sse", within=deadline.remaining()))) is not None:
             if sse.retry is not None:
                 cursor.retry_hint = sse.retry / 1000
+            if sse.event == "partial" and cursor.partials is not None:
+                partial = _parse_partial(sse)
+                if cursor.last_id is None or int(sse.id) > cursor.last_id:
+                    cursor.last_id = int(sse.id)
+                if partial.seq > cursor.last_seq:
+                    cursor.last_seq = partial.seq
+                    yield cursor.partials(partial)
+                continue
             event = _parse(sse)
             # Ids only grow; an older one would be a replay, which the contract rules out.
             if event is None or (cursor.last_id is not None and event.id <= cursor.last_id):
@@ -203,17 +255,30 @@ def events(cfg: Config, job_id: str, *, last_event_id: int | None = None) -> Pla
     yield from _follow(cfg, job_id, cursor, deadline, Emit, tries=None)
 
 
+def iter_partials(cfg: Config, job_id: str, *, after: int = 0) -> Plan[None]:
+    """The job's partial results (`Partial`: `seq`, `data`), oldest first, as they are
+    made, from the first one after `after`, ending when the job has ended and every
+    partial was delivered (all are stored before the job's terminal state). Follows the
+    event stream, resumed across broken connections; none is lost or repeated."""
+    cursor = _Cursor(0, partials=Emit, last_seq=after)
+    deadline = Deadline(job_id, None, cfg.clock)
+    yield from _follow(cfg, job_id, cursor, deadline, lambda _: None, tries=None)
+
+
 def wait(
     cfg: Config,
     job_id: str,
     *,
     on_progress: Callable[[JobResource], object] | None = None,
+    on_partial: Callable[[Partial], object] | None = None,
     timeout: float | None = None,
 ) -> Plan[JobResource]:
     """Block until the job is completed, failed or cancelled, and return it; a failed job
     is returned, not raised (look at `.status` and `.error`). `on_progress` is called with
     each new state on the way. Raises WaitTimeout once `timeout` seconds have passed,
     however busy the event stream is (the job goes on; `.last` is its newest state seen).
+    `on_partial` is called with each of the job's partial results in order, from the
+    first (made before the call too), each once.
 
     Follows the event stream; when it is unavailable or keeps breaking, polls the job
     instead, as often as its `Retry-After` suggests.
@@ -223,10 +288,13 @@ def wait(
     def notify(event: JobEvent) -> Action | None:
         return None if on_progress is None else Call(on_progress, event.job)
 
+    cursor = _Cursor(None)
+    if on_partial is not None:
+        cursor = _Cursor(0, partials=lambda p: Call(on_partial, p))
     try:
-        job = yield from _follow(cfg, job_id, _Cursor(None), deadline, notify, tries=STREAM_TRIES)
+        job = yield from _follow(cfg, job_id, cursor, deadline, notify, tries=STREAM_TRIES)
         if job is None:
-            job = yield from _poll(cfg, job_id, deadline, on_progress)
+            job = yield from _poll(cfg, job_id, deadline, on_progress, cursor)
     except Expired:
         # The driver cut a request or a read of the stream at the deadline.
         raise deadline.exceeded() from None
@@ -238,6 +306,7 @@ def _poll(
     job_id: str,
     deadline: Deadline,
     on_progress: Callable[[JobResource], object] | None,
+    cursor: _Cursor,
 ) -> Plan[JobResource]:
     etag: str | None = None
     unchanged = 0
@@ -254,6 +323,8 @@ def _poll(
             if job != deadline.last and on_progress is not None:
                 yield Call(on_progress, job)
             deadline.last = job
+        # After the job's state: a job seen terminal has every partial stored already.
+        yield from _read_partials(cfg, job_id, cursor, deadline)
         if job.is_terminal:
             return job
         left = deadline.remaining()

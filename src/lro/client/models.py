@@ -102,6 +102,18 @@ class JobPage:
         return len(self.items)
 
 
+class Partial(BaseModel):
+    """One of a job's partial results (a row, a chunk of text, a finished page), in the
+    order the handler made them: `seq` counts from 1 per job. `created_at` is known when
+    it was read from `/partials` (the event stream carries `seq` and `data` only)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    data: Any = None
+    created_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class JobEvent:
     """One Server-Sent Event of a job: `id` is the job's version (strictly increasing, the

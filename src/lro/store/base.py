@@ -74,6 +74,7 @@ from lro.models import (
 )
 from lro.store.parts import Blobs, Handoffs, Outbox, Quotas, Workload
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
+from lro.store.steps import Steps
 from lro.store.types import (
     BlobInfo,
     CancelOutcome,
@@ -122,6 +123,11 @@ class Store(Protocol):
     @property
     def blobs(self) -> Blobs:
         """Result files stored in the database, in chunks (see Blobs)."""
+
+    @property
+    def steps(self) -> Steps | None:
+        """Long jobs: steps, checkpoints, partials, retry (lro.store.steps); None where
+        the backend does not have them yet (the API answers 501)."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).

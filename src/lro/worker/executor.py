@@ -40,6 +40,8 @@ from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, 
 from lro.results import File
 from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
+from lro.worker.durable import AttemptDurable
+from lro.worker.writers import CheckpointWriter, PartialWriter
 
 if TYPE_CHECKING:
     from lro.operations import Operation
@@ -80,6 +82,7 @@ class Attempt:
     __slots__ = (
         "cancel_requested",
         "ctx",
+        "durable",
         "in_handler",
         "job",
         "lease",
@@ -91,8 +94,17 @@ class Attempt:
         "thread",
     )
 
-    def __init__(self, job: Job, op: Operation, lease: Lease, ctx: JobContext) -> None:
+    def __init__(
+        self,
+        job: Job,
+        op: Operation,
+        lease: Lease,
+        ctx: JobContext,
+        durable: AttemptDurable | None = None,
+    ) -> None:
         self.job = job
+        self.durable = durable
+        """Steps, checkpoints and partials (None on a store without them)."""
         self.op = op
         self.lease = lease
         self.ctx = ctx
@@ -181,18 +193,31 @@ class Executor:
         self._buffer = buffer
         self._pool = pool
         self.cleanup = ResultCleanup(lro)
+        steps = self._store.steps
+        self.partials = None if steps is None else PartialWriter(steps)
+        self.checkpoints = (
+            None
+            if steps is None or self.partials is None
+            else CheckpointWriter(steps, self.partials)
+        )
 
     def new_attempt(self, job: Job, op: Operation) -> Attempt:
         assert job.lease_token is not None, "claimed jobs carry a lease token"
         lease = Lease(job.id, job.lease_token)
         buffer = self._buffer
+        steps, checkpoints, partials = self._store.steps, self.checkpoints, self.partials
+        durable = None
+        if steps is not None and checkpoints is not None and partials is not None:
+            loop = asyncio.get_running_loop()
+            durable = AttemptDurable(steps, lease, loop, checkpoints, partials)
         ctx = JobContext(
             job,
             result_store=self._lro.result_store,
             lease=lease,
             on_progress=lambda pct, step: buffer.note_progress(lease, pct, step),
+            durable=durable,
         )
-        return Attempt(job, op, lease, ctx)
+        return Attempt(job, op, lease, ctx, durable)
 
     async def run(self, a: Attempt) -> Outcome:
         """Run the handler and record the outcome; returns what happened."""
@@ -205,6 +230,10 @@ class Executor:
         if a.cancel_requested:  # requested between the claim and this task's first step
             return await self._cancel(a)
         try:
+            # A job that ran before (a first claim is version 2) may have steps and a
+            # checkpoint to resume from; a first run reads nothing.
+            if a.durable is not None and a.job.version > 2:
+                await a.durable.load()
             value = await self._invoke(a)
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -239,6 +268,7 @@ class Executor:
             )
         if completion is None:
             return self._lost(a, "before its result was stored")
+        await self._settle(a)
         step = a.ctx.last_step
         if completion.step is None and step is not None:
             # The handler's last word on what it did, whatever became of its last progress
@@ -370,7 +400,19 @@ class Executor:
         except Exception as exc:  # advisory: never let it stop the outcome being recorded
             a.ctx.logger.warning("could not write the last progress: %s", exc)
 
+    async def _settle(self, a: Attempt) -> None:
+        """Write the attempt's partials before its outcome: a job's partials are all
+        stored before its terminal state is. Bounded by the lease: past it, the
+        outcome's own write would be refused anyway."""
+        if a.durable is None:
+            return
+        try:
+            await asyncio.wait_for(a.durable.settle(), self._settings.lease_seconds)
+        except TimeoutError:
+            a.ctx.logger.warning("partial results still unwritten when the attempt ended")
+
     async def _fail_with(self, a: Attempt, error: ErrorDetail) -> Outcome:
+        await self._settle(a)
         job = a.job
         now = utcnow()
         if retry.should_retry(job.attempt, job.max_attempts, error.retryable):
@@ -408,6 +450,7 @@ class Executor:
         return outcome
 
     async def _cancel(self, a: Attempt) -> Outcome:
+        await self._settle(a)
         await self._flush_progress(a)
         [stored] = await self._store.cancel_jobs(
             [a.lease], utcnow(), self._settings.retention_seconds
@@ -424,6 +467,7 @@ class Executor:
         if a.cancel_requested:
             return await self._cancel(a)
         # Shutdown: the runner releases every such lease in one batch.
+        await self._settle(a)
         self._buffer.drop_progress(a.job.id)
         return Outcome.RELEASE
 

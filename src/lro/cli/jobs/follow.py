@@ -9,6 +9,7 @@ resource. The exit status tells a script how the job ended (see `Exit`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn
@@ -17,7 +18,7 @@ from rich.text import Text
 from lro.cli.jobs import describe
 from lro.cli.jobs.exits import Exit
 from lro.cli.jobs.output import Output
-from lro.client import Client, JobResource, WaitTimeout
+from lro.client import Client, JobResource, Partial, WaitTimeout
 
 
 def exit_for(job: JobResource) -> Exit:
@@ -161,18 +162,22 @@ def follow(
     started: float,
     base_url: str,
     url_option: str,
+    on_partial: Callable[[Partial], object] | None = None,
 ) -> Exit:
     """Follow `job` until it ends (or Ctrl-C, or `timeout` seconds after the monotonic
     time `started`, so the requests made before count) and report; returns the status.
     A job that is already terminal (a submit answered 200) is only reported."""
     hint = f"lro wait {job.job_id}{url_option}"
-    follower = follower_for(job, out)
+    # Printing partials on a pipe: they are the data, so no progress lines between them.
+    follower = Follower(job) if on_partial is not None and out.plain else follower_for(job, out)
     left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
     try:
         with follower:
             final = job
-            if not job.is_terminal:
-                final = client.wait(job.job_id, on_progress=follower.update, timeout=left)
+            if not job.is_terminal or on_partial is not None:  # partials: all of them
+                final = client.wait(
+                    job.job_id, on_progress=follower.update, on_partial=on_partial, timeout=left
+                )
                 follower.update(final)
     except WaitTimeout as exc:
         last = exc.last or follower.last

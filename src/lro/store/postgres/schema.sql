@@ -87,6 +87,13 @@ CREATE TABLE public.lro_buckets (
     at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_checkpoints (
+    job_id text NOT NULL,
+    value jsonb NOT NULL,
+    attempt integer NOT NULL,
+    updated_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.lro_deliveries (
     id text NOT NULL,
     job_id text NOT NULL,
@@ -215,6 +222,14 @@ CREATE TABLE public.lro_limit_starts (
     n integer NOT NULL
 );
 
+CREATE TABLE public.lro_partials (
+    job_id text NOT NULL,
+    seq integer NOT NULL,
+    version integer NOT NULL,
+    data jsonb NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.lro_result_blobs (
     job_id text NOT NULL,
     key text NOT NULL,
@@ -241,6 +256,18 @@ CREATE TABLE public.lro_settings (
     value text NOT NULL
 );
 
+CREATE TABLE public.lro_steps (
+    job_id text NOT NULL,
+    name text NOT NULL,
+    ord integer NOT NULL,
+    status text NOT NULL,
+    attempt integer NOT NULL,
+    result jsonb,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT lro_steps_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text])))
+);
+
 CREATE TABLE public.lro_tombstones (
     job_id text NOT NULL,
     owner text NOT NULL,
@@ -252,6 +279,9 @@ ALTER TABLE ONLY public.lro_limit_deltas ALTER COLUMN id SET DEFAULT nextval('pu
 
 ALTER TABLE ONLY public.lro_buckets
     ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_checkpoints
+    ADD CONSTRAINT lro_checkpoints_pkey PRIMARY KEY (job_id);
 
 ALTER TABLE ONLY public.lro_deliveries
     ADD CONSTRAINT lro_deliveries_pkey PRIMARY KEY (id);
@@ -277,6 +307,9 @@ ALTER TABLE ONLY public.lro_limit_deltas
 ALTER TABLE ONLY public.lro_limit_keys
     ADD CONSTRAINT lro_limit_keys_pkey PRIMARY KEY (operation, key);
 
+ALTER TABLE ONLY public.lro_partials
+    ADD CONSTRAINT lro_partials_pkey PRIMARY KEY (job_id, seq);
+
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_pkey PRIMARY KEY (job_id, key);
 
@@ -288,6 +321,9 @@ ALTER TABLE ONLY public.lro_schema_version
 
 ALTER TABLE ONLY public.lro_settings
     ADD CONSTRAINT lro_settings_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.lro_steps
+    ADD CONSTRAINT lro_steps_pkey PRIMARY KEY (job_id, name);
 
 ALTER TABLE ONLY public.lro_tombstones
     ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
@@ -324,6 +360,10 @@ CREATE INDEX lro_limit_keys_turns ON public.lro_limit_keys USING btree (operatio
 
 CREATE INDEX lro_limit_starts_op ON public.lro_limit_starts USING btree (operation, at);
 
+CREATE UNIQUE INDEX lro_partials_version ON public.lro_partials USING btree (job_id, version);
+
+CREATE INDEX lro_steps_order ON public.lro_steps USING btree (job_id, ord);
+
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
@@ -338,14 +378,23 @@ CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EAC
 
 CREATE TRIGGER lro_jobs_outbox_progress AFTER UPDATE OF version ON public.lro_jobs FOR EACH ROW WHEN ((new.callback_progress AND (new.callback_url IS NOT NULL) AND (new.status = 'processing'::text) AND (old.status = 'processing'::text) AND ((new.progress_pct IS DISTINCT FROM old.progress_pct) OR (new.step IS DISTINCT FROM old.step)))) EXECUTE FUNCTION public.lro_outbox_progress();
 
+ALTER TABLE ONLY public.lro_checkpoints
+    ADD CONSTRAINT lro_checkpoints_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.lro_deliveries
     ADD CONSTRAINT lro_deliveries_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_delivery_attempts
     ADD CONSTRAINT lro_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.lro_deliveries(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.lro_partials
+    ADD CONSTRAINT lro_partials_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_result_chunks
     ADD CONSTRAINT lro_result_chunks_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_steps
+    ADD CONSTRAINT lro_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;

@@ -195,6 +195,13 @@ BEGIN
       AND queued <= 0 AND running <= 0;
 END;
 
+CREATE TRIGGER jobs_long_delete AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM job_steps WHERE job_id = old.id;
+    DELETE FROM job_checkpoints WHERE job_id = old.id;
+    DELETE FROM job_partials WHERE job_id = old.id;
+END;
+
 CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -295,3 +302,35 @@ CREATE TABLE limit_starts (
 );
 
 CREATE INDEX limit_starts_op ON limit_starts (operation, at);
+
+CREATE TABLE job_steps (
+    job_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ord INTEGER NOT NULL,                 -- order first started, 1-based per job
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    attempt INTEGER NOT NULL,             -- the attempt that last ran it
+    result TEXT,                          -- JSON, once completed
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (job_id, name)
+);
+
+CREATE INDEX job_steps_order ON job_steps (job_id, ord);
+
+CREATE TABLE job_checkpoints (
+    job_id TEXT PRIMARY KEY,
+    value TEXT NOT NULL,                  -- JSON; the latest wins
+    attempt INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE job_partials (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,                 -- 1-based per job, in the order made
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,                   -- JSON
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+
+CREATE UNIQUE INDEX job_partials_version ON job_partials (job_id, version);

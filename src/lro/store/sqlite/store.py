@@ -3,7 +3,7 @@
 `SQLiteStore` composes the package's parts and owns nothing but their lifecycle: the
 connection layer (`connection.Database`: threads, transactions, listeners), the
 cross-process change feed (`poll.EventPoll`), the job verbs (`jobs.SQLiteJobs`, which it
-extends) and the outbox, quotas, blobs and workload limits.
+extends) and the outbox, quotas, blobs, workload limits and long-job steps.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lro.store.sqlite.jobs import SQLiteJobs
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
+from lro.store.sqlite.steps import SQLiteSteps
 from lro.store.sqlite.workload import SQLiteWorkload
 from lro.store.types import JobChange, Listener
 
@@ -43,6 +44,7 @@ class SQLiteStore(SQLiteJobs):
         self.quotas = SQLiteQuotas(self.db)
         self.blobs = SQLiteBlobs(self.db)
         self.workload = SQLiteWorkload(self.db)
+        self.steps: SQLiteSteps | None = SQLiteSteps(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

@@ -1,0 +1,217 @@
+"""One attempt's durable state (`ctx.run_step`, `ctx.checkpoint`, `ctx.partial`;
+HTTP-CONTRACT §14), written through the store's long-jobs part with the attempt's lease.
+
+A step is memoised per job: the executor reads what earlier attempts completed before
+the handler starts (only for a job that ran before: a first claim has nothing stored),
+and a step found there returns its stored result without running. A step that runs is
+recorded `running`, then `completed` with its JSON result (or `failed`), each write
+fenced; a refused write means another worker owns the job, so the handler is stopped
+with `LeaseLost` rather than run on for nothing.
+
+Sync handlers call the `_sync` variants from their thread; the store calls hop to the
+event loop (`run_coroutine_threadsafe`) and the step's function runs in the calling
+thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, TypeVar
+
+from lro.errors import LeaseLost
+from lro.models import Lease, utcnow
+from lro.store.steps import Resume, Steps
+from lro.worker.writers import CheckpointWriter, PartialWriter
+
+T = TypeVar("T")
+
+MAX_STEP_NAME = 200
+
+
+def as_json(value: Any, what: str) -> Any:
+    """The value as it will be read back (tuples become lists...), or TypeError."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{what} must be JSON-serialisable: got a {type(value).__name__} ({exc})"
+        ) from None
+    return json.loads(text)
+
+
+class AttemptDurable:
+    """The `lro.context.Durable` of one attempt."""
+
+    def __init__(
+        self,
+        steps: Steps,
+        lease: Lease,
+        loop: asyncio.AbstractEventLoop,
+        checkpoints: CheckpointWriter,
+        partials: PartialWriter,
+    ) -> None:
+        self._steps = steps
+        self._lease = lease
+        self._loop = loop
+        self._checkpoints = checkpoints
+        self._partials = partials
+        self._resume = Resume()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    async def load(self) -> None:
+        """Read what earlier attempts left (the executor calls it before the handler)."""
+        self._resume = await self._steps.resume(self._lease.job_id)
+
+    @property
+    def last_checkpoint(self) -> Any:
+        return self._resume.checkpoint
+
+    def _lost(self, what: str) -> LeaseLost:
+        return LeaseLost(
+            f"job {self._lease.job_id}: {what} was refused: this attempt lost its lease "
+            f"and another worker owns the job now"
+        )
+
+    # -- steps ----------------------------------------------------------------------------
+    def _claim_name(self, name: str) -> tuple[bool, Any]:
+        """(found, stored result); raises on a bad or repeated name."""
+        if not isinstance(name, str) or not name or len(name) > MAX_STEP_NAME:
+            raise ValueError(f"a step name is a string of 1-{MAX_STEP_NAME} characters")
+        with self._lock:
+            if name in self._seen:
+                raise ValueError(
+                    f"step {name!r} was already run by this attempt: step names are "
+                    f"unique within a job"
+                )
+            self._seen.add(name)
+        if name in self._resume.completed:
+            return True, self._resume.completed[name]
+        return False, None
+
+    async def _start(self, name: str) -> None:
+        if not await self._steps.start_step(self._lease, name, utcnow()):
+            raise self._lost(f"starting step {name!r}")
+
+    async def _failed(self, name: str) -> None:
+        await self._steps.fail_step(self._lease, name, utcnow())
+
+    async def _finish(self, name: str, value: Any) -> Any:
+        try:
+            stored = as_json(value, f"the result of step {name!r}")
+        except TypeError:
+            await self._failed(name)
+            raise
+        if not await self._steps.finish_step(self._lease, name, stored, utcnow()):
+            raise self._lost(f"recording step {name!r}")
+        return stored
+
+    async def run_step(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        found, stored = self._claim_name(name)
+        if found:
+            return stored
+        await self._start(name)
+        try:
+            if inspect.iscoroutinefunction(fn):
+                value = await fn(*args)
+            else:
+                value = await asyncio.to_thread(fn, *args)
+                if inspect.isawaitable(value):
+                    value = await value
+        except Exception:
+            await self._failed(name)
+            raise
+        return await self._finish(name, value)
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        if _running_loop() is self._loop:
+            coro.close()
+            raise RuntimeError(
+                "the _sync methods are for sync handlers; in an async handler use "
+                "await ctx.run_step(...) / await ctx.checkpoint(...)"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def run_step_sync(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        found, stored = self._claim_name(name)
+        if found:
+            return stored
+        self._on_loop(self._start(name))
+        try:
+            value = fn(*args)
+            if inspect.isawaitable(value):
+                value = self._on_loop(_awaited(value))
+        except Exception:
+            self._on_loop(self._failed(name))
+            raise
+        return self._on_loop(self._finish(name, value))
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def checkpoint(self, value: Any) -> Awaitable[None]:
+        """Record the checkpoint (coalesced with the job's others, latest wins); the
+        awaitable returns once it is durable. From a handler thread: recorded only."""
+        stored = as_json(value, "a checkpoint")
+        if _running_loop() is not self._loop:
+            self._loop.call_soon_threadsafe(self._checkpoints.note, self._lease, stored)
+            return _DONE
+        return _Written(self._checkpoints.note(self._lease, stored), self._lost("a checkpoint"))
+
+    def checkpoint_sync(self, value: Any) -> None:
+        stored = as_json(value, "a checkpoint")
+        if not self._on_loop(self._checkpoints.put(self._lease, stored)):
+            raise self._lost("a checkpoint")
+
+    # -- partials -------------------------------------------------------------------------
+    def partial(self, value: Any) -> None:
+        stored = as_json(value, "a partial result")
+        if _running_loop() is self._loop:
+            self._partials.add(self._lease, stored)
+        else:  # a sync handler's thread: FIFO onto the loop keeps the order
+            self._loop.call_soon_threadsafe(self._partials.add, self._lease, stored)
+
+    async def settle(self) -> None:
+        """Wait until every partial and checkpoint this attempt made is written (or
+        refused): a retry resumes from the last checkpoint, awaited or not."""
+        await self._partials.settle(self._lease.job_id)
+        await self._checkpoints.settle(self._lease.job_id)
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _Written:
+    """Awaited: returns once the checkpoint is committed, or raises LeaseLost. Not a
+    coroutine, so a plain call that never awaits it leaves no warning behind."""
+
+    __slots__ = ("_future", "_lost")
+
+    def __init__(self, future: asyncio.Future[bool], lost: LeaseLost) -> None:
+        self._future = future
+        self._lost = lost
+
+    def __await__(self) -> Generator[Any, None, None]:
+        held = yield from self._future.__await__()
+        if not held:
+            raise self._lost
+
+
+class _Done:
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+
+_DONE = _Done()
