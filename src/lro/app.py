@@ -299,9 +299,13 @@ class LRO:
         priority: int = 0,
         delay: float | None = None,
         owner: str = "",
+        tags: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Job:
         """Enqueue one job and return it (the existing job when the idempotency key was
-        used before with the same operation and params)."""
+        used before with the same operation and params). `tags` and `metadata` are kept
+        with the job, not given to the handler as params (it reads `ctx.tags`,
+        `ctx.metadata`)."""
         [inserted] = await self.submit_many(
             [
                 SubmitRequest(
@@ -312,6 +316,8 @@ class LRO:
                     callback_url=callback_url,
                     priority=priority,
                     delay=delay,
+                    tags=None if tags is None else list(tags),
+                    metadata=metadata,
                 )
             ]
         )

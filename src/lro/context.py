@@ -65,6 +65,10 @@ class JobContext:
         self.attempt = job.attempt
         self.max_attempts = job.max_attempts
         self.params: Any = job.params
+        self.tags: list[str] = list(job.tags)
+        """The job's tags (HTTP-CONTRACT §15); they are not part of `params`."""
+        self.metadata: dict[str, Any] = dict(job.metadata or {})
+        """The job's metadata object (empty when the submit gave none)."""
         self._base_logger = logger or _log
         self._logger: JobLogger | None = None
         self._result_store = result_store

@@ -153,6 +153,12 @@ class Job:
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
     worker_id: str | None = None
+    tags: tuple[str, ...] = ()
+    """Labels the submit gave (HTTP-CONTRACT §15), in its order; listed by `tag=`."""
+    metadata: JSON = None
+    """The submit's `metadata` object (None when it gave none); never part of params."""
+    batch_id: str | None = None
+    """The batch it was submitted in (`POST /batches`), if any."""
 
     @property
     def is_terminal(self) -> bool:
@@ -182,6 +188,9 @@ class NewJob:
     idempotency_expires_at: datetime | None = None
     callback_progress: bool = False
     """Also send a (coalesced) `job.progress` webhook while the job runs."""
+    tags: tuple[str, ...] = ()
+    metadata: JSON = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +223,12 @@ class ListQuery:
     operation: str | None = None
     limit: int = 50
     cursor: str | None = None
+    tags: Sequence[str] = ()
+    """Only jobs carrying every one of these tags."""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
+    """A job id prefix, or a substring of the step text or the error title (any case)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,9 @@ def job_resource(job: Job, prefix: str) -> dict[str, Any]:
         "error": (
             job.error.to_json() if job.status is Status.FAILED and job.error is not None else None
         ),
+        "tags": list(job.tags),
+        "metadata": job.metadata if job.metadata is not None else {},
+        "batch_id": job.batch_id,
     }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
+from lro.labels import check_metadata, check_tags
 from lro.models import Inserted, NewJob, utcnow
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
@@ -36,6 +37,9 @@ class SubmitRequest:
     priority: int = 0
     delay: float | None = None
     callback_progress: bool = False
+    tags: Any = None
+    """Reserved fields of HTTP-CONTRACT §15, checked by `lro.labels`."""
+    metadata: Any = None
 
 
 def canonical_json(value: Any) -> str:
@@ -129,6 +133,7 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 extensions={"errors": [{"pointer": "/operation", "detail": "unknown"}]},
             )
         params = validate_params(op, req.params)
+        tags, metadata = check_tags(req.tags), check_metadata(req.metadata)
         if req.callback_url is not None:
             await check_callback_url(req.callback_url, lro.settings)
         elif req.callback_progress:
@@ -158,6 +163,8 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 idempotency_key=req.idempotency_key,
                 request_fingerprint=fp,
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
+                tags=tags,
+                metadata=metadata,
             )
         )
     try:

@@ -101,6 +101,10 @@ def test_parameters(doc: dict[str, Any]) -> None:
         "operation": "query",
         "limit": "query",
         "cursor": "query",
+        "tag": "query",
+        "created_after": "query",
+        "created_before": "query",
+        "q": "query",
     }
     assert params(f"{PREFIX}/echo", "post") == {"Idempotency-Key": "header", "Prefer": "header"}
     assert params(f"{PREFIX}/jobs/{{job_id}}/result", "get")["Range"] == "header"

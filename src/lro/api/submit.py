@@ -321,6 +321,8 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
             callback_url=reserved.callback_url,
             priority=reserved.priority,
             callback_progress=reserved.callback_progress,
+            tags=reserved.tags,
+            metadata=reserved.metadata,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -345,6 +347,8 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
             priority=parsed.priority,
             delay=parsed.delay_seconds,
             callback_progress=parsed.callback_progress,
+            tags=parsed.tags,
+            metadata=parsed.metadata,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -403,6 +407,7 @@ class SubmitRoutes:
             operation_id="submit_" + re.sub(r"[^A-Za-z0-9_]", "_", op.name),
             summary=op.summary or f"Submit a {op.name} job",
             description=f"Queues a `{op.name}` job. The body is the operation's parameters "
-            "plus the reserved `callback_url`, `callback_progress` and `priority`.",
+            "plus the reserved `callback_url`, `callback_progress`, `priority`, `tags` and "
+            "`metadata`.",
             tags=["operations"],
         )

@@ -40,6 +40,9 @@ def insert_params(jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
         "callback_targets": [
             None if j.callback_url is None else target_of(j.callback_url) for j in jobs
         ],
+        "tags": [dumps(list(j.tags)) if j.tags else None for j in jobs],
+        "metadata": [None if j.metadata is None else dumps(j.metadata) for j in jobs],
+        "batch_ids": [j.batch_id for j in jobs],
         # May be handed straight to a parked worker (0006): one job, due now. A batch is
         # queued, and the workers its notification wakes claim it in batches.
         "may_hand_off": len(jobs) == 1 and (jobs[0].run_at is None or jobs[0].run_at <= now),

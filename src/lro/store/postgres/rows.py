@@ -67,7 +67,14 @@ def job_from_record(r: Record) -> Job:
         lease_token=r["lease_token"],
         lease_expires_at=r["lease_expires_at"],
         worker_id=r["worker_id"],
+        tags=_tags(loads(r["tags"])),
+        metadata=loads(r["metadata"]),
+        batch_id=r["batch_id"],
     )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return () if value is None else tuple(value)
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -108,6 +115,9 @@ def job_from_json(d: dict[str, Any]) -> Job:
         lease_token=d["lease_token"],
         lease_expires_at=_ts(d["lease_expires_at"]),
         worker_id=d["worker_id"],
+        tags=_tags(d.get("tags")),
+        metadata=d.get("metadata"),
+        batch_id=d.get("batch_id"),
     )
 
 

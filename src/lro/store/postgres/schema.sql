@@ -5,6 +5,48 @@
 -- Generated: python -m tests.support.schema postgres; held equal to the migrations by
 -- tests/postgres/test_schema.py. Edit a migration, then regenerate.
 
+CREATE FUNCTION public.lro_batch_progress() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    b lro_batches%ROWTYPE;
+BEGIN
+    IF NEW.status IN ('completed', 'failed', 'cancelled') THEN
+        UPDATE lro_batches
+        SET unfinished = unfinished - 1,
+            finished_at = CASE WHEN unfinished = 1 THEN NEW.updated_at END,
+            expires_at = CASE WHEN unfinished = 1 THEN NEW.expires_at END
+        WHERE id = NEW.batch_id
+        RETURNING * INTO b;
+        IF FOUND AND b.unfinished = 0 AND b.callback_url IS NOT NULL THEN
+            INSERT INTO lro_deliveries (id, job_id, event_type, url, event_at,
+                                        next_attempt_at, created_at, target)
+            VALUES ('msg_' || replace(gen_random_uuid()::text, '-', ''), NEW.id,
+                    'batch.completed', b.callback_url, NEW.updated_at, NEW.updated_at,
+                    NEW.updated_at, coalesce(b.callback_target, ''));
+        END IF;
+    ELSE
+        -- A job that runs again after it ended (a retry, HTTP-CONTRACT §14).
+        UPDATE lro_batches SET unfinished = unfinished + 1, finished_at = NULL,
+                               expires_at = NULL
+        WHERE id = NEW.batch_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.lro_index_tags() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO lro_job_tags (owner, tag, created_at, job_id)
+    SELECT DISTINCT NEW.owner, t, NEW.created_at, NEW.id
+    FROM jsonb_array_elements_text(NEW.tags) t
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.lro_notify_events() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -61,6 +103,21 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.lro_batches (
+    id text NOT NULL,
+    owner text NOT NULL,
+    total integer NOT NULL,
+    unfinished integer NOT NULL,
+    callback_url text,
+    callback_target text,
+    created_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    idempotency_key text,
+    request_fingerprint text,
+    idempotency_expires_at timestamp with time zone
+);
+
 CREATE TABLE public.lro_buckets (
     key text NOT NULL,
     tokens double precision NOT NULL,
@@ -115,6 +172,13 @@ CREATE TABLE public.lro_idle_workers (
     parked_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_job_tags (
+    owner text NOT NULL,
+    tag text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    job_id text NOT NULL
+);
+
 CREATE TABLE public.lro_jobs (
     seq bigint NOT NULL,
     id text NOT NULL,
@@ -149,6 +213,9 @@ CREATE TABLE public.lro_jobs (
     worker_id text,
     callback_progress boolean DEFAULT false NOT NULL,
     callback_target text,
+    tags jsonb,
+    metadata jsonb,
+    batch_id text,
     CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 )
 WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');
@@ -195,6 +262,9 @@ CREATE TABLE public.lro_tombstones (
     keep_until timestamp with time zone NOT NULL
 );
 
+ALTER TABLE ONLY public.lro_batches
+    ADD CONSTRAINT lro_batches_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.lro_buckets
     ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
 
@@ -209,6 +279,9 @@ ALTER TABLE ONLY public.lro_events
 
 ALTER TABLE ONLY public.lro_idle_workers
     ADD CONSTRAINT lro_idle_workers_pkey PRIMARY KEY (worker_id);
+
+ALTER TABLE ONLY public.lro_job_tags
+    ADD CONSTRAINT lro_job_tags_pkey PRIMARY KEY (owner, tag, created_at, job_id);
 
 ALTER TABLE ONLY public.lro_jobs
     ADD CONSTRAINT lro_jobs_id_key UNIQUE (id);
@@ -231,9 +304,19 @@ ALTER TABLE ONLY public.lro_settings
 ALTER TABLE ONLY public.lro_tombstones
     ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
 
+CREATE INDEX lro_batches_expiry ON public.lro_batches USING btree (expires_at) WHERE (expires_at IS NOT NULL);
+
+CREATE UNIQUE INDEX lro_batches_idempotency ON public.lro_batches USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
 CREATE INDEX lro_deliveries_due ON public.lro_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
 
 CREATE INDEX lro_deliveries_job ON public.lro_deliveries USING btree (job_id);
+
+CREATE INDEX lro_job_tags_all ON public.lro_job_tags USING btree (tag, created_at, job_id);
+
+CREATE INDEX lro_job_tags_job ON public.lro_job_tags USING btree (job_id);
+
+CREATE INDEX lro_jobs_batch ON public.lro_jobs USING btree (batch_id, seq) WHERE (batch_id IS NOT NULL);
 
 CREATE INDEX lro_jobs_claim ON public.lro_jobs USING btree (priority DESC, run_at, seq) WHERE (status = 'queued'::text);
 
@@ -257,15 +340,22 @@ CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (kee
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
 
+CREATE TRIGGER lro_jobs_batch AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.batch_id IS NOT NULL) AND ((old.status = ANY (ARRAY['queued'::text, 'processing'::text])) <> (new.status = ANY (ARRAY['queued'::text, 'processing'::text]))))) EXECUTE FUNCTION public.lro_batch_progress();
+
 CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.callback_url IS NOT NULL))) EXECUTE FUNCTION public.lro_outbox();
 
 CREATE TRIGGER lro_jobs_outbox_progress AFTER UPDATE OF version ON public.lro_jobs FOR EACH ROW WHEN ((new.callback_progress AND (new.callback_url IS NOT NULL) AND (new.status = 'processing'::text) AND (old.status = 'processing'::text) AND ((new.progress_pct IS DISTINCT FROM old.progress_pct) OR (new.step IS DISTINCT FROM old.step)))) EXECUTE FUNCTION public.lro_outbox_progress();
+
+CREATE TRIGGER lro_jobs_tags AFTER INSERT ON public.lro_jobs FOR EACH ROW WHEN ((new.tags IS NOT NULL)) EXECUTE FUNCTION public.lro_index_tags();
 
 ALTER TABLE ONLY public.lro_deliveries
     ADD CONSTRAINT lro_deliveries_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_delivery_attempts
     ADD CONSTRAINT lro_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.lro_deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_job_tags
+    ADD CONSTRAINT lro_job_tags_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_result_blobs
     ADD CONSTRAINT lro_result_blobs_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;

@@ -65,7 +65,7 @@ from lro.store.types import (
     SweepParams,
 )
 
-Q = load_queries(PACKAGE, "jobs.sql", "rows.sql")
+Q = load_queries(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
 
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in jobs.sql)
 
@@ -131,6 +131,10 @@ class SQLiteJobs:
         if query.limit < 1:
             raise ValueError("limit must be at least 1")
         after = _FIRST_PAGE if query.cursor is None else decode_cursor(query.cursor)
+        if query.created_before is not None:
+            # (created_at, id) < (before, "") is created_at < before: one keyset bound.
+            after = min(after, (to_us(query.created_before), ""))
+        tags = list(dict.fromkeys(query.tags))
         args = {
             "owner": query.owner,
             "after_created": after[0],
@@ -140,9 +144,17 @@ class SQLiteJobs:
             "statuses": json.dumps([Status(s).value for s in query.statuses])
             if query.statuses
             else None,
+            "created_after": None if query.created_after is None else to_us(query.created_after),
+            "text": query.text.lower() if query.text else None,
+            "tag": tags[0] if tags else None,
+            "more_tags": json.dumps(tags[1:]) if len(tags) > 1 else None,
             "limit": query.limit + 1,
         }
-        query_name = "list_jobs" if query.owner is not None else "list_all_jobs"
+        if tags:
+            query_name = "list_tagged" if query.owner is not None else "list_all_tagged"
+        else:
+            query_name = "list_jobs" if query.owner is not None else "list_all_jobs"
+            del args["tag"]
         rows = await self._db.read(lambda c: job_rows(c.execute(Q[query_name], args)))
         items = [job_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit

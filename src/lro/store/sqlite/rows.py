@@ -72,6 +72,9 @@ _JOB_FIELDS = [
     "lease_token",
     "lease_expires_at",
     "worker_id",
+    "tags",
+    "metadata",
+    "batch_id",
 ]
 if [f.name for f in dataclasses.fields(Job)] != _JOB_FIELDS:  # pragma: no cover
     raise ImportError("lro.models.Job fields changed: update lro.store.sqlite.rows")
@@ -162,6 +165,9 @@ def job_from_row(row: Row) -> Job:
         r.lease_token,
         None if lease_until is None else from_us(lease_until),
         r.worker_id,
+        () if r.tags is None else tuple(json.loads(r.tags)),
+        None if r.metadata is None else json.loads(r.metadata),
+        r.batch_id,
     )
 
 
@@ -192,6 +198,9 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         "idempotency_expires_at": key_until,
         "callback_progress": 1 if new.callback_progress else 0,
         "callback_target": None if new.callback_url is None else target_of(new.callback_url),
+        "tags": to_json(list(new.tags)) if new.tags else None,
+        "metadata": None if new.metadata is None else to_json(new.metadata),
+        "batch_id": new.batch_id,
     }
     created = from_us(now_us)
     job = Job(
@@ -217,6 +226,9 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         callback_url=new.callback_url,
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
+        tags=tuple(new.tags),
+        metadata=new.metadata,
+        batch_id=new.batch_id,
     )
     return values, job
 

@@ -39,7 +39,7 @@ CREATE TABLE jobs (
     lease_token TEXT,
     lease_expires_at INTEGER,
     worker_id TEXT
-, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT);
+, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, tags TEXT, metadata TEXT, batch_id TEXT);
 
 CREATE INDEX jobs_claim ON jobs (priority DESC, run_at) WHERE status = 'queued';
 
@@ -61,6 +61,8 @@ CREATE INDEX jobs_owner_active ON jobs (owner)
     WHERE status IN ('queued', 'processing') AND owner <> '';
 
 CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
+
+CREATE INDEX jobs_batch ON jobs (batch_id, seq) WHERE batch_id IS NOT NULL;
 
 CREATE TRIGGER jobs_event_insert AFTER INSERT ON jobs
 BEGIN
@@ -144,6 +146,50 @@ BEGIN
     DELETE FROM result_blobs WHERE job_id = old.id;
 END;
 
+CREATE TRIGGER jobs_tags_insert AFTER INSERT ON jobs
+WHEN new.tags IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO job_tags (owner, tag, created_at, job_id)
+    SELECT new.owner, value, new.created_at, new.id FROM json_each(new.tags);
+END;
+
+CREATE TRIGGER jobs_tags_delete AFTER DELETE ON jobs
+WHEN old.tags IS NOT NULL
+BEGIN
+    DELETE FROM job_tags
+    WHERE owner = old.owner
+      AND tag IN (SELECT value FROM json_each(old.tags))
+      AND created_at = old.created_at
+      AND job_id = old.id;
+END;
+
+CREATE TRIGGER jobs_batch_ended AFTER UPDATE OF status ON jobs
+WHEN new.batch_id IS NOT NULL
+     AND old.status IN ('queued', 'processing')
+     AND new.status IN ('completed', 'failed', 'cancelled')
+BEGIN
+    UPDATE batches
+    SET unfinished = unfinished - 1,
+        finished_at = CASE WHEN unfinished = 1 THEN new.updated_at END,
+        expires_at = CASE WHEN unfinished = 1 THEN new.expires_at END
+    WHERE id = new.batch_id;
+    INSERT INTO deliveries (id, job_id, event_type, url, event_at, next_attempt_at, created_at,
+                            target)
+    SELECT 'msg_' || lower(hex(randomblob(16))), new.id, 'batch.completed', b.callback_url,
+           new.updated_at, new.updated_at, new.updated_at, coalesce(b.callback_target, '')
+    FROM batches b
+    WHERE b.id = new.batch_id AND b.unfinished = 0 AND b.callback_url IS NOT NULL;
+END;
+
+CREATE TRIGGER jobs_batch_reopened AFTER UPDATE OF status ON jobs
+WHEN new.batch_id IS NOT NULL
+     AND old.status IN ('completed', 'failed', 'cancelled')
+     AND new.status IN ('queued', 'processing')
+BEGIN
+    UPDATE batches SET unfinished = unfinished + 1, finished_at = NULL, expires_at = NULL
+    WHERE id = new.batch_id;
+END;
+
 CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -225,3 +271,33 @@ CREATE TABLE result_chunks (
     data BLOB NOT NULL,
     PRIMARY KEY (job_id, key, n)
 );
+
+CREATE TABLE job_tags (
+    owner TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (owner, tag, created_at, job_id)
+) WITHOUT ROWID;
+
+CREATE INDEX job_tags_all ON job_tags (tag, created_at, job_id);
+
+CREATE TABLE batches (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    unfinished INTEGER NOT NULL,
+    callback_url TEXT,
+    callback_target TEXT,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    expires_at INTEGER,
+    idempotency_key TEXT,
+    request_fingerprint TEXT,
+    idempotency_expires_at INTEGER
+);
+
+CREATE UNIQUE INDEX batches_idempotency ON batches (owner, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE INDEX batches_expiry ON batches (expires_at) WHERE expires_at IS NOT NULL;

@@ -19,11 +19,13 @@ WITH input AS (
         :ids::text[], :operations::text[], :params::text[], :owners::text[],
         :priorities::int[], :max_attempts::int[], :timeouts::float8[], :run_at::timestamptz[],
         :estimates::float8[], :callback_urls::text[], :keys::text[], :fingerprints::text[],
-        :key_expiries::timestamptz[], :callback_progress::bool[], :callback_targets::text[]
+        :key_expiries::timestamptz[], :callback_progress::bool[], :callback_targets::text[],
+        :tags::text[], :metadata::text[], :batch_ids::text[]
     ) WITH ORDINALITY AS t(
         id, operation, params, owner, priority, max_attempts, timeout_seconds, run_at,
         estimated_duration_seconds, callback_url, idempotency_key, request_fingerprint,
-        idempotency_expires_at, callback_progress, callback_target, ord
+        idempotency_expires_at, callback_progress, callback_target, tags, metadata, batch_id,
+        ord
     )
 ),
 idle AS (
@@ -44,7 +46,8 @@ ins AS (
         id, operation, status, params, owner, priority, max_attempts, timeout_seconds,
         run_at, created_at, updated_at, estimated_duration_seconds, version, callback_url,
         idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-        callback_target, attempt, worker_id, lease_token, lease_expires_at, started_at
+        callback_target, attempt, worker_id, lease_token, lease_expires_at, started_at,
+        tags, metadata, batch_id
     )
     SELECT input.id, operation,
            CASE WHEN taker.worker_id IS NULL THEN 'queued' ELSE 'processing' END,
@@ -56,7 +59,8 @@ ins AS (
            CASE WHEN taker.worker_id IS NOT NULL
                 THEN replace(gen_random_uuid()::text, '-', '') END,
            :now::timestamptz + taker.lease_seconds * interval '1 second',
-           CASE WHEN taker.worker_id IS NOT NULL THEN :now::timestamptz END
+           CASE WHEN taker.worker_id IS NOT NULL THEN :now::timestamptz END,
+           tags::jsonb, metadata::jsonb, batch_id
     FROM input LEFT JOIN taker ON input.ord = 1
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

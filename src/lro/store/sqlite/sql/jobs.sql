@@ -23,11 +23,12 @@ INSERT INTO jobs (
     id, operation, status, params, owner, priority, max_attempts, timeout_seconds, run_at,
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
     idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-    callback_target
+    callback_target, tags, metadata, batch_id
 ) VALUES (
     :id, :operation, 'queued', :params, :owner, :priority, :max_attempts, :timeout_seconds,
     :run_at, :now, :now, :estimated_duration_seconds, 1, :callback_url, :idempotency_key,
-    :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target
+    :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target,
+    :tags, :metadata, :batch_id
 )
 
 -- name: claim_jobs
@@ -209,9 +210,7 @@ SELECT job_id, owner, expired_at FROM tombstones WHERE job_id = :id AND keep_unt
 SELECT {{job_columns}} FROM jobs
 WHERE owner = :owner
   AND (created_at, id) < (:after_created, :after_id)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation IS NULL OR operation = :operation)
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
@@ -219,9 +218,7 @@ LIMIT :limit
 -- list_jobs for an admin: every owner, on the jobs_created index.
 SELECT {{job_columns}} FROM jobs
 WHERE (created_at, id) < (:after_created, :after_id)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation IS NULL OR operation = :operation)
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 

@@ -1,0 +1,96 @@
+-- Flows (HTTP-CONTRACT §15, §17): tags and metadata on jobs, and batches.
+--
+-- `tags` is a JSON array of strings and `metadata` a JSON object, both NULL when the
+-- submit gave none. A tag filter must not scan the jobs table, so every tag is also a row
+-- of `lro_job_tags`, keyed in the order a list walks it (owner, tag, newest first): a
+-- list by tag is a range of that key, however many jobs there are. A trigger writes the
+-- rows; the foreign key removes them with their job.
+ALTER TABLE lro_jobs ADD COLUMN tags jsonb;
+ALTER TABLE lro_jobs ADD COLUMN metadata jsonb;
+ALTER TABLE lro_jobs ADD COLUMN batch_id text;
+
+CREATE TABLE lro_job_tags (
+    owner text NOT NULL,
+    tag text NOT NULL,
+    created_at timestamptz NOT NULL,
+    job_id text NOT NULL REFERENCES lro_jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (owner, tag, created_at, job_id)
+);
+
+-- An admin's list by tag spans every owner; the cascade finds a job's rows by job_id.
+CREATE INDEX lro_job_tags_all ON lro_job_tags (tag, created_at, job_id);
+CREATE INDEX lro_job_tags_job ON lro_job_tags (job_id);
+
+CREATE FUNCTION lro_index_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lro_job_tags (owner, tag, created_at, job_id)
+    SELECT DISTINCT NEW.owner, t, NEW.created_at, NEW.id
+    FROM jsonb_array_elements_text(NEW.tags) t
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lro_jobs_tags AFTER INSERT ON lro_jobs
+FOR EACH ROW WHEN (NEW.tags IS NOT NULL) EXECUTE FUNCTION lro_index_tags();
+
+-- A batch: jobs submitted together (POST /batches). `unfinished` counts its jobs not yet
+-- terminal; the job verbs move it through the trigger below in the same transaction as
+-- the job's own change. The batch row's lock orders concurrent endings, so exactly one
+-- of them sees the count reach 0, and it writes the one `batch.completed` delivery
+-- (attached to that job, so it goes through the outbox like every webhook).
+CREATE TABLE lro_batches (
+    id text PRIMARY KEY,
+    owner text NOT NULL,
+    total integer NOT NULL,
+    unfinished integer NOT NULL,
+    callback_url text,
+    callback_target text,
+    created_at timestamptz NOT NULL,
+    finished_at timestamptz,
+    expires_at timestamptz,
+    idempotency_key text,
+    request_fingerprint text,
+    idempotency_expires_at timestamptz
+);
+
+CREATE UNIQUE INDEX lro_batches_idempotency ON lro_batches (owner, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE INDEX lro_batches_expiry ON lro_batches (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE INDEX lro_jobs_batch ON lro_jobs (batch_id, seq) WHERE batch_id IS NOT NULL;
+
+CREATE FUNCTION lro_batch_progress() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    b lro_batches%ROWTYPE;
+BEGIN
+    IF NEW.status IN ('completed', 'failed', 'cancelled') THEN
+        UPDATE lro_batches
+        SET unfinished = unfinished - 1,
+            finished_at = CASE WHEN unfinished = 1 THEN NEW.updated_at END,
+            expires_at = CASE WHEN unfinished = 1 THEN NEW.expires_at END
+        WHERE id = NEW.batch_id
+        RETURNING * INTO b;
+        IF FOUND AND b.unfinished = 0 AND b.callback_url IS NOT NULL THEN
+            INSERT INTO lro_deliveries (id, job_id, event_type, url, event_at,
+                                        next_attempt_at, created_at, target)
+            VALUES ('msg_' || replace(gen_random_uuid()::text, '-', ''), NEW.id,
+                    'batch.completed', b.callback_url, NEW.updated_at, NEW.updated_at,
+                    NEW.updated_at, coalesce(b.callback_target, ''));
+        END IF;
+    ELSE
+        -- A job that runs again after it ended (a retry, HTTP-CONTRACT §14).
+        UPDATE lro_batches SET unfinished = unfinished + 1, finished_at = NULL,
+                               expires_at = NULL
+        WHERE id = NEW.batch_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lro_jobs_batch AFTER UPDATE OF status ON lro_jobs
+FOR EACH ROW WHEN (
+    NEW.batch_id IS NOT NULL
+    AND (OLD.status IN ('queued', 'processing')) <> (NEW.status IN ('queued', 'processing'))
+) EXECUTE FUNCTION lro_batch_progress();
