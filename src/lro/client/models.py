@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 """A job in one of these states never changes again (except to expire)."""
@@ -59,6 +59,11 @@ class JobResource(BaseModel):
     result: Any = None
     """The inline JSON result of a completed job; None when the result is a file."""
     error: JobErrorInfo | None = None
+    tags: list[str] = Field(default_factory=list)
+    """The job's tags (HTTP-CONTRACT §15)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    batch_id: str | None = None
+    """The batch the job was submitted in, if any."""
 
     @property
     def is_terminal(self) -> bool:
