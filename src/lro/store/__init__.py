@@ -9,6 +9,8 @@ from __future__ import annotations
 from lro.store.base import Store
 from lro.store.rules import worker_lost_error
 from lro.store.types import (
+    Batch,
+    BatchInserted,
     CancelOutcome,
     CancelResult,
     ClaimParams,
@@ -17,6 +19,7 @@ from lro.store.types import (
     JobCount,
     JobEvent,
     Listener,
+    NewBatch,
     RescueParams,
     SweepParams,
 )
@@ -38,6 +41,8 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
 
 
 __all__ = [
+    "Batch",
+    "BatchInserted",
     "CancelOutcome",
     "CancelResult",
     "ClaimParams",
@@ -46,6 +51,7 @@ __all__ = [
     "JobCount",
     "JobEvent",
     "Listener",
+    "NewBatch",
     "RescueParams",
     "Store",
     "SweepParams",

@@ -72,9 +72,11 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Blobs, Handoffs, Outbox, Quotas
+from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
+    Batch,
+    BatchInserted,
     BlobInfo,
     CancelOutcome,
     CancelResult,
@@ -85,6 +87,7 @@ from lro.store.types import (
     JobCount,
     JobEvent,
     Listener,
+    NewBatch,
     RescueParams,
     SweepParams,
 )
@@ -117,6 +120,10 @@ class Store(Protocol):
     @property
     def blobs(self) -> Blobs:
         """Result files stored in the database, in chunks (see Blobs)."""
+
+    @property
+    def batches(self) -> Batches | None:
+        """Jobs submitted together (see Batches); None where the backend has none."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -359,6 +366,9 @@ class Store(Protocol):
 
 __all__ = [
     "WORKER_LOST_TYPE",
+    "Batch",
+    "BatchInserted",
+    "Batches",
     "BlobInfo",
     "Blobs",
     "CancelOutcome",
@@ -371,6 +381,7 @@ __all__ = [
     "JobCount",
     "JobEvent",
     "Listener",
+    "NewBatch",
     "Outbox",
     "Quotas",
     "RescueParams",

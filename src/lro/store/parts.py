@@ -1,6 +1,6 @@
 """The protocols of a store's parts: the webhook outbox, the abuse-limit counters, result
-blobs and (where a backend has it) direct hand-off. `Store` exposes each as a property,
-on the same database and connections as the jobs.
+blobs and (where a backend has them) direct hand-off and batches. `Store` exposes each as
+a property, on the same database and connections as the jobs.
 
 Like `Store`'s verbs, each method says what it writes, so a new backend can implement it
 from these docstrings alone.
@@ -14,7 +14,14 @@ from typing import Protocol
 
 from lro.deliveries import AttemptRecord, Delivery
 from lro.models import Job
-from lro.store.types import BlobInfo, ClaimParams, HandoffSubscription
+from lro.store.types import (
+    Batch,
+    BatchInserted,
+    BlobInfo,
+    ClaimParams,
+    HandoffSubscription,
+    NewBatch,
+)
 
 
 class Outbox(Protocol):
@@ -169,3 +176,45 @@ class Handoffs(Protocol):
     async def orphaned(self, worker_id: str, known_tokens: Sequence[str]) -> list[Job]:
         """Jobs leased to the worker under tokens it does not hold (lost hand-offs).
         Writes nothing."""
+
+
+class Batches(Protocol):
+    """Batches of jobs submitted together (HTTP-CONTRACT §17). A store without them has
+    `batches = None`, and the API answers their routes with a 501 problem.
+
+    Rows: one batch row `(id, owner, total, unfinished, callback_url, callback_target,
+    created_at, finished_at, expires_at, idempotency_key, request_fingerprint,
+    idempotency_expires_at)`, and each of its jobs carries `batch_id`. Whenever one of
+    its jobs becomes terminal, by whichever verb, the same transaction decrements
+    `unfinished`; the change that brings it to 0 sets `finished_at = the job's
+    updated_at`, `expires_at = the job's expires_at` and, when the batch has a
+    `callback_url`, writes one delivery `(event_type = "batch.completed", job_id = that
+    job, url = the batch's callback_url, target = its callback_target or "")`, sent
+    through the outbox like every webhook (its payload is the batch resource). A job
+    that becomes active again (a retry) increments it and clears both times. (SQL
+    backends do this with triggers on the job row; see their schema.sql.)
+    """
+
+    async def insert_batch(self, batch: NewBatch, now: datetime) -> BatchInserted:
+        """Insert the batch row and every job, in one transaction: all or nothing.
+
+        Writes: the batch row (`total = unfinished = len(jobs)`, `created_at = now`);
+        per job what `Store.insert_jobs` writes for a created job (never a hand-off).
+
+        Idempotency as `Store.insert_jobs`, on the batch's (owner, key): a live key with
+        the same fingerprint writes nothing and answers the existing batch and jobs
+        (`created=False`); another fingerprint raises KeyReused; a stale key (its window
+        passed, or the batch expired) is released and taken by the new batch. Concurrent
+        duplicates make one batch (a unique index decides)."""
+
+    async def get_batch(self, batch_id: str) -> Batch | None:
+        """The batch with its counts, whoever owns it; None when there is none. Writes
+        nothing."""
+
+    async def batch_jobs(self, batch_id: str) -> list[Job]:
+        """The batch's jobs still stored, in the order they were submitted. Writes
+        nothing."""
+
+    async def sweep_batches(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` batch rows whose `expires_at <= now` (their last job's
+        retention), and return how many. Their jobs go by `Store.sweep` as usual."""

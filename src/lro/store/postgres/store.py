@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from lro.store.postgres.batches import PostgresBatches
 from lro.store.postgres.blobs import PostgresBlobs
 from lro.store.postgres.connection import Database, split_url
 from lro.store.postgres.handoff import PostgresHandoffs
@@ -54,6 +55,7 @@ class PostgresStore(PostgresJobs):
         self.outbox = PostgresOutbox(self.db)
         self.quotas = PostgresQuotas(self.db)
         self.blobs = PostgresBlobs(self.db)
+        self.batches = PostgresBatches(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

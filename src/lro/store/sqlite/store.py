@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lro.store.sqlite.batches import SQLiteBatches
 from lro.store.sqlite.blobs import SQLiteBlobs
 from lro.store.sqlite.connection import Database
 from lro.store.sqlite.jobs import SQLiteJobs
@@ -41,6 +42,7 @@ class SQLiteStore(SQLiteJobs):
         self.outbox = SQLiteOutbox(self.db)
         self.quotas = SQLiteQuotas(self.db)
         self.blobs = SQLiteBlobs(self.db)
+        self.batches = SQLiteBatches(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

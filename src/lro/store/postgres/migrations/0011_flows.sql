@@ -63,7 +63,9 @@ CREATE INDEX lro_jobs_batch ON lro_jobs (batch_id, seq) WHERE batch_id IS NOT NU
 
 CREATE FUNCTION lro_batch_progress() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    b lro_batches%ROWTYPE;
+    left_ integer;
+    b_url text;
+    b_target text;
 BEGIN
     IF NEW.status IN ('completed', 'failed', 'cancelled') THEN
         UPDATE lro_batches
@@ -71,13 +73,13 @@ BEGIN
             finished_at = CASE WHEN unfinished = 1 THEN NEW.updated_at END,
             expires_at = CASE WHEN unfinished = 1 THEN NEW.expires_at END
         WHERE id = NEW.batch_id
-        RETURNING * INTO b;
-        IF FOUND AND b.unfinished = 0 AND b.callback_url IS NOT NULL THEN
+        RETURNING unfinished, callback_url, callback_target INTO left_, b_url, b_target;
+        IF FOUND AND left_ = 0 AND b_url IS NOT NULL THEN
             INSERT INTO lro_deliveries (id, job_id, event_type, url, event_at,
                                         next_attempt_at, created_at, target)
             VALUES ('msg_' || replace(gen_random_uuid()::text, '-', ''), NEW.id,
-                    'batch.completed', b.callback_url, NEW.updated_at, NEW.updated_at,
-                    NEW.updated_at, coalesce(b.callback_target, ''));
+                    'batch.completed', b_url, NEW.updated_at, NEW.updated_at,
+                    NEW.updated_at, coalesce(b_target, ''));
         END IF;
     ELSE
         -- A job that runs again after it ended (a retry, HTTP-CONTRACT §14).
