@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lro.batches import BatchItem, BatchRequest, submit_batch
 from lro.config import Settings
 from lro.estimates import Estimator
 from lro.events import ChangeHub
@@ -16,7 +17,7 @@ from lro.models import Job
 from lro.operations import Handler, Operation, make_operation
 from lro.results import ResultStore, open_result_store
 from lro.retry import RetryPolicy
-from lro.store import Store, open_store
+from lro.store import BatchInserted, Store, open_store
 from lro.submission import SubmitRequest, submit_jobs
 
 if TYPE_CHECKING:
@@ -322,6 +323,27 @@ class LRO:
             ]
         )
         return inserted
+
+    async def submit_batch(
+        self,
+        jobs: Sequence[BatchItem | Mapping[str, Any]],
+        *,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        owner: str = "",
+    ) -> BatchInserted:
+        """Submit up to 1,000 jobs as one batch, in one transaction (HTTP-CONTRACT §17).
+        Each job is a `BatchItem` or a mapping `{"operation", "params", "priority"?,
+        "tags"?, "metadata"?, "ref"?}`. All are validated first: one bad job stores
+        nothing (Unprocessable, whose `errors` point at it: `/jobs/2/params/rows`).
+        `callback_url` gets one `batch.completed` webhook when the last job ends. Returns
+        the batch (counts, progress) and its jobs in order."""
+        await self.start()
+        items = [j if isinstance(j, BatchItem) else BatchItem.from_json(j) for j in jobs]
+        request = BatchRequest(
+            items=items, owner=owner, callback_url=callback_url, idempotency_key=idempotency_key
+        )
+        return await submit_batch(self, request)
 
     async def submit_many(self, requests: Sequence[SubmitRequest]) -> list[Job]:
         """Enqueue a batch in one transaction; all are validated before any is stored."""

@@ -13,6 +13,7 @@
     │   ├── Unprocessable            422  validation, unknown operation, bad callback_url
     │   │   └── IdempotencyMismatch  422  same key, different request
     │   ├── TooManyRequests          429  a principal's rate or concurrency limit
+    │   ├── NotSupported             501  a feature this store backend does not have
     │   └── ServiceUnavailable       503  store unreachable, shutting down, overloaded
     ├── StoreUnavailable             the store cannot be reached (maps to 503)
     ├── SchemaTooNew                 the database was migrated by a newer lro
@@ -117,6 +118,13 @@ class IdempotencyMismatch(Unprocessable):
 
 class TooManyRequests(ProblemError):
     status, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class NotSupported(ProblemError):
+    """HTTP-CONTRACT §19: the store backend cannot do this (batches on a store without
+    them), said plainly rather than pretended."""
+
+    status, slug, title = 501, "not-supported", "Not supported by this server's store"
 
 
 class ServiceUnavailable(ProblemError):

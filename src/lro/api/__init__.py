@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends, Request
 
 from lro.api.auth import auth_dependencies, document_auth
+from lro.api.batches import add_batch_routes
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
@@ -50,6 +51,7 @@ class LroRouter(APIRouter):
         add_stats_routes(self._secured, lro)
         add_stream_routes(self._secured, lro)
         add_delivery_routes(self._secured, lro)
+        add_batch_routes(self._secured, lro)
         document_auth(self._secured, lro)
         self.include_router(self._secured)
         # A signed link is its own credential: no Authorization header.
