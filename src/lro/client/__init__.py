@@ -33,7 +33,14 @@ from lro.client.errors import (
     Unprocessable,
     WaitTimeout,
 )
-from lro.client.models import TERMINAL_STATUSES, JobErrorInfo, JobEvent, JobPage, JobResource
+from lro.client.models import (
+    TERMINAL_STATUSES,
+    BatchResource,
+    JobErrorInfo,
+    JobEvent,
+    JobPage,
+    JobResource,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -41,6 +48,7 @@ __all__ = [
     "AsyncClient",
     "Backoff",
     "BadRequest",
+    "BatchResource",
     "Client",
     "ClientError",
     "Conflict",

@@ -93,3 +93,26 @@ class JobEvent:
     id: int
     event: str
     job: JobResource
+
+
+class BatchResource(BaseModel):
+    """A batch of jobs submitted together (HTTP-CONTRACT §17): counts per status, overall
+    progress and its jobs in request order. Terminal (`completed`) once every job ended,
+    whatever each one's outcome: `counts` tells."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    batch_id: str
+    status: str
+    """`queued` (no job started), `processing`, or `completed` (every job ended)."""
+    total: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+    progress_pct: float = 0.0
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    poll_url: str | None = None
+    jobs: list[JobResource] = Field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status == "completed"
