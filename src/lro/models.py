@@ -65,6 +65,10 @@ class Status(enum.StrEnum):
 
 
 TERMINAL: frozenset[Status] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+WAITING_RUN_AT = datetime(9999, 1, 1, tzinfo=UTC)
+"""The `run_at` of a job waiting on dependencies: not due, so no claim takes it, until
+the ending of its last dependency sets `run_at` to that moment."""
 ACTIVE: frozenset[Status] = frozenset({Status.QUEUED, Status.PROCESSING})
 
 
@@ -159,6 +163,12 @@ class Job:
     """The submit's `metadata` object (None when it gave none); never part of params."""
     batch_id: str | None = None
     """The batch it was submitted in (`POST /batches`), if any."""
+    depends_on: tuple[str, ...] = ()
+    """Jobs that must end before this one runs (HTTP-CONTRACT §17)."""
+    waiting_on: tuple[str, ...] = ()
+    """Those of `depends_on` that have not ended yet; the job stays queued while any is."""
+    dependency_policy: str | None = None
+    """`always`: run even when a dependency failed or was cancelled."""
 
     @property
     def is_terminal(self) -> bool:
@@ -191,6 +201,9 @@ class NewJob:
     tags: tuple[str, ...] = ()
     metadata: JSON = None
     batch_id: str | None = None
+    depends_on: tuple[str, ...] = ()
+    """Ids of existing jobs (or of jobs earlier in the same insert); see `Job`."""
+    dependency_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

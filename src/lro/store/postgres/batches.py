@@ -13,6 +13,7 @@ from lro.store.postgres.connection import Database, run
 from lro.store.postgres.insert import Q as INSERT_Q
 from lro.store.postgres.insert import insert_params
 from lro.store.postgres.rows import PACKAGE, STATUS, Conn, Record, change_of, job_from_record
+from lro.store.postgres.settle import settle_dependencies
 from lro.store.sql import load_numbered
 from lro.store.types import Batch, BatchInserted, NewBatch
 
@@ -89,8 +90,11 @@ class PostgresBatches:
             params["may_hand_off"] = False  # a batch is queued, and claimed in batches
             rows = await run(conn, INSERT_Q["insert_jobs"], **params)
             jobs = {r["id"]: job_from_record(r) for r in rows}
+            await settle_dependencies(conn, batch.jobs, now)
             stored = await _read(conn, batch.id)
             assert stored is not None
+            if any(j.depends_on for j in batch.jobs):
+                return BatchInserted(stored[0], stored[1], True)
             return BatchInserted(stored[0], [jobs[j.id] for j in batch.jobs], True)
 
         result = await self._db.tx(tx)

@@ -70,6 +70,9 @@ def job_from_record(r: Record) -> Job:
         tags=_tags(loads(r["tags"])),
         metadata=loads(r["metadata"]),
         batch_id=r["batch_id"],
+        depends_on=_tags(loads(r["depends_on"])),
+        waiting_on=_tags(loads(r["waiting_on"])),
+        dependency_policy=r["dependency_policy"],
     )
 
 
@@ -118,6 +121,9 @@ def job_from_json(d: dict[str, Any]) -> Job:
         tags=_tags(d.get("tags")),
         metadata=d.get("metadata"),
         batch_id=d.get("batch_id"),
+        depends_on=_tags(d.get("depends_on")),
+        waiting_on=_tags(d.get("waiting_on")),
+        dependency_policy=d.get("dependency_policy"),
     )
 
 

@@ -37,6 +37,17 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.lro_index_dependencies() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO lro_job_dependencies (dependency_id, job_id)
+    SELECT DISTINCT d, NEW.id FROM jsonb_array_elements_text(NEW.depends_on) d
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.lro_index_tags() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -101,6 +112,61 @@ BEGIN
                 NEW.callback_url, NEW.updated_at, NEW.updated_at, NEW.updated_at,
                 coalesce(NEW.callback_target, ''));
     END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.lro_release_dependents() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    origin text := coalesce(current_setting('lro.origin', true), '');
+BEGIN
+    PERFORM set_config('lro.origin', '', true);
+    IF NEW.status IN ('failed', 'cancelled') THEN
+        WITH doomed AS (
+            UPDATE lro_jobs j
+            SET status = 'failed',
+                error = jsonb_build_object(
+                    'type', 'https://lro.dev/problems/dependency-failed',
+                    'title', 'A job this one depends on did not complete',
+                    'detail', 'Dependency ' || NEW.id || ' ended ' || NEW.status
+                              || ', so this job did not run.',
+                    'code', 'dependency_failed',
+                    'retryable', false,
+                    'attempts', j.attempt),
+                finished_at = NEW.updated_at,
+                updated_at = NEW.updated_at,
+                expires_at = NEW.expires_at,
+                waiting_on = NULL,
+                version = j.version + 1
+            FROM lro_job_dependencies e
+            WHERE e.dependency_id = NEW.id AND j.id = e.job_id
+              AND j.status = 'queued' AND j.waiting_on IS NOT NULL
+              AND j.dependency_policy IS DISTINCT FROM 'always'
+            RETURNING j.*
+        )
+        INSERT INTO lro_events (job_id, version, kind, status, progress_pct, step, attempt, at)
+        SELECT id, version, 'failed', 'failed', progress_pct, step, attempt, NEW.updated_at
+        FROM doomed;
+    END IF;
+    WITH released AS (
+        UPDATE lro_jobs j
+        SET waiting_on = nullif(j.waiting_on - NEW.id, '[]'::jsonb),
+            run_at = CASE WHEN j.waiting_on - NEW.id = '[]'::jsonb
+                          THEN NEW.updated_at ELSE j.run_at END,
+            updated_at = NEW.updated_at,
+            version = j.version + 1
+        FROM lro_job_dependencies e
+        WHERE e.dependency_id = NEW.id AND j.id = e.job_id
+          AND j.status = 'queued' AND j.waiting_on ? NEW.id
+          AND (NEW.status = 'completed' OR j.dependency_policy = 'always')
+        RETURNING j.*
+    )
+    INSERT INTO lro_events (job_id, version, kind, status, progress_pct, step, attempt, at)
+    SELECT id, version, 'progress', status, progress_pct, step, attempt, NEW.updated_at
+    FROM released;
+    PERFORM set_config('lro.origin', origin, true);
     RETURN NULL;
 END
 $$;
@@ -174,6 +240,11 @@ CREATE TABLE public.lro_idle_workers (
     parked_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_job_dependencies (
+    dependency_id text NOT NULL,
+    job_id text NOT NULL
+);
+
 CREATE TABLE public.lro_job_tags (
     owner text NOT NULL,
     tag text NOT NULL,
@@ -218,6 +289,9 @@ CREATE TABLE public.lro_jobs (
     tags jsonb,
     metadata jsonb,
     batch_id text,
+    depends_on jsonb,
+    waiting_on jsonb,
+    dependency_policy text,
     CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 )
 WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');
@@ -282,6 +356,9 @@ ALTER TABLE ONLY public.lro_events
 ALTER TABLE ONLY public.lro_idle_workers
     ADD CONSTRAINT lro_idle_workers_pkey PRIMARY KEY (worker_id);
 
+ALTER TABLE ONLY public.lro_job_dependencies
+    ADD CONSTRAINT lro_job_dependencies_pkey PRIMARY KEY (dependency_id, job_id);
+
 ALTER TABLE ONLY public.lro_job_tags
     ADD CONSTRAINT lro_job_tags_pkey PRIMARY KEY (owner, tag, created_at, job_id);
 
@@ -314,6 +391,8 @@ CREATE INDEX lro_deliveries_due ON public.lro_deliveries USING btree (next_attem
 
 CREATE INDEX lro_deliveries_job ON public.lro_deliveries USING btree (job_id);
 
+CREATE INDEX lro_job_dependencies_job ON public.lro_job_dependencies USING btree (job_id);
+
 CREATE INDEX lro_job_tags_all ON public.lro_job_tags USING btree (tag, created_at, job_id);
 
 CREATE INDEX lro_job_tags_job ON public.lro_job_tags USING btree (job_id);
@@ -344,6 +423,10 @@ CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING N
 
 CREATE TRIGGER lro_jobs_batch AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.batch_id IS NOT NULL) AND ((old.status = ANY (ARRAY['queued'::text, 'processing'::text])) <> (new.status = ANY (ARRAY['queued'::text, 'processing'::text]))))) EXECUTE FUNCTION public.lro_batch_progress();
 
+CREATE TRIGGER lro_jobs_dependencies AFTER INSERT ON public.lro_jobs FOR EACH ROW WHEN ((new.depends_on IS NOT NULL)) EXECUTE FUNCTION public.lro_index_dependencies();
+
+CREATE TRIGGER lro_jobs_dependents AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION public.lro_release_dependents();
+
 CREATE TRIGGER lro_jobs_outbox AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((new.status IS DISTINCT FROM old.status) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])) AND (new.callback_url IS NOT NULL))) EXECUTE FUNCTION public.lro_outbox();
 
 CREATE TRIGGER lro_jobs_outbox_progress AFTER UPDATE OF version ON public.lro_jobs FOR EACH ROW WHEN ((new.callback_progress AND (new.callback_url IS NOT NULL) AND (new.status = 'processing'::text) AND (old.status = 'processing'::text) AND ((new.progress_pct IS DISTINCT FROM old.progress_pct) OR (new.step IS DISTINCT FROM old.step)))) EXECUTE FUNCTION public.lro_outbox_progress();
@@ -355,6 +438,9 @@ ALTER TABLE ONLY public.lro_deliveries
 
 ALTER TABLE ONLY public.lro_delivery_attempts
     ADD CONSTRAINT lro_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.lro_deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.lro_job_dependencies
+    ADD CONSTRAINT lro_job_dependencies_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.lro_job_tags
     ADD CONSTRAINT lro_job_tags_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.lro_jobs(id) ON DELETE CASCADE;

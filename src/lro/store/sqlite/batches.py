@@ -22,6 +22,7 @@ from lro.store.sqlite.rows import (
     opt_time,
     to_us,
 )
+from lro.store.sqlite.settle import settle_dependencies
 from lro.store.types import Batch, BatchInserted, JobChange, NewBatch
 
 Q = load_queries(PACKAGE, "batches.sql", "jobs.sql", "rows.sql", "search.sql")
@@ -106,9 +107,12 @@ class SQLiteBatches:
                 values, job = new_job_params(new, now_us)
                 conn.execute(Q["insert_job"], values)
                 jobs.append(job)
+            if any(new.depends_on for new in batch.jobs):
+                settle_dependencies(conn, batch.jobs, now_us)
+                jobs = _jobs(conn, batch.id)
             stored = _read_batch(conn, batch.id)
             assert stored is not None
-            changes = [JobChange(j.id, 1, Status.QUEUED) for j in jobs]
+            changes = [JobChange(j.id, j.version, j.status) for j in jobs]
             return BatchInserted(stored, jobs, True), changes
 
         return await self._db.write(tx)

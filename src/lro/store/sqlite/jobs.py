@@ -53,6 +53,7 @@ from lro.store.sqlite.rows import (
     to_json,
     to_us,
 )
+from lro.store.sqlite.settle import settle_dependencies
 from lro.store.types import (
     CancelOutcome,
     CancelResult,
@@ -68,6 +69,24 @@ from lro.store.types import (
 Q = load_queries(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
 
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in jobs.sql)
+
+
+def _with_dependencies(
+    conn: sqlite3.Connection, jobs: Sequence[NewJob], out: list[Inserted], now_us: int
+) -> list[Inserted]:
+    """Settle the created jobs that have dependencies (they wait, or fail at once), and
+    answer with each such job as it is now stored."""
+    created = [new for new, i in zip(jobs, out, strict=True) if i.created and new.depends_on]
+    settle_dependencies(conn, created, now_us)
+    ids = {new.id for new in created}
+    fresh: list[Inserted] = []
+    for i in out:
+        if i.created and i.job.id in ids:
+            job = job_from_row(job_row(conn.execute(Q["get_job"], {"id": i.job.id})))
+            fresh.append(Inserted(job, created=True, accepted=job))
+        else:
+            fresh.append(i)
+    return fresh
 
 
 def _claim_order(row: Row) -> tuple[int, int, int]:
@@ -110,6 +129,9 @@ class SQLiteJobs:
                 conn.execute(Q["insert_job"], values)
                 out.append(Inserted(job, created=True, accepted=job))
                 changes.append(JobChange(job.id, 1, Status.QUEUED))
+            if any(new.depends_on for new in jobs):
+                out = _with_dependencies(conn, jobs, out, now_us)
+                changes = [change_of(i.job) for i in out if i.created]
             return out, changes
 
         return await self._db.write(tx)

@@ -75,6 +75,9 @@ _JOB_FIELDS = [
     "tags",
     "metadata",
     "batch_id",
+    "depends_on",
+    "waiting_on",
+    "dependency_policy",
 ]
 if [f.name for f in dataclasses.fields(Job)] != _JOB_FIELDS:  # pragma: no cover
     raise ImportError("lro.models.Job fields changed: update lro.store.sqlite.rows")
@@ -168,6 +171,9 @@ def job_from_row(row: Row) -> Job:
         () if r.tags is None else tuple(json.loads(r.tags)),
         None if r.metadata is None else json.loads(r.metadata),
         r.batch_id,
+        () if r.depends_on is None else tuple(json.loads(r.depends_on)),
+        () if r.waiting_on is None else tuple(json.loads(r.waiting_on)),
+        r.dependency_policy,
     )
 
 
@@ -201,6 +207,8 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         "tags": to_json(list(new.tags)) if new.tags else None,
         "metadata": None if new.metadata is None else to_json(new.metadata),
         "batch_id": new.batch_id,
+        "depends_on": to_json(list(new.depends_on)) if new.depends_on else None,
+        "dependency_policy": new.dependency_policy,
     }
     created = from_us(now_us)
     job = Job(
@@ -229,6 +237,8 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         tags=tuple(new.tags),
         metadata=new.metadata,
         batch_id=new.batch_id,
+        depends_on=tuple(new.depends_on),
+        dependency_policy=new.dependency_policy,
     )
     return values, job
 

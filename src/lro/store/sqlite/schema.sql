@@ -39,7 +39,7 @@ CREATE TABLE jobs (
     lease_token TEXT,
     lease_expires_at INTEGER,
     worker_id TEXT
-, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, tags TEXT, metadata TEXT, batch_id TEXT);
+, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, tags TEXT, metadata TEXT, batch_id TEXT, depends_on TEXT, waiting_on TEXT, dependency_policy TEXT);
 
 CREATE INDEX jobs_claim ON jobs (priority DESC, run_at) WHERE status = 'queued';
 
@@ -190,6 +190,64 @@ BEGIN
     WHERE id = new.batch_id;
 END;
 
+CREATE TRIGGER jobs_dependencies_insert AFTER INSERT ON jobs
+WHEN new.depends_on IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO job_dependencies (dependency_id, job_id)
+    SELECT value, new.id FROM json_each(new.depends_on);
+END;
+
+CREATE TRIGGER jobs_dependencies_delete AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM job_dependencies WHERE dependency_id = old.id;
+    DELETE FROM job_dependencies WHERE job_id = old.id;
+END;
+
+CREATE TRIGGER jobs_dependencies_release AFTER UPDATE OF status ON jobs
+WHEN old.status IN ('queued', 'processing')
+     AND new.status IN ('completed', 'failed', 'cancelled')
+BEGIN
+    UPDATE jobs
+    SET status = 'failed',
+        error = json_object(
+            'type', 'https://lro.dev/problems/dependency-failed',
+            'title', 'A job this one depends on did not complete',
+            'detail', 'Dependency ' || new.id || ' ended ' || new.status
+                      || ', so this job did not run.',
+            'code', 'dependency_failed',
+            'retryable', json('false'),
+            'attempts', attempt),
+        finished_at = new.updated_at,
+        updated_at = new.updated_at,
+        expires_at = new.expires_at,
+        waiting_on = NULL,
+        version = version + 1
+    WHERE new.status IN ('failed', 'cancelled')
+      AND id IN (SELECT job_id FROM job_dependencies WHERE dependency_id = new.id)
+      AND status = 'queued'
+      AND waiting_on IS NOT NULL
+      AND dependency_policy IS NOT 'always';
+    UPDATE jobs
+    SET waiting_on = CASE
+            WHEN (SELECT count(*) FROM json_each(jobs.waiting_on) WHERE value <> new.id) = 0
+            THEN NULL
+            ELSE (SELECT json_group_array(value) FROM json_each(jobs.waiting_on)
+                  WHERE value <> new.id)
+        END,
+        run_at = CASE
+            WHEN (SELECT count(*) FROM json_each(jobs.waiting_on) WHERE value <> new.id) = 0
+            THEN new.updated_at
+            ELSE run_at
+        END,
+        updated_at = new.updated_at,
+        version = version + 1
+    WHERE id IN (SELECT job_id FROM job_dependencies WHERE dependency_id = new.id)
+      AND status = 'queued'
+      AND waiting_on IS NOT NULL
+      AND EXISTS (SELECT 1 FROM json_each(jobs.waiting_on) WHERE value = new.id)
+      AND (new.status = 'completed' OR dependency_policy = 'always');
+END;
+
 CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -301,3 +359,11 @@ CREATE UNIQUE INDEX batches_idempotency ON batches (owner, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
 CREATE INDEX batches_expiry ON batches (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE job_dependencies (
+    dependency_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (dependency_id, job_id)
+) WITHOUT ROWID;
+
+CREATE INDEX job_dependencies_job ON job_dependencies (job_id);

@@ -96,3 +96,101 @@ FOR EACH ROW WHEN (
     NEW.batch_id IS NOT NULL
     AND (OLD.status IN ('queued', 'processing')) <> (NEW.status IN ('queued', 'processing'))
 ) EXECUTE FUNCTION lro_batch_progress();
+
+-- Dependencies (HTTP-CONTRACT §17). `depends_on` is the JSON array of job ids a job
+-- needs, `waiting_on` those of them not yet ended (NULL once none is left), and
+-- `dependency_policy` 'always' when the job runs whatever its dependencies' outcome.
+-- A waiting job is a job not yet due: its `run_at` is far in the future (9999-01-01),
+-- so the claim leaves it alone as it leaves a delayed job, and holds no worker slot.
+-- `lro_job_dependencies` holds one edge per (dependency, dependent), so the ending of a
+-- job finds its dependents by key, not by a scan.
+ALTER TABLE lro_jobs ADD COLUMN depends_on jsonb;
+ALTER TABLE lro_jobs ADD COLUMN waiting_on jsonb;
+ALTER TABLE lro_jobs ADD COLUMN dependency_policy text;
+
+CREATE TABLE lro_job_dependencies (
+    dependency_id text NOT NULL,
+    job_id text NOT NULL REFERENCES lro_jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (dependency_id, job_id)
+);
+
+CREATE INDEX lro_job_dependencies_job ON lro_job_dependencies (job_id);
+
+CREATE FUNCTION lro_index_dependencies() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lro_job_dependencies (dependency_id, job_id)
+    SELECT DISTINCT d, NEW.id FROM jsonb_array_elements_text(NEW.depends_on) d
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lro_jobs_dependencies AFTER INSERT ON lro_jobs
+FOR EACH ROW WHEN (NEW.depends_on IS NOT NULL) EXECUTE FUNCTION lro_index_dependencies();
+
+-- A job ended: its waiting dependents stop waiting on it, in the same transaction as the
+-- ending, whichever verb ended it. A completed dependency (or any ending, for a dependent
+-- with policy 'always') is taken off `waiting_on`; the last one makes the job due now. A
+-- failed or cancelled one fails the others with code dependency_failed (their expiry is
+-- the ending job's: the same retention); their own endings fire this trigger again, so
+-- the failure reaches every job downstream. Each change is version + 1 with its event,
+-- like every change of a job. The events' NOTIFY carries no origin, so this process's
+-- own listeners hear of them too (the verb that ended the job does not know of them).
+CREATE FUNCTION lro_release_dependents() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    origin text := coalesce(current_setting('lro.origin', true), '');
+BEGIN
+    PERFORM set_config('lro.origin', '', true);
+    IF NEW.status IN ('failed', 'cancelled') THEN
+        WITH doomed AS (
+            UPDATE lro_jobs j
+            SET status = 'failed',
+                error = jsonb_build_object(
+                    'type', 'https://lro.dev/problems/dependency-failed',
+                    'title', 'A job this one depends on did not complete',
+                    'detail', 'Dependency ' || NEW.id || ' ended ' || NEW.status
+                              || ', so this job did not run.',
+                    'code', 'dependency_failed',
+                    'retryable', false,
+                    'attempts', j.attempt),
+                finished_at = NEW.updated_at,
+                updated_at = NEW.updated_at,
+                expires_at = NEW.expires_at,
+                waiting_on = NULL,
+                version = j.version + 1
+            FROM lro_job_dependencies e
+            WHERE e.dependency_id = NEW.id AND j.id = e.job_id
+              AND j.status = 'queued' AND j.waiting_on IS NOT NULL
+              AND j.dependency_policy IS DISTINCT FROM 'always'
+            RETURNING j.*
+        )
+        INSERT INTO lro_events (job_id, version, kind, status, progress_pct, step, attempt, at)
+        SELECT id, version, 'failed', 'failed', progress_pct, step, attempt, NEW.updated_at
+        FROM doomed;
+    END IF;
+    WITH released AS (
+        UPDATE lro_jobs j
+        SET waiting_on = nullif(j.waiting_on - NEW.id, '[]'::jsonb),
+            run_at = CASE WHEN j.waiting_on - NEW.id = '[]'::jsonb
+                          THEN NEW.updated_at ELSE j.run_at END,
+            updated_at = NEW.updated_at,
+            version = j.version + 1
+        FROM lro_job_dependencies e
+        WHERE e.dependency_id = NEW.id AND j.id = e.job_id
+          AND j.status = 'queued' AND j.waiting_on ? NEW.id
+          AND (NEW.status = 'completed' OR j.dependency_policy = 'always')
+        RETURNING j.*
+    )
+    INSERT INTO lro_events (job_id, version, kind, status, progress_pct, step, attempt, at)
+    SELECT id, version, 'progress', status, progress_pct, step, attempt, NEW.updated_at
+    FROM released;
+    PERFORM set_config('lro.origin', origin, true);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER lro_jobs_dependents AFTER UPDATE OF status ON lro_jobs
+FOR EACH ROW WHEN (
+    OLD.status IN ('queued', 'processing')
+    AND NEW.status IN ('completed', 'failed', 'cancelled')
+) EXECUTE FUNCTION lro_release_dependents();

@@ -91,3 +91,86 @@ BEGIN
     UPDATE batches SET unfinished = unfinished + 1, finished_at = NULL, expires_at = NULL
     WHERE id = new.batch_id;
 END;
+
+-- Dependencies (HTTP-CONTRACT §17). `depends_on` is the JSON array of job ids a job
+-- needs, `waiting_on` those of them not yet ended (NULL once none is left), and
+-- `dependency_policy` 'always' when the job runs whatever its dependencies' outcome.
+-- A waiting job is a job not yet due: its `run_at` is far in the future (9999-01-01),
+-- so the claim leaves it alone as it leaves a delayed job, and holds no worker slot.
+-- `job_dependencies` holds one edge per (dependency, dependent), so the ending of a job
+-- finds its dependents by key, not by a scan.
+ALTER TABLE jobs ADD COLUMN depends_on TEXT;
+ALTER TABLE jobs ADD COLUMN waiting_on TEXT;
+ALTER TABLE jobs ADD COLUMN dependency_policy TEXT;
+
+CREATE TABLE job_dependencies (
+    dependency_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (dependency_id, job_id)
+) WITHOUT ROWID;
+
+CREATE INDEX job_dependencies_job ON job_dependencies (job_id);
+
+CREATE TRIGGER jobs_dependencies_insert AFTER INSERT ON jobs
+WHEN new.depends_on IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO job_dependencies (dependency_id, job_id)
+    SELECT value, new.id FROM json_each(new.depends_on);
+END;
+
+CREATE TRIGGER jobs_dependencies_delete AFTER DELETE ON jobs
+BEGIN
+    DELETE FROM job_dependencies WHERE dependency_id = old.id;
+    DELETE FROM job_dependencies WHERE job_id = old.id;
+END;
+
+-- A job ended: its waiting dependents stop waiting on it, in the same transaction as the
+-- ending, whichever verb ended it. A completed dependency (or any ending, for a dependent
+-- with policy 'always') is taken off `waiting_on`; the last one makes the job due now.
+-- A failed or cancelled one fails the others with code dependency_failed (and their
+-- expiry is the ending job's: the same retention); their own endings fire this trigger
+-- again (recursive triggers are on), so the failure reaches every job downstream.
+CREATE TRIGGER jobs_dependencies_release AFTER UPDATE OF status ON jobs
+WHEN old.status IN ('queued', 'processing')
+     AND new.status IN ('completed', 'failed', 'cancelled')
+BEGIN
+    UPDATE jobs
+    SET status = 'failed',
+        error = json_object(
+            'type', 'https://lro.dev/problems/dependency-failed',
+            'title', 'A job this one depends on did not complete',
+            'detail', 'Dependency ' || new.id || ' ended ' || new.status
+                      || ', so this job did not run.',
+            'code', 'dependency_failed',
+            'retryable', json('false'),
+            'attempts', attempt),
+        finished_at = new.updated_at,
+        updated_at = new.updated_at,
+        expires_at = new.expires_at,
+        waiting_on = NULL,
+        version = version + 1
+    WHERE new.status IN ('failed', 'cancelled')
+      AND id IN (SELECT job_id FROM job_dependencies WHERE dependency_id = new.id)
+      AND status = 'queued'
+      AND waiting_on IS NOT NULL
+      AND dependency_policy IS NOT 'always';
+    UPDATE jobs
+    SET waiting_on = CASE
+            WHEN (SELECT count(*) FROM json_each(jobs.waiting_on) WHERE value <> new.id) = 0
+            THEN NULL
+            ELSE (SELECT json_group_array(value) FROM json_each(jobs.waiting_on)
+                  WHERE value <> new.id)
+        END,
+        run_at = CASE
+            WHEN (SELECT count(*) FROM json_each(jobs.waiting_on) WHERE value <> new.id) = 0
+            THEN new.updated_at
+            ELSE run_at
+        END,
+        updated_at = new.updated_at,
+        version = version + 1
+    WHERE id IN (SELECT job_id FROM job_dependencies WHERE dependency_id = new.id)
+      AND status = 'queued'
+      AND waiting_on IS NOT NULL
+      AND EXISTS (SELECT 1 FROM json_each(jobs.waiting_on) WHERE value = new.id)
+      AND (new.status = 'completed' OR dependency_policy = 'always');
+END;

@@ -23,12 +23,12 @@ INSERT INTO jobs (
     id, operation, status, params, owner, priority, max_attempts, timeout_seconds, run_at,
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
     idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-    callback_target, tags, metadata, batch_id
+    callback_target, tags, metadata, batch_id, depends_on, dependency_policy
 ) VALUES (
     :id, :operation, 'queued', :params, :owner, :priority, :max_attempts, :timeout_seconds,
     :run_at, :now, :now, :estimated_duration_seconds, 1, :callback_url, :idempotency_key,
     :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target,
-    :tags, :metadata, :batch_id
+    :tags, :metadata, :batch_id, :depends_on, :dependency_policy
 )
 
 -- name: claim_jobs
