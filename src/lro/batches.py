@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from lro.dependencies import check_dependencies, check_policy
 from lro.errors import IdempotencyMismatch, KeyReused, NotSupported, Unprocessable
 from lro.labels import check_metadata, check_tags
 from lro.models import JSON, NewJob, utcnow
@@ -123,7 +124,7 @@ async def submit_batch(lro: Runtime, request: BatchRequest) -> BatchInserted:
     batch_id = str(uuid.uuid4())
     errors: list[dict[str, Any]] = []
     jobs: list[NewJob] = []
-    refs: set[str] = set()
+    refs: dict[str, str] = {}
     estimates: dict[str, float | None] = {}
     for i, item in enumerate(items):
         at = f"/jobs/{i}"
@@ -154,27 +155,36 @@ async def submit_batch(lro: Runtime, request: BatchRequest) -> BatchInserted:
             or abs(priority) > MAX_PRIORITY
         ):
             errors.append({"pointer": f"{at}/priority", "detail": "an integer, higher runs first"})
+        job_id = str(uuid.uuid4())
+        ref_ok = True
         if item.ref is not None:
             if not isinstance(item.ref, str) or not 1 <= len(item.ref) <= 64:
                 errors.append({"pointer": f"{at}/ref", "detail": "a string of 1 to 64 characters"})
+                ref_ok = False
             elif item.ref in refs:
                 errors.append({"pointer": f"{at}/ref", "detail": "used by an earlier job"})
-            else:
-                refs.add(item.ref)
-        if item.depends_on is not None or item.dependency_policy is not None:
-            errors.append(
-                {
-                    "pointer": f"{at}/depends_on",
-                    "detail": "dependencies are not available on this server",
-                }
+                ref_ok = False
+        depends_on: tuple[str, ...] = ()
+        policy = None
+        try:
+            depends_on = await check_dependencies(
+                lro, item.depends_on, request.owner, at, refs=refs
             )
+        except Unprocessable as exc:
+            errors.extend(_errors_of(exc, ""))
+        try:
+            policy = check_policy(item.dependency_policy, at)
+        except Unprocessable as exc:
+            errors.extend(_errors_of(exc, ""))
+        if ref_ok and isinstance(item.ref, str):
+            refs[item.ref] = job_id  # later items only: no cycle can be written
         if len(errors) > before:
             continue
         if op.name not in estimates:
             estimates[op.name] = await lro.estimator.estimate(lro.store, op)
         jobs.append(
             NewJob(
-                id=str(uuid.uuid4()),
+                id=job_id,
                 operation=op.name,
                 params=params,
                 owner=request.owner,
@@ -186,6 +196,8 @@ async def submit_batch(lro: Runtime, request: BatchRequest) -> BatchInserted:
                 tags=tags,
                 metadata=metadata,
                 batch_id=batch_id,
+                depends_on=depends_on,
+                dependency_policy=policy,
             )
         )
     if errors:

@@ -66,6 +66,9 @@ def job_resource(job: Job, prefix: str) -> dict[str, Any]:
         "tags": list(job.tags),
         "metadata": job.metadata if job.metadata is not None else {},
         "batch_id": job.batch_id,
+        "depends_on": list(job.depends_on),
+        "waiting_on": list(job.waiting_on) if job.status is Status.QUEUED else [],
+        "dependency_policy": job.dependency_policy,
     }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from lro.dependencies import check_dependencies, check_policy
 from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
 from lro.labels import check_metadata, check_tags
 from lro.models import Inserted, NewJob, utcnow
@@ -40,6 +41,9 @@ class SubmitRequest:
     tags: Any = None
     """Reserved fields of HTTP-CONTRACT §15, checked by `lro.labels`."""
     metadata: Any = None
+    depends_on: Any = None
+    """Job ids this job waits for (HTTP-CONTRACT §17), checked by `lro.dependencies`."""
+    dependency_policy: Any = None
 
 
 def canonical_json(value: Any) -> str:
@@ -134,6 +138,13 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             )
         params = validate_params(op, req.params)
         tags, metadata = check_tags(req.tags), check_metadata(req.metadata)
+        depends_on = await check_dependencies(lro, req.depends_on, req.owner)
+        policy = check_policy(req.dependency_policy)
+        if depends_on and req.delay:
+            raise Unprocessable(
+                "A job with depends_on starts when its dependencies complete; it takes no delay.",
+                extensions={"errors": [{"pointer": "/delay_seconds", "detail": "with depends_on"}]},
+            )
         if req.callback_url is not None:
             await check_callback_url(req.callback_url, lro.settings)
         elif req.callback_progress:
@@ -165,6 +176,8 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
                 tags=tags,
                 metadata=metadata,
+                depends_on=depends_on,
+                dependency_policy=policy,
             )
         )
     try:

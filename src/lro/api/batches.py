@@ -6,7 +6,7 @@ validation is `lro.batches.submit_batch`, shared with `lro.submit_batch`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +41,10 @@ class BatchJobIn(BaseModel):
     priority: int = Field(0, description="Higher runs first.")
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
+    depends_on: list[str] | None = Field(
+        None, description="Refs of earlier jobs of this batch, or ids of your existing jobs."
+    )
+    dependency_policy: Literal["always"] | None = None
 
 
 class BatchIn(BaseModel):
@@ -106,7 +110,7 @@ def _items(body: dict[str, Any]) -> list[BatchItem]:
         for i, job in enumerate(jobs)
         if isinstance(job, dict)
         for name in job
-        if name not in BatchJobIn.model_fields and name not in ("depends_on", "dependency_policy")
+        if name not in BatchJobIn.model_fields
     ]
     extra = [
         {"pointer": f"/{k}", "detail": "unknown field"}

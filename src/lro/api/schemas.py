@@ -8,7 +8,7 @@ shapes; they are kept next to the renderer's field list by a test of /openapi.js
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,15 @@ class JobResource(BaseModel):
         default_factory=dict, description="The submit's metadata object ({} when none)."
     )
     batch_id: str | None = Field(None, description="The batch the job was submitted in.")
+    depends_on: list[str] = Field(
+        default_factory=list, description="Jobs that must complete before this one runs."
+    )
+    waiting_on: list[str] = Field(
+        default_factory=list, description="Those of depends_on that have not ended yet."
+    )
+    dependency_policy: str | None = Field(
+        None, description="`always`: run even when a dependency failed or was cancelled."
+    )
 
 
 class ListedJob(JobResource):
@@ -114,6 +123,14 @@ class Reserved(BaseModel):
         None,
         description=f"Any JSON object of at most {MAX_METADATA_BYTES} bytes, kept with the job "
         "and shown in its resource and webhooks (not passed to the handler as params).",
+    )
+    depends_on: list[str] | None = Field(
+        None,
+        description="Ids of your jobs that must complete first; the job waits queued "
+        "(`waiting_on`) and fails with `dependency_failed` if one fails or is cancelled.",
+    )
+    dependency_policy: Literal["always"] | None = Field(
+        None, description="`always`: run even when a dependency failed or was cancelled."
     )
 
 

@@ -323,6 +323,8 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
             callback_progress=reserved.callback_progress,
             tags=reserved.tags,
             metadata=reserved.metadata,
+            depends_on=reserved.depends_on,
+            dependency_policy=reserved.dependency_policy,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -349,6 +351,8 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
             callback_progress=parsed.callback_progress,
             tags=parsed.tags,
             metadata=parsed.metadata,
+            depends_on=parsed.depends_on,
+            dependency_policy=parsed.dependency_policy,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -407,7 +411,7 @@ class SubmitRoutes:
             operation_id="submit_" + re.sub(r"[^A-Za-z0-9_]", "_", op.name),
             summary=op.summary or f"Submit a {op.name} job",
             description=f"Queues a `{op.name}` job. The body is the operation's parameters "
-            "plus the reserved `callback_url`, `callback_progress`, `priority`, `tags` and "
-            "`metadata`.",
+            "plus the reserved `callback_url`, `callback_progress`, `priority`, `tags`, "
+            "`metadata`, `depends_on` and `dependency_policy`.",
             tags=["operations"],
         )

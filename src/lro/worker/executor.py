@@ -40,6 +40,7 @@ from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, 
 from lro.results import File
 from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
+from lro.worker.dependencies import dependency_results
 
 if TYPE_CHECKING:
     from lro.operations import Operation
@@ -205,6 +206,8 @@ class Executor:
         if a.cancel_requested:  # requested between the claim and this task's first step
             return await self._cancel(a)
         try:
+            if a.job.depends_on:
+                a.ctx.dependency_results = await dependency_results(self._lro.store, a.job)
             value = await self._invoke(a)
         except asyncio.CancelledError:
             task = asyncio.current_task()
