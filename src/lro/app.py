@@ -302,11 +302,15 @@ class LRO:
         owner: str = "",
         tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        depends_on: Sequence[str] | None = None,
+        dependency_policy: str | None = None,
     ) -> Job:
         """Enqueue one job and return it (the existing job when the idempotency key was
         used before with the same operation and params). `tags` and `metadata` are kept
         with the job, not given to the handler as params (it reads `ctx.tags`,
-        `ctx.metadata`)."""
+        `ctx.metadata`). With `depends_on` (ids of `owner`'s jobs) the job waits until
+        they completed, and fails with `dependency_failed` when one fails or is cancelled
+        (unless `dependency_policy="always"`)."""
         [inserted] = await self.submit_many(
             [
                 SubmitRequest(
@@ -319,6 +323,8 @@ class LRO:
                     delay=delay,
                     tags=None if tags is None else list(tags),
                     metadata=metadata,
+                    depends_on=None if depends_on is None else list(depends_on),
+                    dependency_policy=dependency_policy,
                 )
             ]
         )

@@ -39,3 +39,17 @@ def test_a_bad_job_rejects_the_sdk_batch(api: Client) -> None:
     with pytest.raises(Unprocessable) as refused:
         api.submit_batch([("reports.generate", {"rows": 1}), ("reports.generate", {"rows": 0})])
     assert "/jobs/1/params/rows" in str(refused.value.problem)
+
+
+def test_a_dependent_submit_from_the_sdk_waits_then_runs(api: Client) -> None:
+    first = api.submit("reports.generate", {"rows": 2, "delay_seconds": 0.5})
+    second = api.submit(
+        "reports.generate", {"rows": 2, "delay_seconds": 0}, depends_on=[first.job_id]
+    )
+    assert second.depends_on == [first.job_id]
+    done = api.wait(second.job_id, timeout=60)
+    assert done.status == "completed" and done.waiting_on == []
+    parent = api.get(first.job_id)
+    assert parent.status == "completed"
+    assert parent.finished_at is not None and done.started_at is not None
+    assert done.started_at >= parent.finished_at  # it ran only once its dependency had

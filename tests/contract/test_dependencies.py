@@ -10,6 +10,7 @@ import uuid
 from tests.contract.helpers import (
     RETENTION,
     T0,
+    StoreFactory,
     at,
     claim,
     claim_one,
@@ -18,6 +19,7 @@ from tests.contract.helpers import (
     new_job,
     submit,
 )
+from tests.support.listen import Recorder
 
 from lro.models import Completion, ErrorDetail, Failure, Status
 from lro.store import NewBatch, RescueParams, Store
@@ -143,3 +145,22 @@ async def test_a_failed_job_early_in_a_batch_fails_its_dependents_in_it(store: S
     got = await store.batches.insert_batch(NewBatch(batch_id, "", [first, second]), at(2))
     assert [j.status for j in got.jobs] == [Status.FAILED, Status.FAILED]
     assert got.batch.unfinished == 0 and got.batch.status is Status.COMPLETED
+
+
+async def test_a_release_is_heard_here_and_in_other_processes(stores: StoreFactory) -> None:
+    """A released dependent wakes idle workers at once: the ending's own process hears of
+    it (the verb did not write it, a trigger did) and so do the others."""
+    here, there = await stores(), await stores()
+    a = await submit(here, operation="a")
+    b = await submit(here, operation="b", depends_on=(a.id,))
+    seen_here, seen_there = Recorder(), Recorder()
+    remove = [here.add_listener(seen_here), there.add_listener(seen_there)]
+    try:
+        [ra] = await claim(here, 1, at(1), operations=["a"])
+        await here.complete_jobs([Completion(lease_of(ra))], at(2), RETENTION)
+        for seen in (seen_here, seen_there):
+            change = await seen.wait_for(lambda c: c.job_id == b.id and c.version == 2)
+            assert change.status is Status.QUEUED
+    finally:
+        for r in remove:
+            r()

@@ -147,6 +147,8 @@ def submit(
     respond_async: bool = False,
     tags: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    depends_on: Sequence[str] | None = None,
+    dependency_policy: str | None = None,
 ) -> Plan[JobResource]:
     """Submit a job of `operation` with `params` (a mapping, or a pydantic model such as
     the operation's own params model); returns the job resource: queued (the server's
@@ -162,7 +164,9 @@ def submit(
     rather than run twice. Pass your own key to make a submit safe across process
     restarts too. `delay` asks the server not to start the job before that many seconds.
     `tags` and `metadata` are kept with the job (HTTP-CONTRACT §15): `list(tag=...)`
-    finds it by tag.
+    finds it by tag. With `depends_on` (your job ids) it waits queued until they
+    completed (HTTP-CONTRACT §17); `dependency_policy="always"` runs it whatever they
+    ended as.
     """
     if respond_async and wait is not None:
         raise ValueError("submit() takes wait or respond_async, not both: they contradict")
@@ -179,6 +183,10 @@ def submit(
         body["tags"] = list(tags)
     if metadata is not None:
         body["metadata"] = dict(metadata)
+    if depends_on is not None:
+        body["depends_on"] = list(depends_on)
+    if dependency_policy is not None:
+        body["dependency_policy"] = dependency_policy
     headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
     timeout = cfg.timeout
     if wait is not None and wait > 0:

@@ -64,6 +64,10 @@ class JobResource(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     batch_id: str | None = None
     """The batch the job was submitted in, if any."""
+    depends_on: list[str] = Field(default_factory=list)
+    waiting_on: list[str] = Field(default_factory=list)
+    """Dependencies not yet ended: the job stays queued while any is left."""
+    dependency_policy: str | None = None
 
     @property
     def is_terminal(self) -> bool:
