@@ -72,7 +72,7 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas
+from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas, Schedules
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
     Batch,
@@ -89,6 +89,7 @@ from lro.store.types import (
     Listener,
     NewBatch,
     RescueParams,
+    Schedule,
     SweepParams,
 )
 
@@ -124,6 +125,10 @@ class Store(Protocol):
     @property
     def batches(self) -> Batches | None:
         """Jobs submitted together (see Batches); None where the backend has none."""
+
+    @property
+    def schedules(self) -> Schedules | None:
+        """Recurring submits (see Schedules); None where the backend has none."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -385,6 +390,8 @@ __all__ = [
     "Outbox",
     "Quotas",
     "RescueParams",
+    "Schedule",
+    "Schedules",
     "Store",
     "SweepParams",
     "worker_lost_error",

@@ -13,14 +13,16 @@ from datetime import datetime
 from typing import Protocol
 
 from lro.deliveries import AttemptRecord, Delivery
-from lro.models import Job
+from lro.models import Job, NewJob
 from lro.store.types import (
     Batch,
     BatchInserted,
     BlobInfo,
     ClaimParams,
+    Firing,
     HandoffSubscription,
     NewBatch,
+    Schedule,
 )
 
 
@@ -218,3 +220,47 @@ class Batches(Protocol):
     async def sweep_batches(self, now: datetime, limit: int) -> int:
         """Delete up to `limit` batch rows whose `expires_at <= now` (their last job's
         retention), and return how many. Their jobs go by `Store.sweep` as usual."""
+
+
+class Schedules(Protocol):
+    """Schedules (HTTP-CONTRACT §16). A store without them has `schedules = None`.
+
+    Rows: one schedule row per (owner, id) with the `Schedule` fields; one firing row
+    `(owner, schedule_id, due_at, job_id)` per firing that made a job, unique on
+    (owner, schedule_id, due_at): the firing's identity, so however many processes fire
+    a due time at once, one job is made. Callers compute `next_run_at` (lro.timing); the
+    store never reads the clock."""
+
+    async def put_schedule(self, schedule: Schedule, *, create: bool) -> Schedule | None:
+        """Store `schedule`. `create=True`: insert it, or None (nothing written) when the
+        owner has one of that id. `create=False`: insert or replace its declared fields
+        and `next_run_at`, keeping `created_at`, `last_run_at` and `last_job_id`."""
+
+    async def get_schedule(self, owner: str, schedule_id: str) -> Schedule | None:
+        """Writes nothing."""
+
+    async def list_schedules(self, owner: str | None) -> list[Schedule]:
+        """The owner's schedules (None: everyone's) by id. Writes nothing."""
+
+    async def delete_schedule(self, owner: str, schedule_id: str) -> bool:
+        """Delete the schedule and its firing rows (its jobs stay); False when none."""
+
+    async def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        """Up to `limit` unpaused schedules with `next_run_at <= now`, oldest due first.
+        Writes nothing."""
+
+    async def fire(
+        self, schedule: Schedule, next_run_at: datetime, job: NewJob, now: datetime
+    ) -> Firing:
+        """Fire `schedule` at its `next_run_at` (the due time), in one transaction, only if
+        the stored schedule is still unpaused and due at that same time (a compare-and-set:
+        another process that fired it first wins, and this writes nothing).
+
+        Writes: `next_run_at = next_run_at`, `last_run_at = the due time`, `updated_at =
+        now`; then, unless `overlap` is `skip` and the last job is still queued or
+        processing, the job (as `Store.insert_jobs` writes a created one), a firing row
+        and `last_job_id`."""
+
+    async def trigger(self, schedule: Schedule, job: NewJob, now: datetime) -> Job | None:
+        """Run the schedule now, paused or not: the job, a firing row at `now`,
+        `last_run_at = now`, `last_job_id`. None when the schedule is gone."""

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from lro.models import Job, NewJob, Status
 from lro.retry import RetryPolicy
@@ -179,3 +180,37 @@ class BatchInserted:
     batch: Batch
     jobs: list[Job]
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A schedule as stored (HTTP-CONTRACT §16): what to submit, when, and its last
+    firing. Keyed by (owner, id): schedule ids are per principal, like jobs."""
+
+    id: str
+    owner: str
+    operation: str
+    params: Any
+    cron: str | None
+    interval_seconds: float | None
+    timezone: str
+    overlap: str
+    """`skip`: no job while the previous one is unfinished; `allow`: always one."""
+    paused: bool
+    tags: tuple[str, ...]
+    callback_url: str | None
+    next_run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_run_at: datetime | None = None
+    last_job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """The outcome of `Schedules.fire`: whether this call fired the due time (False: it
+    was fired already, or the schedule changed or went), and the job it made (None when
+    `overlap: skip` held it back)."""
+
+    fired: bool
+    job: Job | None = None

@@ -320,6 +320,33 @@ CREATE TABLE public.lro_result_chunks (
     data bytea NOT NULL
 );
 
+CREATE TABLE public.lro_schedule_firings (
+    owner text NOT NULL,
+    schedule_id text NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    job_id text NOT NULL
+);
+
+CREATE TABLE public.lro_schedules (
+    owner text NOT NULL,
+    id text NOT NULL,
+    operation text NOT NULL,
+    params jsonb NOT NULL,
+    cron text,
+    interval_seconds double precision,
+    timezone text NOT NULL,
+    overlap text NOT NULL,
+    paused boolean DEFAULT false NOT NULL,
+    tags jsonb,
+    callback_url text,
+    next_run_at timestamp with time zone NOT NULL,
+    last_run_at timestamp with time zone,
+    last_job_id text,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT lro_schedules_overlap_check CHECK ((overlap = ANY (ARRAY['skip'::text, 'allow'::text])))
+);
+
 CREATE TABLE public.lro_schema_version (
     version integer NOT NULL,
     name text NOT NULL,
@@ -374,6 +401,12 @@ ALTER TABLE ONLY public.lro_result_blobs
 ALTER TABLE ONLY public.lro_result_chunks
     ADD CONSTRAINT lro_result_chunks_pkey PRIMARY KEY (job_id, key, n);
 
+ALTER TABLE ONLY public.lro_schedule_firings
+    ADD CONSTRAINT lro_schedule_firings_pkey PRIMARY KEY (owner, schedule_id, due_at);
+
+ALTER TABLE ONLY public.lro_schedules
+    ADD CONSTRAINT lro_schedules_pkey PRIMARY KEY (owner, id);
+
 ALTER TABLE ONLY public.lro_schema_version
     ADD CONSTRAINT lro_schema_version_pkey PRIMARY KEY (version);
 
@@ -416,6 +449,8 @@ CREATE INDEX lro_jobs_lease ON public.lro_jobs USING btree (lease_expires_at) WH
 CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE ((status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (owner <> ''::text));
 
 CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
+
+CREATE INDEX lro_schedules_due ON public.lro_schedules USING btree (next_run_at) WHERE (NOT paused);
 
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
 

@@ -23,6 +23,7 @@ from lro.store.postgres.jobs import PostgresJobs
 from lro.store.postgres.listen import ListenSession
 from lro.store.postgres.outbox import PostgresOutbox
 from lro.store.postgres.quotas import PostgresQuotas
+from lro.store.postgres.schedules import PostgresSchedules
 from lro.store.types import Listener
 
 
@@ -56,6 +57,7 @@ class PostgresStore(PostgresJobs):
         self.quotas = PostgresQuotas(self.db)
         self.blobs = PostgresBlobs(self.db)
         self.batches = PostgresBatches(self.db)
+        self.schedules = PostgresSchedules(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

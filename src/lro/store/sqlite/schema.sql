@@ -367,3 +367,33 @@ CREATE TABLE job_dependencies (
 ) WITHOUT ROWID;
 
 CREATE INDEX job_dependencies_job ON job_dependencies (job_id);
+
+CREATE TABLE schedules (
+    owner TEXT NOT NULL,
+    id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    params TEXT NOT NULL,
+    cron TEXT,
+    interval_seconds REAL,
+    timezone TEXT NOT NULL,
+    overlap TEXT NOT NULL CHECK (overlap IN ('skip', 'allow')),
+    paused INTEGER NOT NULL DEFAULT 0,
+    tags TEXT,
+    callback_url TEXT,
+    next_run_at INTEGER NOT NULL,
+    last_run_at INTEGER,
+    last_job_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+
+CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
+
+CREATE TABLE schedule_firings (
+    owner TEXT NOT NULL,
+    schedule_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (owner, schedule_id, due_at)
+) WITHOUT ROWID;

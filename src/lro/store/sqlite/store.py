@@ -20,6 +20,7 @@ from lro.store.sqlite.jobs import SQLiteJobs
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
+from lro.store.sqlite.schedules import SQLiteSchedules
 from lro.store.types import JobChange, Listener
 
 
@@ -43,6 +44,7 @@ class SQLiteStore(SQLiteJobs):
         self.quotas = SQLiteQuotas(self.db)
         self.blobs = SQLiteBlobs(self.db)
         self.batches = SQLiteBatches(self.db)
+        self.schedules = SQLiteSchedules(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

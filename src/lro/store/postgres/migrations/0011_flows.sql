@@ -194,3 +194,36 @@ FOR EACH ROW WHEN (
     OLD.status IN ('queued', 'processing')
     AND NEW.status IN ('completed', 'failed', 'cancelled')
 ) EXECUTE FUNCTION lro_release_dependents();
+
+-- Schedules (HTTP-CONTRACT §16), per principal like jobs. A firing that made a job is a
+-- row of lro_schedule_firings, whose key (owner, schedule_id, due_at) is the firing's
+-- identity: however many processes fire one due time, one job is made.
+CREATE TABLE lro_schedules (
+    owner text NOT NULL,
+    id text NOT NULL,
+    operation text NOT NULL,
+    params jsonb NOT NULL,
+    cron text,
+    interval_seconds double precision,
+    timezone text NOT NULL,
+    overlap text NOT NULL CHECK (overlap IN ('skip', 'allow')),
+    paused boolean NOT NULL DEFAULT false,
+    tags jsonb,
+    callback_url text,
+    next_run_at timestamptz NOT NULL,
+    last_run_at timestamptz,
+    last_job_id text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+
+CREATE INDEX lro_schedules_due ON lro_schedules (next_run_at) WHERE NOT paused;
+
+CREATE TABLE lro_schedule_firings (
+    owner text NOT NULL,
+    schedule_id text NOT NULL,
+    due_at timestamptz NOT NULL,
+    job_id text NOT NULL,
+    PRIMARY KEY (owner, schedule_id, due_at)
+);

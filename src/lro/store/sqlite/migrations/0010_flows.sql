@@ -174,3 +174,36 @@ BEGIN
       AND EXISTS (SELECT 1 FROM json_each(jobs.waiting_on) WHERE value = new.id)
       AND (new.status = 'completed' OR dependency_policy = 'always');
 END;
+
+-- Schedules (HTTP-CONTRACT §16), per principal like jobs. A firing that made a job is a
+-- row of schedule_firings, whose key (owner, schedule_id, due_at) is the firing's
+-- identity: however many processes fire one due time, one job is made.
+CREATE TABLE schedules (
+    owner TEXT NOT NULL,
+    id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    params TEXT NOT NULL,
+    cron TEXT,
+    interval_seconds REAL,
+    timezone TEXT NOT NULL,
+    overlap TEXT NOT NULL CHECK (overlap IN ('skip', 'allow')),
+    paused INTEGER NOT NULL DEFAULT 0,
+    tags TEXT,
+    callback_url TEXT,
+    next_run_at INTEGER NOT NULL,
+    last_run_at INTEGER,
+    last_job_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+
+CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
+
+CREATE TABLE schedule_firings (
+    owner TEXT NOT NULL,
+    schedule_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (owner, schedule_id, due_at)
+) WITHOUT ROWID;
