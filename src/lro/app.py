@@ -13,10 +13,11 @@ from lro.config import Settings
 from lro.estimates import Estimator
 from lro.events import ChangeHub
 from lro.metrics import Metrics
-from lro.models import Job
+from lro.models import Job, utcnow
 from lro.operations import Handler, Operation, make_operation
 from lro.results import ResultStore, open_result_store
 from lro.retry import RetryPolicy
+from lro.scheduling import ScheduleSpec, build, same_plan, schedules_of
 from lro.store import BatchInserted, Store, open_store
 from lro.submission import SubmitRequest, submit_jobs
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from lro.webhooks.dispatcher import Dispatcher
     from lro.worker.maintenance import Maintenance
     from lro.worker.runner import Worker
+    from lro.worker.scheduler import Scheduler
 
 H = TypeVar("H", bound=Handler)
 
@@ -56,6 +58,8 @@ class LRO:
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
         self._dispatcher: Dispatcher | None = None
+        self._scheduler: Scheduler | None = None
+        self._declared: dict[tuple[str, str], ScheduleSpec] = {}
         self._metrics: Metrics | None = None
         self._router: LroRouter | None = None
         self._operator_router: APIRouter | None = None
@@ -166,6 +170,12 @@ class LRO:
             await self.store.open()
             self.hub.start()
             self._started = True
+            if self._declared:
+                try:
+                    await self._declare_schedules()
+                except BaseException:
+                    await self.stop()
+                    raise
 
     async def stop(self) -> None:
         """Close the store. A store this LRO built from a URL is built afresh by the next
@@ -182,6 +192,7 @@ class LRO:
                 self._result_store = None  # a `db` result store holds the old store
             self._hub = None
             self._dispatcher = None
+            self._scheduler = None
             self._start_lock = None
 
     @property
@@ -222,8 +233,65 @@ class LRO:
         from lro.worker.runner import Worker
 
         worker = Worker(self, concurrency or self.settings.concurrency, **options)
-        worker.services += [self.maintenance(), self.dispatcher(), _SlotsGauge(self, worker)]
+        worker.services += [
+            self.maintenance(),
+            self.dispatcher(),
+            self.scheduler(),
+            _SlotsGauge(self, worker),
+        ]
         return worker
+
+    def scheduler(self) -> Scheduler:
+        """This process's scheduler (one per LRO, reference-counted like the dispatcher):
+        every `lro serve` and `lro worker` process fires due schedules."""
+        if self._scheduler is None:
+            from lro.worker.scheduler import Scheduler
+
+            self._scheduler = Scheduler(self)
+        return self._scheduler
+
+    def schedule(
+        self,
+        schedule_id: str,
+        operation: str,
+        params: Any = None,
+        *,
+        cron: str | None = None,
+        interval_seconds: float | None = None,
+        timezone: str = "UTC",
+        overlap: str = "skip",
+        paused: bool = False,
+        tags: Sequence[str] | None = None,
+        callback_url: str | None = None,
+        owner: str = "",
+    ) -> None:
+        """Declare a schedule in code (HTTP-CONTRACT §16), e.g. `lro.schedule(
+        "nightly-export", "exports.run", {"table": "orders"}, cron="0 3 * * *")`. It is
+        created or updated when the LRO starts (left alone when unchanged, so a restart
+        neither moves nor loses its next firing); an invalid one stops the start with
+        its 422 problem, and so does a store without schedules."""
+        self._declared[(owner, schedule_id)] = ScheduleSpec(
+            operation=operation,
+            params=params,
+            schedule_id=schedule_id,
+            cron=cron,
+            interval_seconds=interval_seconds,
+            timezone=timezone,
+            overlap=overlap,
+            paused=paused,
+            tags=None if tags is None else list(tags),
+            callback_url=callback_url,
+        )
+
+    async def _declare_schedules(self) -> None:
+        part = schedules_of(self)
+        now = utcnow()
+        for (owner, schedule_id), spec in self._declared.items():
+            existing = await part.get_schedule(owner, schedule_id)
+            wanted = await build(self, spec, owner, now, existing)
+            if existing is not None and same_plan(existing, wanted):
+                continue
+            await part.put_schedule(wanted, create=False)
 
     def maintenance(self) -> Maintenance:
         """The rescuer and retention sweeper (every Worker runs its own); call

@@ -21,6 +21,7 @@ from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
 from lro.api.operator import add_operator_routes
 from lro.api.routing import route_class
+from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import SubmitRoutes
@@ -52,6 +53,7 @@ class LroRouter(APIRouter):
         add_stream_routes(self._secured, lro)
         add_delivery_routes(self._secured, lro)
         add_batch_routes(self._secured, lro)
+        add_schedule_routes(self._secured, lro)
         document_auth(self._secured, lro)
         self.include_router(self._secured)
         # A signed link is its own credential: no Authorization header.
