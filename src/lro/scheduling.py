@@ -80,7 +80,10 @@ async def build(
     except Unprocessable as exc:
         errors = (exc.extensions or {}).get("errors") or []
         moved = [{**e, "pointer": "/params" + str(e.get("pointer", ""))} for e in errors]
-        raise Unprocessable(exc.detail, extensions={"errors": moved}) from None
+        summary = "; ".join(f"{e['pointer']}: {e.get('detail', '')}" for e in moved[:5])
+        raise Unprocessable(
+            f"Invalid parameters: {summary}", extensions={"errors": moved}
+        ) from None
     schedule_id = spec.schedule_id if spec.schedule_id is not None else None
     if schedule_id is None:
         schedule_id = existing.id if existing else uuid.uuid4().hex

@@ -55,6 +55,7 @@ COMMANDS: tuple[Command, ...] = (
     _job("jobs", "list jobs, newest first", module="listing"),
     _job("cancel", "cancel a queued or running job"),
     _job("result", "download a completed job's result"),
+    _job("schedules", "list, add, pause, resume, trigger or delete schedules"),
 )
 
 

@@ -40,6 +40,7 @@ from lro.client.models import (
     JobEvent,
     JobPage,
     JobResource,
+    ScheduleResource,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "NotFound",
     "ProtocolError",
     "RateLimited",
+    "ScheduleResource",
     "ServiceUnavailable",
     "TransportFailure",
     "Unauthorized",

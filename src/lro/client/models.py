@@ -120,3 +120,23 @@ class BatchResource(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return self.status == "completed"
+
+
+class ScheduleResource(BaseModel):
+    """A schedule (HTTP-CONTRACT §16): what it submits and when it runs next."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schedule_id: str
+    operation: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    cron: str | None = None
+    interval_seconds: float | None = None
+    timezone: str = "UTC"
+    overlap: str = "skip"
+    paused: bool = False
+    tags: list[str] = Field(default_factory=list)
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_job_id: str | None = None
+    created_at: datetime | None = None
