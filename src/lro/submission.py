@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from lro.dependencies import check_dependencies, check_policy
-from lro.errors import IdempotencyMismatch, KeyReused, Unprocessable
+from lro.errors import IdempotencyMismatch, KeyReused, NotSupported, Unprocessable
 from lro.labels import check_metadata, check_tags
 from lro.models import Inserted, NewJob, utcnow
+from lro.store.capabilities import has_flows
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
@@ -138,6 +139,10 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             )
         params = validate_params(op, req.params)
         tags, metadata = check_tags(req.tags), check_metadata(req.metadata)
+        if req.depends_on and not has_flows(lro.store):
+            raise NotSupported(
+                "This server's job store does not support depends_on (HTTP-CONTRACT §19)."
+            )
         depends_on = await check_dependencies(lro, req.depends_on, req.owner)
         policy = check_policy(req.dependency_policy)
         if depends_on and req.delay:

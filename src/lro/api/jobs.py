@@ -25,10 +25,11 @@ from lro.api.views import (
     wait_for_job,
     while_connected,
 )
-from lro.errors import BadRequest, Conflict
+from lro.errors import BadRequest, Conflict, NotSupported
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
 from lro.store import CancelOutcome
+from lro.store.capabilities import has_flows
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -115,7 +116,7 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     @router.get(
         f"{prefix}/jobs",
         response_model=None,
-        responses={200: {"model": JobList}, **problem_responses(400, 503)},
+        responses={200: {"model": JobList}, **problem_responses(400, 501, 503)},
         operation_id="list_jobs",
         summary="List the caller's jobs, newest first",
         tags=["jobs"],
@@ -164,6 +165,10 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
                     f"{name} must not contain U+0000 (NUL).",
                     extensions={"errors": [{"pointer": name, "detail": "NUL"}]},
                 )
+        if (tag or q) and not has_flows(lro.store):
+            raise NotSupported(
+                "This server's job store cannot search by tag or text (HTTP-CONTRACT §19)."
+            )
         query = ListQuery(
             owner=caller.scope,
             statuses=_parse_statuses(status),

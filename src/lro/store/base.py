@@ -101,6 +101,13 @@ class Store(Protocol):
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
 
+    supports_flows: bool
+    """True when the backend keeps tags searchable (`ListQuery.tags`, `text`) and jobs'
+    dependencies (`NewJob.depends_on`, released and failed by endings), as both SQL
+    backends do (HTTP-CONTRACT §15, §17). Without it the API refuses those with a 501
+    (read it with `lro.store.capabilities`, which takes a store lacking the attribute
+    as one without)."""
+
     embedded: bool
     """True when the database is a file on this machine (SQLite): every process using it
     shares the machine's disk, so result files can stay in a local directory. A server

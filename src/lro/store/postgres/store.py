@@ -31,6 +31,7 @@ class PostgresStore(PostgresJobs):
     """The Store protocol on PostgreSQL (see the package's modules for the design)."""
 
     supports_listen = True
+    supports_flows = True
     embedded = False
 
     def __init__(

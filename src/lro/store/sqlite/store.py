@@ -28,6 +28,7 @@ class SQLiteStore(SQLiteJobs):
     """The Store protocol on one SQLite file (see the package's modules for the design)."""
 
     supports_listen = False
+    supports_flows = True
     embedded = True
     handoffs: None = None
     """In one process a queued job wakes the claim loop at once; across processes on one
