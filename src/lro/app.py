@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lro.batches import BatchItem, BatchRequest, submit_batch
 from lro.bulk import bulk_operations
 from lro.config import Settings
 from lro.errors import Unsupported
@@ -15,11 +16,12 @@ from lro.estimates import Estimator
 from lro.events import ChangeHub
 from lro.limits import DEFAULT_QUEUE, KeySource, Limits
 from lro.metrics import Metrics
-from lro.models import Job
+from lro.models import Job, utcnow
 from lro.operations import Handler, Operation, make_operation
 from lro.results import ResultStore, open_result_store
 from lro.retry import RetryPolicy
-from lro.store import Store, open_store
+from lro.scheduling import ScheduleSpec, build, same_plan, schedules_of
+from lro.store import BatchInserted, Store, open_store
 from lro.submission import SubmitRequest, submit_jobs
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from lro.webhooks.dispatcher import Dispatcher
     from lro.worker.maintenance import Maintenance
     from lro.worker.runner import Worker
+    from lro.worker.scheduler import Scheduler
 
 H = TypeVar("H", bound=Handler)
 
@@ -60,6 +63,8 @@ class LRO:
         self.estimator = Estimator()
         self._hub: ChangeHub | None = None
         self._dispatcher: Dispatcher | None = None
+        self._scheduler: Scheduler | None = None
+        self._declared: dict[tuple[str, str], ScheduleSpec] = {}
         self._metrics: Metrics | None = None
         self._router: LroRouter | None = None
         self._operator_router: APIRouter | None = None
@@ -199,6 +204,12 @@ class LRO:
                 raise
             self.hub.start()
             self._started = True
+            if self._declared:
+                try:
+                    await self._declare_schedules()
+                except BaseException:
+                    await self.stop()
+                    raise
 
     def _check_capabilities(self) -> None:
         """Refuse, at start-up, limits this store cannot enforce: a limit that silently
@@ -233,6 +244,7 @@ class LRO:
                 self._result_store = None  # a `db` result store holds the old store
             self._hub = None
             self._dispatcher = None
+            self._scheduler = None
             self._start_lock = None
 
     @property
@@ -273,8 +285,65 @@ class LRO:
         from lro.worker.runner import Worker
 
         worker = Worker(self, concurrency or self.settings.concurrency, **options)
-        worker.services += [self.maintenance(), self.dispatcher(), _SlotsGauge(self, worker)]
+        worker.services += [
+            self.maintenance(),
+            self.dispatcher(),
+            self.scheduler(),
+            _SlotsGauge(self, worker),
+        ]
         return worker
+
+    def scheduler(self) -> Scheduler:
+        """This process's scheduler (one per LRO, reference-counted like the dispatcher):
+        every `lro serve` and `lro worker` process fires due schedules."""
+        if self._scheduler is None:
+            from lro.worker.scheduler import Scheduler
+
+            self._scheduler = Scheduler(self)
+        return self._scheduler
+
+    def schedule(
+        self,
+        schedule_id: str,
+        operation: str,
+        params: Any = None,
+        *,
+        cron: str | None = None,
+        interval_seconds: float | None = None,
+        timezone: str = "UTC",
+        overlap: str = "skip",
+        paused: bool = False,
+        tags: Sequence[str] | None = None,
+        callback_url: str | None = None,
+        owner: str = "",
+    ) -> None:
+        """Declare a schedule in code (HTTP-CONTRACT §16), e.g. `lro.schedule(
+        "nightly-export", "exports.run", {"table": "orders"}, cron="0 3 * * *")`. It is
+        created or updated when the LRO starts (left alone when unchanged, so a restart
+        neither moves nor loses its next firing); an invalid one stops the start with
+        its 422 problem, and so does a store without schedules."""
+        self._declared[(owner, schedule_id)] = ScheduleSpec(
+            operation=operation,
+            params=params,
+            schedule_id=schedule_id,
+            cron=cron,
+            interval_seconds=interval_seconds,
+            timezone=timezone,
+            overlap=overlap,
+            paused=paused,
+            tags=None if tags is None else list(tags),
+            callback_url=callback_url,
+        )
+
+    async def _declare_schedules(self) -> None:
+        part = schedules_of(self)
+        now = utcnow()
+        for (owner, schedule_id), spec in self._declared.items():
+            existing = await part.get_schedule(owner, schedule_id)
+            wanted = await build(self, spec, owner, now, existing)
+            if existing is not None and same_plan(existing, wanted):
+                continue
+            await part.put_schedule(wanted, create=False)
 
     def maintenance(self) -> Maintenance:
         """The rescuer and retention sweeper (every Worker runs its own); call
@@ -351,9 +420,17 @@ class LRO:
         priority: int = 0,
         delay: float | None = None,
         owner: str = "",
+        tags: Sequence[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        depends_on: Sequence[str] | None = None,
+        dependency_policy: str | None = None,
     ) -> Job:
         """Enqueue one job and return it (the existing job when the idempotency key was
-        used before with the same operation and params)."""
+        used before with the same operation and params). `tags` and `metadata` are kept
+        with the job, not given to the handler as params (it reads `ctx.tags`,
+        `ctx.metadata`). With `depends_on` (ids of `owner`'s jobs) the job waits until
+        they completed, and fails with `dependency_failed` when one fails or is cancelled
+        (unless `dependency_policy="always"`)."""
         [inserted] = await self.submit_many(
             [
                 SubmitRequest(
@@ -364,10 +441,35 @@ class LRO:
                     callback_url=callback_url,
                     priority=priority,
                     delay=delay,
+                    tags=None if tags is None else list(tags),
+                    metadata=metadata,
+                    depends_on=None if depends_on is None else list(depends_on),
+                    dependency_policy=dependency_policy,
                 )
             ]
         )
         return inserted
+
+    async def submit_batch(
+        self,
+        jobs: Sequence[BatchItem | Mapping[str, Any]],
+        *,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        owner: str = "",
+    ) -> BatchInserted:
+        """Submit up to 1,000 jobs as one batch, in one transaction (HTTP-CONTRACT §17).
+        Each job is a `BatchItem` or a mapping `{"operation", "params", "priority"?,
+        "tags"?, "metadata"?, "ref"?}`. All are validated first: one bad job stores
+        nothing (Unprocessable, whose `errors` point at it: `/jobs/2/params/rows`).
+        `callback_url` gets one `batch.completed` webhook when the last job ends. Returns
+        the batch (counts, progress) and its jobs in order."""
+        await self.start()
+        items = [j if isinstance(j, BatchItem) else BatchItem.from_json(j) for j in jobs]
+        request = BatchRequest(
+            items=items, owner=owner, callback_url=callback_url, idempotency_key=idempotency_key
+        )
+        return await submit_batch(self, request)
 
     async def submit_many(self, requests: Sequence[SubmitRequest]) -> list[Job]:
         """Enqueue a batch in one transaction; all are validated before any is stored."""

@@ -85,6 +85,14 @@ class JobContext:
         self.attempt = job.attempt
         self.max_attempts = job.max_attempts
         self.params: Any = job.params
+        self.tags: list[str] = list(job.tags)
+        """The job's tags (HTTP-CONTRACT §15); they are not part of `params`."""
+        self.metadata: dict[str, Any] = dict(job.metadata or {})
+        """The job's metadata object (empty when the submit gave none)."""
+        self.dependency_results: dict[str, Any] = {}
+        """Job id -> JSON result of each job this one depends on (HTTP-CONTRACT §17),
+        read when the attempt starts; None for a failed or cancelled one (with policy
+        `always`) and for a result that is a file."""
         self._base_logger = logger or _log
         self._logger: JobLogger | None = None
         self._result_store = result_store

@@ -13,7 +13,7 @@
     │   ├── Unprocessable            422  validation, unknown operation, bad callback_url
     │   │   └── IdempotencyMismatch  422  same key, different request
     │   ├── TooManyRequests          429  a principal's rate or concurrency limit
-    │   ├── NotSupported             501  the store backend lacks the capability
+    │   ├── NotSupported             501  a feature this store backend does not have
     │   └── ServiceUnavailable       503  store unreachable, shutting down, overloaded
     │       └── QueueFull            503  the operation's max_queued is reached
     ├── Unsupported                  a declared option the store cannot honour (at start-up)
@@ -125,7 +125,10 @@ class TooManyRequests(ProblemError):
 
 
 class NotSupported(ProblemError):
-    status, slug, title = 501, "not-implemented", "Not supported by this store backend"
+    """HTTP-CONTRACT §19: the store backend cannot do this (batches on a store without
+    them), said plainly rather than pretended."""
+
+    status, slug, title = 501, "not-supported", "Not supported by this server's store"
 
 
 class ServiceUnavailable(ProblemError):

@@ -65,6 +65,10 @@ class Status(enum.StrEnum):
 
 
 TERMINAL: frozenset[Status] = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+WAITING_RUN_AT = datetime(9999, 1, 1, tzinfo=UTC)
+"""The `run_at` of a job waiting on dependencies: not due, so no claim takes it, until
+the ending of its last dependency sets `run_at` to that moment."""
 ACTIVE: frozenset[Status] = frozenset({Status.QUEUED, Status.PROCESSING})
 
 
@@ -153,6 +157,18 @@ class Job:
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
     worker_id: str | None = None
+    tags: tuple[str, ...] = ()
+    """Labels the submit gave (HTTP-CONTRACT §15), in its order; listed by `tag=`."""
+    metadata: JSON = None
+    """The submit's `metadata` object (None when it gave none); never part of params."""
+    batch_id: str | None = None
+    """The batch it was submitted in (`POST /batches`), if any."""
+    depends_on: tuple[str, ...] = ()
+    """Jobs that must end before this one runs (HTTP-CONTRACT §17)."""
+    waiting_on: tuple[str, ...] = ()
+    """Those of `depends_on` that have not ended yet; the job stays queued while any is."""
+    dependency_policy: str | None = None
+    """`always`: run even when a dependency failed or was cancelled."""
 
     @property
     def is_terminal(self) -> bool:
@@ -186,6 +202,12 @@ class NewJob:
     concurrency_key: str | None = None
     """Set for an operation whose limits the claim enforces (`lro.limits`): such a job is
     claimed only by `Store.workload.claim_limited`, never by `claim_jobs`."""
+    tags: tuple[str, ...] = ()
+    metadata: JSON = None
+    batch_id: str | None = None
+    depends_on: tuple[str, ...] = ()
+    """Ids of existing jobs (or of jobs earlier in the same insert); see `Job`."""
+    dependency_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +240,12 @@ class ListQuery:
     operation: str | None = None
     limit: int = 50
     cursor: str | None = None
+    tags: Sequence[str] = ()
+    """Only jobs carrying every one of these tags."""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
+    """A job id prefix, or a substring of the step text or the error title (any case)."""
 
 
 @dataclass(frozen=True, slots=True)

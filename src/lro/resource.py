@@ -7,10 +7,14 @@ purpose: the event stream and the webhook dispatcher reuse it outside any reques
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lro.models import Job, Status
+
+if TYPE_CHECKING:
+    from lro.store.types import Batch
 
 
 def rfc3339(value: datetime | None) -> str | None:
@@ -59,6 +63,12 @@ def job_resource(job: Job, prefix: str) -> dict[str, Any]:
         "error": (
             job.error.to_json() if job.status is Status.FAILED and job.error is not None else None
         ),
+        "tags": list(job.tags),
+        "metadata": job.metadata if job.metadata is not None else {},
+        "batch_id": job.batch_id,
+        "depends_on": list(job.depends_on),
+        "waiting_on": list(job.waiting_on) if job.status is Status.QUEUED else [],
+        "dependency_policy": job.dependency_policy,
     }
 
 
@@ -67,3 +77,25 @@ def _number(value: float | None) -> float | int | None:
     if value is None:
         return None
     return int(value) if float(value).is_integer() else value
+
+
+def batch_url(prefix: str, batch_id: str) -> str:
+    return f"{prefix}/batches/{batch_id}"
+
+
+def batch_resource(batch: Batch, jobs: Sequence[Job], prefix: str) -> dict[str, Any]:
+    """The batch resource (HTTP-CONTRACT §17): its status, every status counted (zeros
+    included, so clients need no defaults), overall progress and its jobs in request
+    order. Also the `data` of its `batch.completed` webhook."""
+    return {
+        "batch_id": batch.id,
+        "status": batch.status.value,
+        "total": batch.total,
+        "counts": {s.value: batch.counts.get(s, 0) for s in Status},
+        "progress_pct": _number(batch.progress_pct),
+        "created_at": rfc3339(batch.created_at),
+        "finished_at": rfc3339(batch.finished_at),
+        "expires_at": rfc3339(batch.expires_at),
+        "poll_url": batch_url(prefix, batch.id),
+        "jobs": [job_resource(job, prefix) for job in jobs],
+    }

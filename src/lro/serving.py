@@ -36,6 +36,8 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
         worker = None
         dispatcher = lro.dispatcher()
         await dispatcher.start()
+        scheduler = lro.scheduler()
+        await scheduler.start()
         try:
             if embedded_worker:
                 worker = lro.worker()
@@ -48,6 +50,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
         finally:
             if worker is not None:
                 await worker.stop()
+            await scheduler.stop()
             await dispatcher.stop()
             for remove in unregister:
                 remove()

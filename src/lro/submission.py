@@ -12,9 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from lro.errors import IdempotencyMismatch, KeyReused, QueueFull, Unprocessable, Unsupported
+from lro.dependencies import check_dependencies, check_policy
+from lro.errors import (
+    IdempotencyMismatch,
+    KeyReused,
+    NotSupported,
+    QueueFull,
+    Unprocessable,
+    Unsupported,
+)
+from lro.labels import check_metadata, check_tags
 from lro.models import Inserted, NewJob, utcnow
 from lro.operations import INTERNAL_PREFIX, user_operations
+from lro.store.capabilities import has_flows
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
@@ -39,6 +49,12 @@ class SubmitRequest:
     callback_progress: bool = False
     internal: bool = False
     """Set by lro's own routes only: may submit an `lro.` operation (the bulk actions)."""
+    tags: Any = None
+    """Reserved fields of HTTP-CONTRACT §15, checked by `lro.labels`."""
+    metadata: Any = None
+    depends_on: Any = None
+    """Job ids this job waits for (HTTP-CONTRACT §17), checked by `lro.dependencies`."""
+    dependency_policy: Any = None
 
 
 def canonical_json(value: Any) -> str:
@@ -161,6 +177,18 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 extensions={"errors": [{"pointer": "/operation", "detail": "unknown"}]},
             )
         params = validate_params(op, req.params)
+        tags, metadata = check_tags(req.tags), check_metadata(req.metadata)
+        if req.depends_on and not has_flows(lro.store):
+            raise NotSupported(
+                "This server's job store does not support depends_on (HTTP-CONTRACT §19)."
+            )
+        depends_on = await check_dependencies(lro, req.depends_on, req.owner)
+        policy = check_policy(req.dependency_policy)
+        if depends_on and req.delay:
+            raise Unprocessable(
+                "A job with depends_on starts when its dependencies complete; it takes no delay.",
+                extensions={"errors": [{"pointer": "/delay_seconds", "detail": "with depends_on"}]},
+            )
         if req.callback_url is not None:
             await check_callback_url(req.callback_url, lro.settings)
         elif req.callback_progress:
@@ -198,6 +226,10 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 idempotency_expires_at=now + ttl if req.idempotency_key else None,
                 queue=op.limits.queue,
                 concurrency_key=key,
+                tags=tags,
+                metadata=metadata,
+                depends_on=depends_on,
+                dependency_policy=policy,
             )
         )
     await check_depth(lro, new_jobs)

@@ -114,7 +114,7 @@ def test_jobs_table_with_filters_pages_and_json(lro: Lro, api: Client) -> None:
 
     text = lro.ok("jobs", "--status", "completed", "--operation", "reports.generate", "--all")
     header, *rows = text.splitlines()
-    assert header.split() == ["JOB", "OPERATION", "STATUS", "PROGRESS", "STEP", "CREATED"]
+    assert header.split() == ["JOB", "OPERATION", "STATUS", "PROGRESS", "STEP", "TAGS", "CREATED"]
     assert ANSI not in text
     assert any(row.split()[0] == done for row in rows)
     assert all(row.split()[2] == "completed" for row in rows)

@@ -202,6 +202,8 @@ def test_claim_uses_the_queue_index(tmp_path: Path) -> None:
             "now": 0,
             "operation": None,
             "statuses": None,
+            "created_after": None,
+            "text": None,
             "limit": 1,
         },
     ).fetchall()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends, Request
 
 from lro.api.auth import auth_dependencies, document_auth
+from lro.api.batches import add_batch_routes
 from lro.api.deliveries import add_delivery_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
@@ -22,6 +23,7 @@ from lro.api.longjobs import add_long_job_routes
 from lro.api.operations import add_operations_routes
 from lro.api.operator import add_operator_routes
 from lro.api.routing import route_class
+from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import SubmitRoutes
@@ -54,6 +56,8 @@ class LroRouter(APIRouter):
         add_operations_routes(self._secured, lro)
         add_stream_routes(self._secured, lro)
         add_delivery_routes(self._secured, lro)
+        add_batch_routes(self._secured, lro)
+        add_schedule_routes(self._secured, lro)
         document_auth(self._secured, lro)
         self.include_router(self._secured)
         # A signed link is its own credential: no Authorization header.

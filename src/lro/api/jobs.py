@@ -3,6 +3,7 @@ cancel, delete and list. Every route is scoped to the caller's principal."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -24,10 +25,11 @@ from lro.api.views import (
     wait_for_job,
     while_connected,
 )
-from lro.errors import BadRequest, Conflict
+from lro.errors import BadRequest, Conflict, NotSupported
 from lro.models import Job, ListQuery, Status, utcnow
 from lro.resource import job_resource, job_url
 from lro.store import CancelOutcome
+from lro.store.capabilities import has_flows
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -91,6 +93,22 @@ def _parse_statuses(raw: str | None) -> list[Status]:
     return statuses
 
 
+def parse_instant(raw: str | None, name: str) -> datetime | None:
+    """An RFC 3339 time of a list filter; 400 when it is not one (an offset included)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise BadRequest(
+            f"{name} must be an RFC 3339 time with an offset, e.g. 2026-11-29T10:00:00Z.",
+            extensions={"errors": [{"pointer": name, "detail": "not an RFC 3339 time"}]},
+        )
+    return value
+
+
 def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     prefix = lro.settings.api_prefix
     settings = lro.settings
@@ -98,7 +116,7 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     @router.get(
         f"{prefix}/jobs",
         response_model=None,
-        responses={200: {"model": JobList}, **problem_responses(400, 503)},
+        responses={200: {"model": JobList}, **problem_responses(400, 501, 503)},
         operation_id="list_jobs",
         summary="List the caller's jobs, newest first",
         tags=["jobs"],
@@ -115,13 +133,52 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
         cursor: Annotated[
             str | None, Query(description="`next_cursor` of the previous page.")
         ] = None,
+        tag: Annotated[
+            list[str] | None,
+            Query(description="Only jobs carrying this tag; repeat it for jobs carrying all."),
+        ] = None,
+        created_after: Annotated[
+            str | None,
+            Query(
+                description="RFC 3339: only jobs created after it.",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
+        created_before: Annotated[
+            str | None,
+            Query(
+                description="RFC 3339: only jobs created before it.",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="A job id prefix, or text in the step or the error title (any case).",
+            ),
+        ] = None,
     ) -> Response:
+        for name, value in [("q", q or ""), *(("tag", t) for t in tag or [])]:
+            if "\x00" in value:  # no job holds one, and PostgreSQL cannot compare it
+                raise BadRequest(
+                    f"{name} must not contain U+0000 (NUL).",
+                    extensions={"errors": [{"pointer": name, "detail": "NUL"}]},
+                )
+        if (tag or q) and not has_flows(lro.store):
+            raise NotSupported(
+                "This server's job store cannot search by tag or text (HTTP-CONTRACT §19)."
+            )
         query = ListQuery(
             owner=caller.scope,
             statuses=_parse_statuses(status),
             operation=operation or None,
             limit=limit,
             cursor=cursor or None,
+            tags=[t for t in tag or [] if t],
+            created_after=parse_instant(created_after, "created_after"),
+            created_before=parse_instant(created_before, "created_before"),
+            text=q or None,
         )
         try:
             page = await lro.store.list_jobs(query, utcnow())

@@ -8,10 +8,11 @@ shapes; they are kept next to the renderer's field list by a test of /openapi.js
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lro.labels import MAX_METADATA_BYTES, MAX_TAG_CHARS, MAX_TAGS
 from lro.models import Status
 from lro.submission import MAX_CALLBACK_URL
 
@@ -57,6 +58,20 @@ class JobResource(BaseModel):
     )
     result: Any = None
     error: ErrorObject | None
+    tags: list[str] = Field(default_factory=list, description="The submit's tags.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="The submit's metadata object ({} when none)."
+    )
+    batch_id: str | None = Field(None, description="The batch the job was submitted in.")
+    depends_on: list[str] = Field(
+        default_factory=list, description="Jobs that must complete before this one runs."
+    )
+    waiting_on: list[str] = Field(
+        default_factory=list, description="Those of depends_on that have not ended yet."
+    )
+    dependency_policy: str | None = Field(
+        None, description="`always`: run even when a dependency failed or was cancelled."
+    )
 
 
 class ListedJob(JobResource):
@@ -94,6 +109,28 @@ class Reserved(BaseModel):
         strict=True,
         description="Also POST `job.progress` webhooks to callback_url while the job runs "
         "(coalesced: at most one pending at a time).",
+    )
+    # Checked by lro.labels (the same rule for HTTP, batches and lro.submit); declared
+    # here so they are never taken for params, and documented.
+    tags: list[str] | None = Field(
+        None,
+        max_length=MAX_TAGS,
+        description=f"Up to {MAX_TAGS} labels of 1-{MAX_TAG_CHARS} printable characters; "
+        "`GET /jobs?tag=` finds the jobs carrying them.",
+        json_schema_extra={"items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS}},
+    )
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description=f"Any JSON object of at most {MAX_METADATA_BYTES} bytes, kept with the job "
+        "and shown in its resource and webhooks (not passed to the handler as params).",
+    )
+    depends_on: list[str] | None = Field(
+        None,
+        description="Ids of your jobs that must complete first; the job waits queued "
+        "(`waiting_on`) and fails with `dependency_failed` if one fails or is cancelled.",
+    )
+    dependency_policy: Literal["always"] | None = Field(
+        None, description="`always`: run even when a dependency failed or was cancelled."
     )
 
 

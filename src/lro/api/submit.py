@@ -329,6 +329,10 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
             callback_url=reserved.callback_url,
             priority=reserved.priority,
             callback_progress=reserved.callback_progress,
+            tags=reserved.tags,
+            metadata=reserved.metadata,
+            depends_on=reserved.depends_on,
+            dependency_policy=reserved.dependency_policy,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -353,6 +357,10 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
             priority=parsed.priority,
             delay=parsed.delay_seconds,
             callback_progress=parsed.callback_progress,
+            tags=parsed.tags,
+            metadata=parsed.metadata,
+            depends_on=parsed.depends_on,
+            dependency_policy=parsed.dependency_policy,
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
@@ -411,6 +419,7 @@ class SubmitRoutes:
             operation_id="submit_" + re.sub(r"[^A-Za-z0-9_]", "_", op.name),
             summary=op.summary or f"Submit a {op.name} job",
             description=f"Queues a `{op.name}` job. The body is the operation's parameters "
-            "plus the reserved `callback_url`, `callback_progress` and `priority`.",
+            "plus the reserved `callback_url`, `callback_progress`, `priority`, `tags`, "
+            "`metadata`, `depends_on` and `dependency_policy`.",
             tags=["operations"],
         )

@@ -56,6 +56,7 @@ COMMANDS: tuple[Command, ...] = (
     _job("cancel", "cancel a queued or running job"),
     _job("retry", "run a failed or cancelled job again, resuming after its steps"),
     _job("result", "download a completed job's result"),
+    _job("schedules", "list, add, pause, resume, trigger or delete schedules"),
 )
 
 

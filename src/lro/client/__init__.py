@@ -35,12 +35,14 @@ from lro.client.errors import (
 )
 from lro.client.models import (
     TERMINAL_STATUSES,
+    BatchResource,
     JobErrorInfo,
     JobEvent,
     JobPage,
     JobResource,
     OperationInfo,
     Partial,
+    ScheduleResource,
 )
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "AsyncClient",
     "Backoff",
     "BadRequest",
+    "BatchResource",
     "Client",
     "ClientError",
     "Conflict",
@@ -62,6 +65,7 @@ __all__ = [
     "Partial",
     "ProtocolError",
     "RateLimited",
+    "ScheduleResource",
     "ServiceUnavailable",
     "TransportFailure",
     "Unauthorized",

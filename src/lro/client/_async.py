@@ -14,7 +14,7 @@ import anyio
 import httpx
 from httpx_sse import EventSource
 
-from lro.client import _calls, _download, _watch
+from lro.client import _batches, _calls, _download, _schedules, _watch
 from lro.client._base import ClientBase, adopt, plan_returns
 from lro.client._core import Call, Close, Config, Emit, Expired, Next, Plan, Read, Send, Sleep
 from lro.client._run import RECOVERABLE, PlanRun
@@ -153,6 +153,14 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
         self._http = httpx.AsyncClient(transport=transport, follow_redirects=False)
 
     submit = _method(_calls.submit)
+    submit_batch = _method(_batches.submit_batch)
+    get_batch = _method(_batches.get_batch)
+    create_schedule = _method(_schedules.create_schedule)
+    list_schedules = _method(_schedules.list_schedules)
+    get_schedule = _method(_schedules.get_schedule)
+    update_schedule = _method(_schedules.update_schedule)
+    delete_schedule = _method(_schedules.delete_schedule)
+    trigger_schedule = _method(_schedules.trigger_schedule)
     get = _method(_calls.get)
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)

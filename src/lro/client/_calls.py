@@ -14,6 +14,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -144,6 +145,10 @@ def submit(
     wait: float | None = None,
     delay: float | None = None,
     respond_async: bool = False,
+    tags: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    depends_on: Sequence[str] | None = None,
+    dependency_policy: str | None = None,
 ) -> Plan[JobResource]:
     """Submit a job of `operation` with `params` (a mapping, or a pydantic model such as
     the operation's own params model); returns the job resource: queued (the server's
@@ -158,6 +163,10 @@ def submit(
     sent with every attempt, so a submit whose answer was lost is replayed by the server
     rather than run twice. Pass your own key to make a submit safe across process
     restarts too. `delay` asks the server not to start the job before that many seconds.
+    `tags` and `metadata` are kept with the job (HTTP-CONTRACT §15): `list(tag=...)`
+    finds it by tag. With `depends_on` (your job ids) it waits queued until they
+    completed (HTTP-CONTRACT §17); `dependency_policy="always"` runs it whatever they
+    ended as.
     """
     if respond_async and wait is not None:
         raise ValueError("submit() takes wait or respond_async, not both: they contradict")
@@ -170,6 +179,14 @@ def submit(
         body["priority"] = priority
     if delay is not None:
         body["delay_seconds"] = delay
+    if tags is not None:
+        body["tags"] = list(tags)
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    if depends_on is not None:
+        body["depends_on"] = list(depends_on)
+    if dependency_policy is not None:
+        body["dependency_policy"] = dependency_policy
     headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
     timeout = cfg.timeout
     if wait is not None and wait > 0:
@@ -186,19 +203,35 @@ def get(cfg: Config, job_id: str) -> Plan[JobResource]:
     return parse_job((yield from call(cfg, cfg.request("GET", job_path(job_id)))))
 
 
-def _list_params(
-    status: str | Sequence[str] | None, operation: str | None, limit: int | None, cursor: str | None
-) -> dict[str, str | int]:
-    params: dict[str, str | int] = {}
-    if status is not None:
-        params["status"] = status if isinstance(status, str) else ",".join(status)
-    if operation is not None:
-        params["operation"] = operation
-    if limit is not None:
-        params["limit"] = limit
-    if cursor is not None:
-        params["cursor"] = cursor
-    return params
+@dataclass(frozen=True)
+class ListFilters:
+    """The filters of a job list (HTTP-CONTRACT §5, §15) as query parameters."""
+
+    status: str | Sequence[str] | None = None
+    operation: str | None = None
+    tag: str | Sequence[str] | None = None
+    created_after: datetime | str | None = None
+    created_before: datetime | str | None = None
+    q: str | None = None
+
+    def params(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.status is not None:
+            status = self.status
+            out.append(("status", status if isinstance(status, str) else ",".join(status)))
+        if self.operation is not None:
+            out.append(("operation", self.operation))
+        tags = [self.tag] if isinstance(self.tag, str) else list(self.tag or [])
+        out.extend(("tag", t) for t in tags)
+        for name, when in (
+            ("created_after", self.created_after),
+            ("created_before", self.created_before),
+        ):
+            if when is not None:
+                out.append((name, when if isinstance(when, str) else when.isoformat()))
+        if self.q is not None:
+            out.append(("q", self.q))
+        return out
 
 
 def list_jobs(
@@ -208,10 +241,22 @@ def list_jobs(
     operation: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    tag: str | Sequence[str] | None = None,
+    created_after: datetime | str | None = None,
+    created_before: datetime | str | None = None,
+    q: str | None = None,
 ) -> Plan[JobPage]:
     """One page of your jobs, newest first, optionally only those in `status` (one or
-    several) or of `operation`. Pass `next_cursor` back as `cursor` for the next page."""
-    params = _list_params(status, operation, limit, cursor)
+    several), of `operation`, carrying every `tag`, created after / before a time
+    (an aware datetime or RFC 3339 text), or matching `q` (a job id prefix, or text in
+    the step or error title). Pass `next_cursor` back as `cursor` for the next page."""
+    filters = ListFilters(status, operation, tag, created_after, created_before, q)
+    pairs = filters.params()
+    if limit is not None:
+        pairs.append(("limit", str(limit)))
+    if cursor is not None:
+        pairs.append(("cursor", cursor))
+    params = httpx.QueryParams(tuple(pairs))
     response = yield from call(cfg, cfg.request("GET", "/jobs", params=params))
     try:
         body = response.json()
@@ -238,12 +283,24 @@ def iter_jobs(
     status: str | Sequence[str] | None = None,
     operation: str | None = None,
     page_size: int | None = None,
+    tag: str | Sequence[str] | None = None,
+    created_after: datetime | str | None = None,
+    created_before: datetime | str | None = None,
+    q: str | None = None,
 ) -> Plan[None]:
-    """Every job matching the filters, newest first, fetching pages as you go."""
+    """Every job matching the filters (as `list`), newest first, fetching pages as you go."""
     cursor: str | None = None
     while True:
         page = yield from list_jobs(
-            cfg, status=status, operation=operation, limit=page_size, cursor=cursor
+            cfg,
+            status=status,
+            operation=operation,
+            limit=page_size,
+            cursor=cursor,
+            tag=tag,
+            created_after=created_after,
+            created_before=created_before,
+            q=q,
         )
         for job in page.items:
             yield Emit(job)

@@ -150,6 +150,10 @@ def _user_agent() -> str:
     return f"lro-client/{version} httpx/{httpx.__version__}"
 
 
+QueryParams = Mapping[str, str | int] | httpx.QueryParams
+"""Query parameters; `httpx.QueryParams` when a name repeats (`tag=a&tag=b`)."""
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a plan needs to know about the server and the retry policy."""
@@ -198,7 +202,7 @@ class Config:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: QueryParams | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | float | None = None,
@@ -217,7 +221,7 @@ class Config:
         method: str,
         url: httpx.URL,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: QueryParams | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | float | None = None,

@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import httpx
 from httpx_sse import EventSource
 
-from lro.client import _calls, _download, _watch
+from lro.client import _batches, _calls, _download, _schedules, _watch
 from lro.client._base import ClientBase, adopt, plan_returns
 from lro.client._core import Call, Close, Config, Emit, Expired, Next, Plan, Read, Send, Sleep
 from lro.client._cutoff import Cutoff
@@ -157,6 +157,14 @@ class Client(ClientBase[httpx.BaseTransport]):
         self._http = httpx.Client(transport=transport, follow_redirects=False)
 
     submit = _method(_calls.submit)
+    submit_batch = _method(_batches.submit_batch)
+    get_batch = _method(_batches.get_batch)
+    create_schedule = _method(_schedules.create_schedule)
+    list_schedules = _method(_schedules.list_schedules)
+    get_schedule = _method(_schedules.get_schedule)
+    update_schedule = _method(_schedules.update_schedule)
+    delete_schedule = _method(_schedules.delete_schedule)
+    trigger_schedule = _method(_schedules.trigger_schedule)
     get = _method(_calls.get)
     iter_jobs = _iterator(_calls.iter_jobs, JobResource)
     cancel = _method(_calls.cancel)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 """A job in one of these states never changes again (except to expire)."""
@@ -59,6 +59,15 @@ class JobResource(BaseModel):
     result: Any = None
     """The inline JSON result of a completed job; None when the result is a file."""
     error: JobErrorInfo | None = None
+    tags: list[str] = Field(default_factory=list)
+    """The job's tags (HTTP-CONTRACT §15)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    batch_id: str | None = None
+    """The batch the job was submitted in, if any."""
+    depends_on: list[str] = Field(default_factory=list)
+    waiting_on: list[str] = Field(default_factory=list)
+    """Dependencies not yet ended: the job stays queued while any is left."""
+    dependency_policy: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -123,3 +132,46 @@ class JobEvent:
     id: int
     event: str
     job: JobResource
+
+
+class BatchResource(BaseModel):
+    """A batch of jobs submitted together (HTTP-CONTRACT §17): counts per status, overall
+    progress and its jobs in request order. Terminal (`completed`) once every job ended,
+    whatever each one's outcome: `counts` tells."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    batch_id: str
+    status: str
+    """`queued` (no job started), `processing`, or `completed` (every job ended)."""
+    total: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+    progress_pct: float = 0.0
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    poll_url: str | None = None
+    jobs: list[JobResource] = Field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status == "completed"
+
+
+class ScheduleResource(BaseModel):
+    """A schedule (HTTP-CONTRACT §16): what it submits and when it runs next."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schedule_id: str
+    operation: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    cron: str | None = None
+    interval_seconds: float | None = None
+    timezone: str = "UTC"
+    overlap: str = "skip"
+    paused: bool = False
+    tags: list[str] = Field(default_factory=list)
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_job_id: str | None = None
+    created_at: datetime | None = None

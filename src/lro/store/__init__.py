@@ -9,15 +9,20 @@ from __future__ import annotations
 from lro.store.base import Store
 from lro.store.rules import worker_lost_error
 from lro.store.types import (
+    Batch,
+    BatchInserted,
     CancelOutcome,
     CancelResult,
     ClaimParams,
     DeleteResult,
+    Firing,
     JobChange,
     JobCount,
     JobEvent,
     Listener,
+    NewBatch,
     RescueParams,
+    Schedule,
     SweepParams,
 )
 
@@ -38,15 +43,20 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
 
 
 __all__ = [
+    "Batch",
+    "BatchInserted",
     "CancelOutcome",
     "CancelResult",
     "ClaimParams",
     "DeleteResult",
+    "Firing",
     "JobChange",
     "JobCount",
     "JobEvent",
     "Listener",
+    "NewBatch",
     "RescueParams",
+    "Schedule",
     "Store",
     "SweepParams",
     "open_store",

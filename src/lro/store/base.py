@@ -72,10 +72,12 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Blobs, Handoffs, Outbox, Quotas, Workload
+from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas, Schedules, Workload
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.steps import Steps
 from lro.store.types import (
+    Batch,
+    BatchInserted,
     BlobInfo,
     CancelOutcome,
     CancelResult,
@@ -87,7 +89,9 @@ from lro.store.types import (
     JobEvent,
     LimitedOperation,
     Listener,
+    NewBatch,
     RescueParams,
+    Schedule,
     SweepParams,
 )
 
@@ -98,6 +102,13 @@ class Store(Protocol):
 
     supports_listen: bool
     """True when other processes' changes are pushed (LISTEN/NOTIFY) rather than polled."""
+
+    supports_flows: bool
+    """True when the backend keeps tags searchable (`ListQuery.tags`, `text`) and jobs'
+    dependencies (`NewJob.depends_on`, released and failed by endings), as both SQL
+    backends do (HTTP-CONTRACT §15, §17). Without it the API refuses those with a 501
+    (read it with `lro.store.capabilities`, which takes a store lacking the attribute
+    as one without)."""
 
     embedded: bool
     """True when the database is a file on this machine (SQLite): every process using it
@@ -128,6 +139,14 @@ class Store(Protocol):
     def steps(self) -> Steps | None:
         """Long jobs: steps, checkpoints, partials, retry (lro.store.steps); None where
         the backend does not have them yet (the API answers 501)."""
+
+    @property
+    def batches(self) -> Batches | None:
+        """Jobs submitted together (see Batches); None where the backend has none."""
+
+    @property
+    def schedules(self) -> Schedules | None:
+        """Recurring submits (see Schedules); None where the backend has none."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -373,6 +392,9 @@ class Store(Protocol):
 
 __all__ = [
     "WORKER_LOST_TYPE",
+    "Batch",
+    "BatchInserted",
+    "Batches",
     "BlobInfo",
     "Blobs",
     "CancelOutcome",
@@ -386,9 +408,12 @@ __all__ = [
     "JobEvent",
     "LimitedOperation",
     "Listener",
+    "NewBatch",
     "Outbox",
     "Quotas",
     "RescueParams",
+    "Schedule",
+    "Schedules",
     "Store",
     "SweepParams",
     "Workload",

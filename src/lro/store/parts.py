@@ -1,6 +1,6 @@
 """The protocols of a store's parts: the webhook outbox, the abuse-limit counters, result
-blobs and (where a backend has it) direct hand-off. `Store` exposes each as a property,
-on the same database and connections as the jobs.
+blobs and (where a backend has them) direct hand-off and batches. `Store` exposes each as
+a property, on the same database and connections as the jobs.
 
 Like `Store`'s verbs, each method says what it writes, so a new backend can implement it
 from these docstrings alone.
@@ -13,8 +13,18 @@ from datetime import datetime
 from typing import Protocol
 
 from lro.deliveries import AttemptRecord, Delivery
-from lro.models import Job
-from lro.store.types import BlobInfo, ClaimParams, HandoffSubscription, LimitedOperation
+from lro.models import Job, NewJob
+from lro.store.types import (
+    Batch,
+    BatchInserted,
+    BlobInfo,
+    ClaimParams,
+    Firing,
+    HandoffSubscription,
+    LimitedOperation,
+    NewBatch,
+    Schedule,
+)
 
 
 class Outbox(Protocol):
@@ -228,3 +238,89 @@ class Workload(Protocol):
     async def oldest_queued(self, owner: str | None, now: datetime) -> dict[str, datetime]:
         """Per operation, when the owner's (None: anyone's) oldest due, queued job became
         due; operations with none are absent. Writes nothing."""
+
+
+class Batches(Protocol):
+    """Batches of jobs submitted together (HTTP-CONTRACT §17). A store without them has
+    `batches = None`, and the API answers their routes with a 501 problem.
+
+    Rows: one batch row `(id, owner, total, unfinished, callback_url, callback_target,
+    created_at, finished_at, expires_at, idempotency_key, request_fingerprint,
+    idempotency_expires_at)`, and each of its jobs carries `batch_id`. Whenever one of
+    its jobs becomes terminal, by whichever verb, the same transaction decrements
+    `unfinished`; the change that brings it to 0 sets `finished_at = the job's
+    updated_at`, `expires_at = the job's expires_at` and, when the batch has a
+    `callback_url`, writes one delivery `(event_type = "batch.completed", job_id = that
+    job, url = the batch's callback_url, target = its callback_target or "")`, sent
+    through the outbox like every webhook (its payload is the batch resource). A job
+    that becomes active again (a retry) increments it and clears both times. (SQL
+    backends do this with triggers on the job row; see their schema.sql.)
+    """
+
+    async def insert_batch(self, batch: NewBatch, now: datetime) -> BatchInserted:
+        """Insert the batch row and every job, in one transaction: all or nothing.
+
+        Writes: the batch row (`total = unfinished = len(jobs)`, `created_at = now`);
+        per job what `Store.insert_jobs` writes for a created job (never a hand-off).
+
+        Idempotency as `Store.insert_jobs`, on the batch's (owner, key): a live key with
+        the same fingerprint writes nothing and answers the existing batch and jobs
+        (`created=False`); another fingerprint raises KeyReused; a stale key (its window
+        passed, or the batch expired) is released and taken by the new batch. Concurrent
+        duplicates make one batch (a unique index decides)."""
+
+    async def get_batch(self, batch_id: str) -> Batch | None:
+        """The batch with its counts, whoever owns it; None when there is none. Writes
+        nothing."""
+
+    async def batch_jobs(self, batch_id: str) -> list[Job]:
+        """The batch's jobs still stored, in the order they were submitted. Writes
+        nothing."""
+
+    async def sweep_batches(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` batch rows whose `expires_at <= now` (their last job's
+        retention), and return how many. Their jobs go by `Store.sweep` as usual."""
+
+
+class Schedules(Protocol):
+    """Schedules (HTTP-CONTRACT §16). A store without them has `schedules = None`.
+
+    Rows: one schedule row per (owner, id) with the `Schedule` fields; one firing row
+    `(owner, schedule_id, due_at, job_id)` per firing that made a job, unique on
+    (owner, schedule_id, due_at): the firing's identity, so however many processes fire
+    a due time at once, one job is made. Callers compute `next_run_at` (lro.timing); the
+    store never reads the clock."""
+
+    async def put_schedule(self, schedule: Schedule, *, create: bool) -> Schedule | None:
+        """Store `schedule`. `create=True`: insert it, or None (nothing written) when the
+        owner has one of that id. `create=False`: insert or replace its declared fields
+        and `next_run_at`, keeping `created_at`, `last_run_at` and `last_job_id`."""
+
+    async def get_schedule(self, owner: str, schedule_id: str) -> Schedule | None:
+        """Writes nothing."""
+
+    async def list_schedules(self, owner: str | None) -> list[Schedule]:
+        """The owner's schedules (None: everyone's) by id. Writes nothing."""
+
+    async def delete_schedule(self, owner: str, schedule_id: str) -> bool:
+        """Delete the schedule and its firing rows (its jobs stay); False when none."""
+
+    async def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        """Up to `limit` unpaused schedules with `next_run_at <= now`, oldest due first.
+        Writes nothing."""
+
+    async def fire(
+        self, schedule: Schedule, next_run_at: datetime, job: NewJob, now: datetime
+    ) -> Firing:
+        """Fire `schedule` at its `next_run_at` (the due time), in one transaction, only if
+        the stored schedule is still unpaused and due at that same time (a compare-and-set:
+        another process that fired it first wins, and this writes nothing).
+
+        Writes: `next_run_at = next_run_at`, `last_run_at = the due time`, `updated_at =
+        now`; then, unless `overlap` is `skip` and the last job is still queued or
+        processing, the job (as `Store.insert_jobs` writes a created one), a firing row
+        and `last_job_id`."""
+
+    async def trigger(self, schedule: Schedule, job: NewJob, now: datetime) -> Job | None:
+        """Run the schedule now, paused or not: the job, a firing row at `now`,
+        `last_run_at = now`, `last_job_id`. None when the schedule is gone."""

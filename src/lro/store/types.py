@@ -10,8 +10,9 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from lro.models import Job, Status
+from lro.models import Job, NewJob, Status
 from lro.retry import RetryPolicy
 
 
@@ -137,3 +138,92 @@ class HandoffSubscription:
 
     on_job: Callable[[Job | str], None]
     on_reconnect: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    """Jobs to insert together, all or none (`Batches.insert_batch`). Each job's
+    `batch_id` must be `id`; their own idempotency fields are unused (the batch's key
+    covers them all)."""
+
+    id: str
+    owner: str
+    jobs: Sequence[NewJob]
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    idempotency_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch as stored, with its jobs counted (HTTP-CONTRACT §17)."""
+
+    id: str
+    owner: str
+    total: int
+    unfinished: int
+    """Jobs not yet terminal; 0 means the batch is complete."""
+    callback_url: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    counts: dict[Status, int]
+    """Its jobs per status (statuses with none left out)."""
+    progress_pct: float
+    """The mean progress of its jobs, a terminal one counting 100."""
+    started: bool
+    """Whether any of its jobs has left `queued` or run (an attempt)."""
+    estimate_seconds: float | None = None
+    """The longest estimated duration among its jobs."""
+
+    @property
+    def status(self) -> Status:
+        """`completed` once every job is terminal, `queued` until one starts."""
+        if self.unfinished == 0:
+            return Status.COMPLETED
+        return Status.PROCESSING if self.started else Status.QUEUED
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInserted:
+    """Outcome of `insert_batch`: the batch under its id or its idempotency key, its jobs
+    in request order, and whether this call created it (False: a replay)."""
+
+    batch: Batch
+    jobs: list[Job]
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A schedule as stored (HTTP-CONTRACT §16): what to submit, when, and its last
+    firing. Keyed by (owner, id): schedule ids are per principal, like jobs."""
+
+    id: str
+    owner: str
+    operation: str
+    params: Any
+    cron: str | None
+    interval_seconds: float | None
+    timezone: str
+    overlap: str
+    """`skip`: no job while the previous one is unfinished; `allow`: always one."""
+    paused: bool
+    tags: tuple[str, ...]
+    callback_url: str | None
+    next_run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_run_at: datetime | None = None
+    last_job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """The outcome of `Schedules.fire`: whether this call fired the due time (False: it
+    was fired already, or the schedule changed or went), and the job it made (None when
+    `overlap: skip` held it back)."""
+
+    fired: bool
+    job: Job | None = None

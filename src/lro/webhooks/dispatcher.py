@@ -26,13 +26,13 @@ import logging
 from collections import Counter, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lro.background import cancel_and_wait
 from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus, target_of
 from lro.errors import StoreUnavailable
-from lro.models import utcnow
-from lro.resource import job_resource, rfc3339
+from lro.models import Job, utcnow
+from lro.resource import batch_resource, job_resource, rfc3339
 from lro.webhooks.sender import AttemptResult, send
 from lro.webhooks.signing import generate_secret, headers_for, parse_secrets
 from lro.webhooks.ssrf import Resolver, TargetPolicy
@@ -63,6 +63,10 @@ SLOW_FRACTION = 0.5
 MAX_DEFER_SECONDS = 5.0
 """A delivery handed back because its target is busy is due again after the attempt
 timeout (a slot of that target frees within it), at most this long."""
+
+BATCH_COMPLETED = "batch.completed"
+"""The event type of a batch's one webhook (HTTP-CONTRACT §17); its delivery row is
+attached to the job whose ending completed the batch."""
 
 
 def decide(
@@ -248,17 +252,30 @@ class Dispatcher:
         except Exception as exc:  # their lease runs out instead: later, but not lost
             log.warning("handing back %d webhook deliveries failed: %s", len(busy), exc)
 
+    async def _payload(self, d: Delivery, job: Job) -> dict[str, Any] | None:
+        """The webhook's `data`: the job resource, or for `batch.completed` (a delivery
+        attached to the batch's last job) the batch resource; None if it is gone."""
+        prefix = self._lro.settings.api_prefix
+        if d.event_type != BATCH_COMPLETED:
+            return job_resource(job, prefix)
+        batches = self._lro.store.batches
+        if batches is None or job.batch_id is None:
+            return None
+        batch = await batches.get_batch(job.batch_id)
+        if batch is None:
+            return None
+        return batch_resource(batch, await batches.batch_jobs(batch.id), prefix)
+
     async def deliver(self, d: Delivery) -> AttemptRecord | None:
         """One attempt of a claimed delivery, recorded; None if its job is gone."""
         job = await self._lro.store.get_job(d.job_id)
         if job is None:
             return None  # deleted with its job meanwhile
+        data = await self._payload(d, job)
+        if data is None:
+            return None
         body = json.dumps(
-            {
-                "type": d.event_type,
-                "timestamp": rfc3339(d.event_at),
-                "data": job_resource(job, self._lro.settings.api_prefix),
-            },
+            {"type": d.event_type, "timestamp": rfc3339(d.event_at), "data": data},
             separators=(",", ":"),
         )
         headers = headers_for(d.id, utcnow(), body, self._secrets or await self.secrets())

@@ -40,6 +40,7 @@ from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, 
 from lro.results import File
 from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
+from lro.worker.dependencies import dependency_results
 from lro.worker.durable import AttemptDurable
 from lro.worker.writers import CheckpointWriter, PartialWriter
 
@@ -234,6 +235,8 @@ class Executor:
             # checkpoint to resume from; a first run reads nothing.
             if a.durable is not None and a.job.version > 2:
                 await a.durable.load()
+            if a.job.depends_on:
+                a.ctx.dependency_results = await dependency_results(self._lro.store, a.job)
             value = await self._invoke(a)
         except asyncio.CancelledError:
             task = asyncio.current_task()

@@ -97,6 +97,9 @@ class Maintenance:
         if swept.job_ids:
             log.info("swept %d expired jobs", len(swept.job_ids))
         self.swept += len(swept.job_ids)
+        batches = self._lro.store.batches
+        if batches is not None:  # a batch row goes with the retention of its last job
+            await batches.sweep_batches(now or utcnow(), settings.sweep_batch_size)
         return swept
 
     async def sweep_all(self, now: datetime | None = None) -> int:

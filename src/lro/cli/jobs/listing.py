@@ -22,6 +22,21 @@ def define(p: CommandParser) -> None:
         help="only jobs in these statuses (repeatable)",
     )
     p.add_argument("--operation", metavar="NAME", help="only jobs of this operation")
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="only jobs carrying this tag (repeatable: jobs carrying all of them)",
+    )
+    p.add_argument(
+        "--created-after", metavar="TIME", help="only jobs created after this RFC 3339 time"
+    )
+    p.add_argument(
+        "--created-before", metavar="TIME", help="only jobs created before this RFC 3339 time"
+    )
+    p.add_argument(
+        "--search", metavar="TEXT", help="a job id prefix, or text in the step or error title"
+    )
     p.add_argument("--limit", type=options.page_size, metavar="N", help="page size (1-200)")
     p.add_argument("--all", action="store_true", help="follow the cursors to list every job")
     p.add_argument("--cursor", metavar="CURSOR", help="the page after an earlier listing")
@@ -39,6 +54,7 @@ def _job_cells(job: JobResource, out: Output) -> list[describe.Row]:
         ("STATUS", job.status, describe.STATUS_STYLES.get(job.status, "")),
         ("PROGRESS", describe.percent(job), ""),
         ("STEP", job.step or "", "dim"),
+        ("TAGS", ",".join(job.tags), "dim"),
         ("CREATED", when, ""),
     ]
 
@@ -46,14 +62,18 @@ def _job_cells(job: JobResource, out: Output) -> list[describe.Row]:
 def run(args: argparse.Namespace, client: Client, out: Output) -> int:
     statuses = sorted({s for group in args.status or [] for s in group}) or None
     next_cursor: str | None = None
+    filters = {
+        "status": statuses,
+        "operation": args.operation,
+        "tag": args.tag,
+        "created_after": args.created_after,
+        "created_before": args.created_before,
+        "q": args.search,
+    }
     if args.all:
-        jobs = list(
-            client.iter_jobs(status=statuses, operation=args.operation, page_size=args.limit)
-        )
+        jobs = list(client.iter_jobs(page_size=args.limit, **filters))
     else:
-        page = client.list(
-            status=statuses, operation=args.operation, limit=args.limit, cursor=args.cursor
-        )
+        page = client.list(limit=args.limit, cursor=args.cursor, **filters)
         jobs, next_cursor = list(page.items), page.next_cursor
     if out.json:
         out.document({"items": jobs, "next_cursor": next_cursor})
@@ -61,7 +81,7 @@ def run(args: argparse.Namespace, client: Client, out: Output) -> int:
     if not jobs:
         out.note("no jobs match")
         return Exit.OK
-    headers = ["JOB", "OPERATION", "STATUS", "PROGRESS", "STEP", "CREATED"]
+    headers = ["JOB", "OPERATION", "STATUS", "PROGRESS", "STEP", "TAGS", "CREATED"]
     out.table(headers, [_job_cells(job, out) for job in jobs])
     if next_cursor:
         out.note(f"more jobs: add --all, or --cursor {next_cursor}")

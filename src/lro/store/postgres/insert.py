@@ -13,6 +13,7 @@ from lro.errors import StoreUnavailable
 from lro.models import Inserted, NewJob
 from lro.store.postgres.connection import Database, run
 from lro.store.postgres.rows import PACKAGE, Conn, as_accepted, dumps, job_from_record
+from lro.store.postgres.settle import settle_dependencies
 from lro.store.rules import idempotent_replay
 from lro.store.sql import load_numbered
 
@@ -42,11 +43,17 @@ def insert_params(jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
         ],
         "queues": [j.queue for j in jobs],
         "concurrency_keys": [j.concurrency_key for j in jobs],
+        "tags": [dumps(list(j.tags)) if j.tags else None for j in jobs],
+        "metadata": [None if j.metadata is None else dumps(j.metadata) for j in jobs],
+        "batch_ids": [j.batch_id for j in jobs],
+        "depends_on": [dumps(list(j.depends_on)) if j.depends_on else None for j in jobs],
+        "dependency_policies": [j.dependency_policy for j in jobs],
         # May be handed straight to a parked worker (0006): one job, due now. A batch is
         # queued, and the workers its notification wakes claim it in batches. A job with
         # a concurrency key never is: its limits are counted by the limited claim alone
-        # (0009), which a hand-off would bypass.
+        # (0009), which a hand-off would bypass. Nor is one waiting on dependencies.
         "may_hand_off": len(jobs) == 1
+        and not jobs[0].depends_on
         and (jobs[0].run_at is None or jobs[0].run_at <= now)
         and jobs[0].concurrency_key is None,
     }
@@ -58,11 +65,30 @@ def _created(row: Any) -> Inserted:
 
 
 async def insert_jobs(db: Database, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
-    """Insert a batch: one statement without idempotency keys, else `insert_keyed`."""
-    if all(j.idempotency_key is None for j in jobs):
+    """Insert a batch: one statement without idempotency keys or dependencies, else a
+    transaction (`insert_keyed`, then the dependencies settled)."""
+    if all(j.idempotency_key is None and not j.depends_on for j in jobs):
         rows = await db.fetch_retrying(Q["insert_jobs"], **insert_params(jobs, now))
         return [_created(r) for r in rows]
-    return await db.tx(lambda conn: insert_keyed(conn, jobs, now))
+    return await db.tx(lambda conn: insert_settled(conn, jobs, now))
+
+
+async def insert_settled(conn: Conn, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+    """`insert_keyed`, then the created jobs with dependencies settled (they wait, or
+    fail at once), answered as they are then stored."""
+    out = await insert_keyed(conn, jobs, now)
+    created = [new for new, i in zip(jobs, out, strict=True) if i.created and new.depends_on]
+    if not created:
+        return out
+    await settle_dependencies(conn, created, now)
+    rows = await run(conn, Q["jobs_by_id"], ids=[new.id for new in created])
+    fresh = {r["id"]: job_from_record(r) for r in rows}
+    return [
+        Inserted(fresh[i.job.id], created=True, accepted=fresh[i.job.id])
+        if i.created and i.job.id in fresh
+        else i
+        for i in out
+    ]
 
 
 async def insert_keyed(conn: Conn, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:

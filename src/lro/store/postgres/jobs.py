@@ -58,7 +58,7 @@ from lro.store.types import (
     SweepParams,
 )
 
-Q = load_numbered(PACKAGE, "jobs.sql", "rows.sql")
+Q = load_numbered(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
 
 
 class PostgresJobs:
@@ -92,19 +92,32 @@ class PostgresJobs:
         after: tuple[datetime | None, str] = (
             (None, "") if query.cursor is None else decode_cursor(query.cursor)
         )
+        before = query.created_before
+        if before is not None and (after[0] is None or (before, "") < (after[0], after[1])):
+            # (created_at, id) < (before, "") is created_at < before: one keyset bound.
+            after = (before, "")
         statuses = [Status(s).value for s in query.statuses] if query.statuses else None
+        tags = list(dict.fromkeys(query.tags))
         page = {
             "after_created": after[0],
             "after_id": after[1],
             "now": now,
             "operation": query.operation,
             "statuses": statuses,
+            "created_after": query.created_after,
+            "text": query.text.lower() if query.text else None,
             "limit": query.limit + 1,
         }
-        if query.owner is None:
-            rows = await self._db.read(Q["list_all_jobs"], **page)
+        if tags:
+            page["tag"] = tags[0]
+            page["more_tags"] = dumps(tags[1:]) if len(tags) > 1 else None
+            name = "list_tagged" if query.owner is not None else "list_all_tagged"
         else:
-            rows = await self._db.read(Q["list_jobs"], owner=query.owner, **page)
+            name = "list_jobs" if query.owner is not None else "list_all_jobs"
+        if query.owner is None:
+            rows = await self._db.read(Q[name], **page)
+        else:
+            rows = await self._db.read(Q[name], owner=query.owner, **page)
         items = [job_from_record(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
         return Page(items, encode_cursor(items[-1]) if more and items else None)

@@ -67,7 +67,17 @@ def job_from_record(r: Record) -> Job:
         lease_token=r["lease_token"],
         lease_expires_at=r["lease_expires_at"],
         worker_id=r["worker_id"],
+        tags=_tags(loads(r["tags"])),
+        metadata=loads(r["metadata"]),
+        batch_id=r["batch_id"],
+        depends_on=_tags(loads(r["depends_on"])),
+        waiting_on=_tags(loads(r["waiting_on"])),
+        dependency_policy=r["dependency_policy"],
     )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return () if value is None else tuple(value)
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -108,6 +118,12 @@ def job_from_json(d: dict[str, Any]) -> Job:
         lease_token=d["lease_token"],
         lease_expires_at=_ts(d["lease_expires_at"]),
         worker_id=d["worker_id"],
+        tags=_tags(d.get("tags")),
+        metadata=d.get("metadata"),
+        batch_id=d.get("batch_id"),
+        depends_on=_tags(d.get("depends_on")),
+        waiting_on=_tags(d.get("waiting_on")),
+        dependency_policy=d.get("dependency_policy"),
     )
 
 

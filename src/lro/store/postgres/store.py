@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from lro.store.postgres.batches import PostgresBatches
 from lro.store.postgres.blobs import PostgresBlobs
 from lro.store.postgres.connection import Database, split_url
 from lro.store.postgres.handoff import PostgresHandoffs
@@ -22,6 +23,7 @@ from lro.store.postgres.jobs import PostgresJobs
 from lro.store.postgres.listen import ListenSession
 from lro.store.postgres.outbox import PostgresOutbox
 from lro.store.postgres.quotas import PostgresQuotas
+from lro.store.postgres.schedules import PostgresSchedules
 from lro.store.postgres.steps import PostgresSteps
 from lro.store.postgres.workload import PostgresWorkload
 from lro.store.types import Listener
@@ -31,6 +33,7 @@ class PostgresStore(PostgresJobs):
     """The Store protocol on PostgreSQL (see the package's modules for the design)."""
 
     supports_listen = True
+    supports_flows = True
     embedded = False
 
     def __init__(
@@ -58,6 +61,8 @@ class PostgresStore(PostgresJobs):
         self.blobs = PostgresBlobs(self.db)
         self.workload = PostgresWorkload(self.db)
         self.steps: PostgresSteps | None = PostgresSteps(self.db)
+        self.batches = PostgresBatches(self.db)
+        self.schedules = PostgresSchedules(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

@@ -53,6 +53,7 @@ from lro.store.sqlite.rows import (
     to_json,
     to_us,
 )
+from lro.store.sqlite.settle import settle_dependencies
 from lro.store.types import (
     CancelOutcome,
     CancelResult,
@@ -65,9 +66,27 @@ from lro.store.types import (
     SweepParams,
 )
 
-Q = load_queries(PACKAGE, "jobs.sql", "rows.sql")
+Q = load_queries(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
 
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in jobs.sql)
+
+
+def _with_dependencies(
+    conn: sqlite3.Connection, jobs: Sequence[NewJob], out: list[Inserted], now_us: int
+) -> list[Inserted]:
+    """Settle the created jobs that have dependencies (they wait, or fail at once), and
+    answer with each such job as it is now stored."""
+    created = [new for new, i in zip(jobs, out, strict=True) if i.created and new.depends_on]
+    settle_dependencies(conn, created, now_us)
+    ids = {new.id for new in created}
+    fresh: list[Inserted] = []
+    for i in out:
+        if i.created and i.job.id in ids:
+            job = job_from_row(job_row(conn.execute(Q["get_job"], {"id": i.job.id})))
+            fresh.append(Inserted(job, created=True, accepted=job))
+        else:
+            fresh.append(i)
+    return fresh
 
 
 def _claim_order(row: Row) -> tuple[int, int, int]:
@@ -110,6 +129,9 @@ class SQLiteJobs:
                 conn.execute(Q["insert_job"], values)
                 out.append(Inserted(job, created=True, accepted=job))
                 changes.append(JobChange(job.id, 1, Status.QUEUED))
+            if any(new.depends_on for new in jobs):
+                out = _with_dependencies(conn, jobs, out, now_us)
+                changes = [change_of(i.job) for i in out if i.created]
             return out, changes
 
         return await self._db.write(tx)
@@ -131,6 +153,10 @@ class SQLiteJobs:
         if query.limit < 1:
             raise ValueError("limit must be at least 1")
         after = _FIRST_PAGE if query.cursor is None else decode_cursor(query.cursor)
+        if query.created_before is not None:
+            # (created_at, id) < (before, "") is created_at < before: one keyset bound.
+            after = min(after, (to_us(query.created_before), ""))
+        tags = list(dict.fromkeys(query.tags))
         args = {
             "owner": query.owner,
             "after_created": after[0],
@@ -140,9 +166,17 @@ class SQLiteJobs:
             "statuses": json.dumps([Status(s).value for s in query.statuses])
             if query.statuses
             else None,
+            "created_after": None if query.created_after is None else to_us(query.created_after),
+            "text": query.text.lower() if query.text else None,
+            "tag": tags[0] if tags else None,
+            "more_tags": json.dumps(tags[1:]) if len(tags) > 1 else None,
             "limit": query.limit + 1,
         }
-        query_name = "list_jobs" if query.owner is not None else "list_all_jobs"
+        if tags:
+            query_name = "list_tagged" if query.owner is not None else "list_all_tagged"
+        else:
+            query_name = "list_jobs" if query.owner is not None else "list_all_jobs"
+            del args["tag"]
         rows = await self._db.read(lambda c: job_rows(c.execute(Q[query_name], args)))
         items = [job_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit

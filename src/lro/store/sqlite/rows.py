@@ -72,6 +72,12 @@ _JOB_FIELDS = [
     "lease_token",
     "lease_expires_at",
     "worker_id",
+    "tags",
+    "metadata",
+    "batch_id",
+    "depends_on",
+    "waiting_on",
+    "dependency_policy",
 ]
 if [f.name for f in dataclasses.fields(Job)] != _JOB_FIELDS:  # pragma: no cover
     raise ImportError("lro.models.Job fields changed: update lro.store.sqlite.rows")
@@ -162,6 +168,12 @@ def job_from_row(row: Row) -> Job:
         r.lease_token,
         None if lease_until is None else from_us(lease_until),
         r.worker_id,
+        () if r.tags is None else tuple(json.loads(r.tags)),
+        None if r.metadata is None else json.loads(r.metadata),
+        r.batch_id,
+        () if r.depends_on is None else tuple(json.loads(r.depends_on)),
+        () if r.waiting_on is None else tuple(json.loads(r.waiting_on)),
+        r.dependency_policy,
     )
 
 
@@ -194,6 +206,11 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         "callback_target": None if new.callback_url is None else target_of(new.callback_url),
         "queue": new.queue,
         "concurrency_key": new.concurrency_key,
+        "tags": to_json(list(new.tags)) if new.tags else None,
+        "metadata": None if new.metadata is None else to_json(new.metadata),
+        "batch_id": new.batch_id,
+        "depends_on": to_json(list(new.depends_on)) if new.depends_on else None,
+        "dependency_policy": new.dependency_policy,
     }
     created = from_us(now_us)
     job = Job(
@@ -219,6 +236,11 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         callback_url=new.callback_url,
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
+        tags=tuple(new.tags),
+        metadata=new.metadata,
+        batch_id=new.batch_id,
+        depends_on=tuple(new.depends_on),
+        dependency_policy=new.dependency_policy,
     )
     return values, job
 

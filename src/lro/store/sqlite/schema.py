@@ -78,6 +78,9 @@ def connect(
                     time.sleep(0.02)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")
+        # A dependency's failure fails its dependents, whose endings fail theirs: the
+        # release trigger of migration 0010 fires for the rows it changes itself.
+        conn.execute("PRAGMA recursive_triggers = ON")
         conn.execute("PRAGMA cache_size = -32768")  # KiB: hot indexes stay in memory
         if readonly:
             conn.execute("PRAGMA query_only = 1")

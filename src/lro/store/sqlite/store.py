@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lro.store.sqlite.batches import SQLiteBatches
 from lro.store.sqlite.blobs import SQLiteBlobs
 from lro.store.sqlite.connection import Database
 from lro.store.sqlite.jobs import SQLiteJobs
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
+from lro.store.sqlite.schedules import SQLiteSchedules
 from lro.store.sqlite.steps import SQLiteSteps
 from lro.store.sqlite.workload import SQLiteWorkload
 from lro.store.types import JobChange, Listener
@@ -28,6 +30,7 @@ class SQLiteStore(SQLiteJobs):
     """The Store protocol on one SQLite file (see the package's modules for the design)."""
 
     supports_listen = False
+    supports_flows = True
     embedded = True
     handoffs: None = None
     """In one process a queued job wakes the claim loop at once; across processes on one
@@ -45,6 +48,8 @@ class SQLiteStore(SQLiteJobs):
         self.blobs = SQLiteBlobs(self.db)
         self.workload = SQLiteWorkload(self.db)
         self.steps: SQLiteSteps | None = SQLiteSteps(self.db)
+        self.batches = SQLiteBatches(self.db)
+        self.schedules = SQLiteSchedules(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

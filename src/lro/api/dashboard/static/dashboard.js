@@ -83,9 +83,11 @@ function jobsPath() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   const status = $('filter-status').value;
   const operation = $('filter-operation').value;
+  const tag = $('filter-tag').value.trim();
   const cursor = state.cursors[state.page];
   if (status) query.set('status', status);
   if (operation) query.set('operation', operation);
+  if (tag) query.set('tag', tag);
   if (cursor) query.set('cursor', cursor);
   return `/jobs?${query}`;
 }

@@ -164,6 +164,7 @@ export class DetailPanel {
     setText('detail-pct', formatPct(job.progress_pct));
     setText('detail-step', job.step ?? '—');
     setText('detail-operation', job.operation);
+    setText('detail-tags', (job.tags ?? []).join(', ') || '—');
     show($('detail-owner-label'), this.owner !== null);
     show($('detail-owner'), this.owner !== null);
     setText('detail-owner', this.owner ?? '');

@@ -20,12 +20,14 @@ WITH input AS (
         :priorities::int[], :max_attempts::int[], :timeouts::float8[], :run_at::timestamptz[],
         :estimates::float8[], :callback_urls::text[], :keys::text[], :fingerprints::text[],
         :key_expiries::timestamptz[], :callback_progress::bool[], :callback_targets::text[],
-        :queues::text[], :concurrency_keys::text[]
+        :queues::text[], :concurrency_keys::text[],
+        :tags::text[], :metadata::text[], :batch_ids::text[], :depends_on::text[],
+        :dependency_policies::text[]
     ) WITH ORDINALITY AS t(
         id, operation, params, owner, priority, max_attempts, timeout_seconds, run_at,
         estimated_duration_seconds, callback_url, idempotency_key, request_fingerprint,
         idempotency_expires_at, callback_progress, callback_target, queue, concurrency_key,
-        ord
+        tags, metadata, batch_id, depends_on, dependency_policy, ord
     )
 ),
 idle AS (
@@ -47,7 +49,8 @@ ins AS (
         run_at, created_at, updated_at, estimated_duration_seconds, version, callback_url,
         idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
         callback_target, attempt, worker_id, lease_token, lease_expires_at, started_at,
-        queue, concurrency_key
+        queue, concurrency_key,
+        tags, metadata, batch_id, depends_on, dependency_policy
     )
     SELECT input.id, operation,
            CASE WHEN taker.worker_id IS NULL THEN 'queued' ELSE 'processing' END,
@@ -60,7 +63,8 @@ ins AS (
                 THEN replace(gen_random_uuid()::text, '-', '') END,
            :now::timestamptz + taker.lease_seconds * interval '1 second',
            CASE WHEN taker.worker_id IS NOT NULL THEN :now::timestamptz END,
-           queue, concurrency_key
+           queue, concurrency_key,
+           tags::jsonb, metadata::jsonb, batch_id, depends_on::jsonb, dependency_policy
     FROM input LEFT JOIN taker ON input.ord = 1
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -99,3 +103,6 @@ UPDATE lro_jobs
 SET idempotency_key = NULL, request_fingerprint = NULL, idempotency_expires_at = NULL
 WHERE seq = ANY(:seqs::bigint[])
   AND (idempotency_expires_at <= :now OR expires_at <= :now)
+
+-- name: jobs_by_id
+SELECT * FROM lro_jobs WHERE id = ANY(:ids::text[])

@@ -405,24 +405,20 @@ SELECT job_id, owner, expired_at FROM lro_tombstones WHERE job_id = :id AND keep
 -- name: list_jobs
 -- Keyset pagination on the lro_jobs_owner_created index; the first page passes no cursor
 -- and compares against 'infinity'.
-SELECT * FROM lro_jobs
+SELECT * FROM lro_jobs j
 WHERE owner = :owner
   AND (created_at, id)
       < (coalesce(:after_created::timestamptz, 'infinity'::timestamptz), :after_id::text)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation::text IS NULL OR operation = :operation::text)
-  AND (:statuses::text[] IS NULL OR status = ANY(:statuses::text[]))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
 -- name: list_all_jobs
 -- list_jobs for an admin: every owner, on the lro_jobs_created index.
-SELECT * FROM lro_jobs
+SELECT * FROM lro_jobs j
 WHERE (created_at, id)
       < (coalesce(:after_created::timestamptz, 'infinity'::timestamptz), :after_id::text)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation::text IS NULL OR operation = :operation::text)
-  AND (:statuses::text[] IS NULL OR status = ANY(:statuses::text[]))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 

@@ -23,12 +23,13 @@ INSERT INTO jobs (
     id, operation, status, params, owner, priority, max_attempts, timeout_seconds, run_at,
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
     idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
-    callback_target, queue, concurrency_key
+    callback_target, queue, concurrency_key, tags, metadata, batch_id, depends_on,
+    dependency_policy
 ) VALUES (
     :id, :operation, 'queued', :params, :owner, :priority, :max_attempts, :timeout_seconds,
     :run_at, :now, :now, :estimated_duration_seconds, 1, :callback_url, :idempotency_key,
     :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target,
-    :queue, :concurrency_key
+    :queue, :concurrency_key, :tags, :metadata, :batch_id, :depends_on, :dependency_policy
 )
 
 -- name: claim_jobs
@@ -213,9 +214,7 @@ SELECT job_id, owner, expired_at FROM tombstones WHERE job_id = :id AND keep_unt
 SELECT {{job_columns}} FROM jobs
 WHERE owner = :owner
   AND (created_at, id) < (:after_created, :after_id)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation IS NULL OR operation = :operation)
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
@@ -223,9 +222,7 @@ LIMIT :limit
 -- list_jobs for an admin: every owner, on the jobs_created index.
 SELECT {{job_columns}} FROM jobs
 WHERE (created_at, id) < (:after_created, :after_id)
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (:operation IS NULL OR operation = :operation)
-  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND {{list_filters}}
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 

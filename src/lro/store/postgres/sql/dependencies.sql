@@ -1,0 +1,30 @@
+-- Dependencies at insert (lro.store.postgres.settle): what a new job with depends_on
+-- becomes, in its inserting transaction. Later endings: lro_release_dependents.
+
+-- name: lock_dependencies
+-- FOR SHARE conflicts with the lock an ending takes: an ending in flight is waited for
+-- (and its committed status read), and one that comes later waits for this insert to
+-- commit, so its trigger sees the new dependent. Either way nothing is missed.
+SELECT id, status, expires_at, finished_at FROM lro_jobs
+WHERE id = ANY(:ids::text[])
+ORDER BY id
+FOR SHARE
+
+-- name: wait_on
+-- Part of the insert itself (same transaction, version 1): no version, no event.
+UPDATE lro_jobs SET waiting_on = :waiting_on::jsonb, run_at = :waiting_run_at
+WHERE id = :id
+
+-- name: fail_dependent
+WITH failed AS (
+    UPDATE lro_jobs
+    SET status = 'failed', error = :error::jsonb, finished_at = :now, updated_at = :now,
+        expires_at = :expires_at, version = version + 1
+    WHERE id = :id AND status = 'queued'
+    RETURNING *
+),
+ev AS (
+    INSERT INTO lro_events {{event_columns}}
+    SELECT id, version, 'failed', status, progress_pct, step, attempt, :now FROM failed
+)
+SELECT * FROM failed
