@@ -195,3 +195,18 @@ async def test_adopt_moves_queued_jobs_between_the_claims(store: Store) -> None:
     assert await workload.queued_count("op", 10) == 0
     assert {j.id for j in await claim(store, 10)} == {j.id for j in keyed}
     assert await workload.adopt("op", limited=False) == 0
+
+
+async def test_key_concurrency_holds_under_parallel_claimers(stores: StoreFactory) -> None:
+    first = await stores()
+    workload_of(first)
+    many = [first, *[await stores() for _ in range(5)]]
+    for key in "abcde":
+        await add(first, key, 4, params={"key": key})
+    spec = LimitedOperation("op", key_concurrency=1)
+    rounds = await asyncio.gather(
+        *(take(s, spec, limit=2, worker=f"w{i}") for i, s in enumerate(many))
+    )
+    running = [j for got in rounds for j in got]
+    assert sorted(j.params["key"] for j in running) == list("abcde")  # one per key
+    assert await take(first, spec) == []

@@ -93,3 +93,11 @@ async def test_limits_hold_across_two_worker_processes(
         assert most_at_once([r for r in keyed if r[1] == key]) == 1, key
     assert most_at_once(keyed) >= 2  # different keys ran side by side
     assert len({r[4] for r in runs}) == 2  # both processes took part
+
+
+def test_a_worker_for_a_queue_no_operation_uses_exits_with_why(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    done = procs.run(["worker", "--store", f"sqlite:///{tmp_path / 'q.db'}", "--queues", "gpu"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no operation of this app uses queue(s) gpu; its queues: default" in done.stderr
