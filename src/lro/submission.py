@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from lro.errors import IdempotencyMismatch, KeyReused, QueueFull, Unprocessable, Unsupported
 from lro.models import Inserted, NewJob, utcnow
+from lro.store.base import workload_of
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
 
@@ -124,7 +125,7 @@ async def check_depth(lro: Runtime, jobs: Sequence[NewJob]) -> None:
         cap = lro.operations[name].limits.max_queued
         if cap is None:
             continue
-        workload = lro.store.workload
+        workload = workload_of(lro.store)
         if workload is None:
             raise Unsupported(f"operation {name!r}: this store cannot count its queue")
         queued = await workload.queued_count(name, cap)
