@@ -65,14 +65,16 @@ async def test_limits_hold_across_two_worker_processes(
 ) -> None:
     app = build(store_url)
     async with app.running():
+        argv = ["worker", "tests.e2e.app_limits:lro", "--store", store_url, "--concurrency", "4"]
+        workers = [group.start(name, argv) for name in ("w1", "w2")]
+        deadline = asyncio.get_running_loop().time() + 90
+        # Both claiming before any job exists, so both take part whatever their start-up.
+        while not all("started:" in w.log() for w in workers):
+            assert asyncio.get_running_loop().time() < deadline, group.logs()
+            assert all(w.alive() for w in workers), group.logs()
+            await asyncio.sleep(0.05)
         jobs = [await app.submit("limits.global", {}) for _ in range(10)]
         jobs += [await app.submit("limits.keyed", {"customer": c}) for c in "abc" for _ in range(3)]
-        for name in ("w1", "w2"):
-            group.start(
-                name,
-                ["worker", "tests.e2e.app_limits:lro", "--store", store_url, "--concurrency", "4"],
-            )
-        deadline = asyncio.get_running_loop().time() + 90
         while True:
             states = [await app.store.get_job(j.id) for j in jobs]
             if all(s is not None and s.status in TERMINAL for s in states):
