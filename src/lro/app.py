@@ -22,6 +22,7 @@ from lro.results import ResultStore, open_result_store
 from lro.retry import RetryPolicy
 from lro.scheduling import ScheduleSpec, build, same_plan, schedules_of
 from lro.store import BatchInserted, Store, open_store
+from lro.store.base import workload_of
 from lro.submission import SubmitRequest, submit_jobs
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class LRO:
     def _check_capabilities(self) -> None:
         """Refuse, at start-up, limits this store cannot enforce: a limit that silently
         does nothing is worse than none (HTTP-CONTRACT §13, §19)."""
-        if self.store.workload is not None:
+        if workload_of(self.store) is not None:
             return
         refused = [
             f"{op.name}: {', '.join(op.limits.declared)}"

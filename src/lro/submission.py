@@ -24,6 +24,7 @@ from lro.errors import (
 from lro.labels import check_metadata, check_tags
 from lro.models import Inserted, NewJob, utcnow
 from lro.operations import INTERNAL_PREFIX, user_operations
+from lro.store.base import workload_of
 from lro.store.capabilities import has_flows
 from lro.text import NUL, nul_pointer
 from lro.webhooks.ssrf import Resolver, TargetPolicy, TargetRefused, check_url
@@ -143,7 +144,7 @@ async def check_depth(lro: Runtime, jobs: Sequence[NewJob]) -> None:
         cap = lro.operations[name].limits.max_queued
         if cap is None:
             continue
-        workload = lro.store.workload
+        workload = workload_of(lro.store)
         if workload is None:
             raise Unsupported(f"operation {name!r}: this store cannot count its queue")
         queued = await workload.queued_count(name, cap)

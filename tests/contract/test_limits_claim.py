@@ -88,12 +88,17 @@ async def test_key_concurrency_holds_per_key_and_keeps_each_keys_order(store: St
 
 
 async def test_runnable_work_is_found_behind_held_back_keys(store: Store) -> None:
-    await add(store, "busy", 1)
     spec = LimitedOperation("op", key_concurrency=1)
-    assert len(await take(store, spec)) == 1
-    await add(store, "busy", 500)  # held back behind the running one
+    await add(store, "busy", 1)
+    for i in range(0, 1000, 250):  # 1,000 customers, one job running each
+        await store.insert_jobs([new_job(concurrency_key=f"c{n}") for n in range(i, i + 250)], T0)
+    assert len(await take(store, spec, limit=1001)) == 1001
+    await add(store, "busy", 10_000)  # held back behind the running one
+    for i in range(0, 1000, 250):  # and one more queued per customer, held back too
+        await store.insert_jobs([new_job(concurrency_key=f"c{n}") for n in range(i, i + 250)], T0)
     (runnable,) = await add(store, "other", 1)
     assert [j.id for j in await take(store, spec)] == [runnable.id]
+    assert await take(store, spec) == []  # 11,000 queued, none of them runnable
 
 
 async def test_priority_goes_first_within_a_key(store: Store) -> None:
@@ -195,3 +200,18 @@ async def test_adopt_moves_queued_jobs_between_the_claims(store: Store) -> None:
     assert await workload.queued_count("op", 10) == 0
     assert {j.id for j in await claim(store, 10)} == {j.id for j in keyed}
     assert await workload.adopt("op", limited=False) == 0
+
+
+async def test_key_concurrency_holds_under_parallel_claimers(stores: StoreFactory) -> None:
+    first = await stores()
+    workload_of(first)
+    many = [first, *[await stores() for _ in range(5)]]
+    for key in "abcde":
+        await add(first, key, 4, params={"key": key})
+    spec = LimitedOperation("op", key_concurrency=1)
+    rounds = await asyncio.gather(
+        *(take(s, spec, limit=2, worker=f"w{i}") for i, s in enumerate(many))
+    )
+    running = [j for got in rounds for j in got]
+    assert sorted(j.params["key"] for j in running) == list("abcde")  # one per key
+    assert await take(first, spec) == []

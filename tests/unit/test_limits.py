@@ -81,3 +81,15 @@ async def test_an_app_without_limits_starts_on_such_a_store(tmp_path: Path) -> N
 
     async with lro.running():
         pass
+
+
+async def test_a_store_written_before_the_part_counts_as_without_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "lro.db")
+    del store.workload  # as a backend that predates Store.workload has no such attribute
+    lro = LRO(store=store)
+
+    @lro.operation("partner.sync", rate_limit=(100, 60))
+    async def sync(ctx: object) -> None: ...
+
+    with pytest.raises(Unsupported, match=r"partner\.sync: rate_limit"):
+        await lro.start()

@@ -19,6 +19,8 @@ def test_the_limited_claim_uses_its_indexes(tmp_path: Path) -> None:
     migrate_connection(conn)
     keys = _plan(conn, "ready_keys", operation="op", key_limit=1, limit=10)
     assert "limit_keys_turns" in keys and "TEMP B-TREE" not in keys, keys
+    free = _plan(conn, "free_keys", operation="op", limit=10)
+    assert "limit_keys_free" in free and "TEMP B-TREE" not in free, free
     head = _plan(conn, "key_head", operation="op", key="k", now=0, limit=10)
     assert "jobs_limited" in head and "TEMP B-TREE" not in head, head
     running = _plan(conn, "running_total", operation="op")

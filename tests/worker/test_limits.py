@@ -62,3 +62,17 @@ async def test_limits_hold_inside_one_worker_and_held_back_jobs_start_later(
             assert (await wait_job(lro, job.id)).status is Status.COMPLETED
     assert peak["total"] == 3
     assert all(peak[c] == 1 for c in "abcd")
+
+
+async def test_a_timed_out_job_gives_its_slot_back(lro: LRO) -> None:
+    @lro.operation("slow.call", concurrency=1, timeout=0.2, max_attempts=1)
+    async def call(ctx: JobContext) -> None:
+        await asyncio.sleep(3600)  # never returns: only its timeout ends it
+
+    first = await lro.submit("slow.call")
+    second = await lro.submit("slow.call")
+    async with running_worker(lro, concurrency=4):
+        for job in (first, second):
+            done = await wait_job(lro, job.id)
+            assert done.status is Status.FAILED
+            assert done.error is not None and done.error.code == "timeout"

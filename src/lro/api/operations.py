@@ -21,6 +21,7 @@ from lro.api.auth import Owner
 from lro.api.problems import problem_responses
 from lro.api.views import api_base
 from lro.models import Status, utcnow
+from lro.store.base import workload_of
 
 if TYPE_CHECKING:
     from lro.operations import Operation
@@ -97,7 +98,7 @@ def add_operations_routes(router: APIRouter, lro: Runtime) -> None:
         counts: dict[str, dict[str, int]] = {}
         for c in await store.job_counts(caller.scope, now):
             counts.setdefault(c.operation, {})[c.status.value] = c.count
-        workload = store.workload
+        workload = workload_of(store)
         if workload is not None:
             oldest = await workload.oldest_queued(caller.scope, now)
         elif caller.scope is None:

@@ -390,6 +390,12 @@ class Store(Protocol):
         ...
 
 
+def workload_of(store: Store) -> Workload | None:
+    """The store's workload part, or None: also for a backend written before the part
+    existed (it has no `workload` attribute at all), which then simply has no limits."""
+    return getattr(store, "workload", None)
+
+
 __all__ = [
     "WORKER_LOST_TYPE",
     "Batch",
@@ -418,4 +424,5 @@ __all__ = [
     "SweepParams",
     "Workload",
     "worker_lost_error",
+    "workload_of",
 ]

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from lro.models import Job
 from lro.operations import Operation
-from lro.store.base import ClaimParams, LimitedOperation, Store
+from lro.store.base import ClaimParams, LimitedOperation, Store, workload_of
 
 PlainClaim = Callable[[ClaimParams], Awaitable[list[Job]]]
 
@@ -74,7 +74,7 @@ class ClaimPlan:
     async def adopt(self) -> int:
         """Re-key the queued jobs of operations whose limits changed since they were
         submitted, so each kind of claim finds its own (`Workload.adopt`)."""
-        workload = self._store.workload
+        workload = workload_of(self._store)
         if workload is None:
             return 0
         changed = 0
@@ -91,7 +91,7 @@ class ClaimPlan:
     async def claim(self, params: ClaimParams, plain: PlainClaim) -> list[Job]:
         """Claim up to `params.limit` jobs: the plain claim (`plain`, for the plain
         operations) and the limited one, in turns."""
-        workload = self._store.workload
+        workload = workload_of(self._store)
         if not self.limited or workload is None:
             return await plain(replace(params, operations=self.plain))
         if not self.plain:

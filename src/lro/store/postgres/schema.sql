@@ -553,6 +553,8 @@ CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, creat
 
 CREATE INDEX lro_limit_deltas_op ON public.lro_limit_deltas USING btree (operation, id);
 
+CREATE INDEX lro_limit_keys_free ON public.lro_limit_keys USING btree (operation, served, key) WHERE ((queued > 0) AND (running = 0));
+
 CREATE INDEX lro_limit_keys_turns ON public.lro_limit_keys USING btree (operation, served, key) WHERE (queued > 0);
 
 CREATE INDEX lro_limit_starts_op ON public.lro_limit_starts USING btree (operation, at);

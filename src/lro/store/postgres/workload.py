@@ -107,7 +107,7 @@ async def _claim_operation(
             await _fold(conn, spec.operation, budget, fold)
         rows = await run(
             conn,
-            Q["claim_round"],
+            Q["claim_round_free" if spec.key_concurrency == 1 else "claim_round"],
             operation=spec.operation,
             key_limit=spec.key_concurrency,
             fair=spec.fair,

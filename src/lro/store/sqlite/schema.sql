@@ -399,6 +399,8 @@ CREATE TABLE limit_keys (
 
 CREATE INDEX limit_keys_turns ON limit_keys (operation, served, key) WHERE queued > 0;
 
+CREATE INDEX limit_keys_free ON limit_keys (operation, served, key) WHERE queued > 0 AND running = 0;
+
 CREATE TABLE limit_starts (
     operation TEXT NOT NULL,
     at INTEGER NOT NULL,

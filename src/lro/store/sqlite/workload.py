@@ -124,7 +124,7 @@ def _claim_operation(
         if budget <= 0:
             break
         keys = conn.execute(
-            Q["ready_keys"],
+            Q["free_keys" if spec.key_concurrency == 1 else "ready_keys"],
             {"operation": spec.operation, "key_limit": spec.key_concurrency, "limit": budget},
         ).fetchall()
         if not keys:

@@ -35,6 +35,11 @@ CREATE TABLE lro_limit_keys (
 
 CREATE INDEX lro_limit_keys_turns ON lro_limit_keys (operation, served, key) WHERE queued > 0;
 
+-- Ready keys with nothing running, in turn order: the claim of a key_concurrency=1
+-- operation (the common "one per customer") reads only keys it can serve, however many
+-- others are held at their limit.
+CREATE INDEX lro_limit_keys_free ON lro_limit_keys (operation, served, key) WHERE queued > 0 AND running = 0;
+
 -- What job writes tell the counts: a trigger appends (operation, key, +/-queued,
 -- +/-running) per status change of a keyed job, and the next limited claim of that
 -- operation folds the rows it can see into lro_limit_keys. Appending takes no lock, so a

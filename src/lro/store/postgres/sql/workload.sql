@@ -78,6 +78,24 @@ keys AS MATERIALIZED (
     ORDER BY served, key
     LIMIT :budget
 ),
+{{claim_round_rest}}
+
+-- name: claim_round_free
+-- claim_round for key_concurrency=1: only keys with nothing running
+-- (lro_limit_keys_free), so a claim never reads a key held at its limit.
+WITH async_commit AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+),
+keys AS MATERIALIZED (
+    SELECT key, running, served FROM lro_limit_keys
+    WHERE operation = :operation AND queued > 0 AND running = 0
+    ORDER BY served, key
+    LIMIT :budget
+),
+{{claim_round_rest}}
+
+-- name: claim_round_rest
+-- The rest of both claim rounds, after their `keys`.
 share AS (
     SELECT CASE WHEN :fair::bool THEN ceil(:budget::numeric / greatest(count(*), 1))::int
                 ELSE :budget::int END AS n

@@ -33,8 +33,14 @@ CREATE TABLE limit_keys (
     PRIMARY KEY (operation, key)
 );
 
--- Ready keys in turn order, without the keys that have nothing queued.
+-- Ready keys in turn order, without the keys that have nothing queued. A key at its
+-- limit (key_concurrency above 1) is passed over here as one index entry.
 CREATE INDEX limit_keys_turns ON limit_keys (operation, served, key) WHERE queued > 0;
+
+-- Ready keys with nothing running, in turn order: the claim of a key_concurrency=1
+-- operation (the common "one per customer") reads only keys it can serve, however many
+-- others are held at their limit.
+CREATE INDEX limit_keys_free ON limit_keys (operation, served, key) WHERE queued > 0 AND running = 0;
 
 -- Starts of rate-limited operations: one row per claim, `n` jobs at `at` (microseconds).
 CREATE TABLE limit_starts (

@@ -27,6 +27,14 @@ WHERE operation = :operation AND queued > 0
 ORDER BY served, key
 LIMIT :limit
 
+-- name: free_keys
+-- ready_keys for key_concurrency=1: only keys with nothing running (limit_keys_free), so
+-- a claim never reads a key held at its limit.
+SELECT key, running, served FROM limit_keys
+WHERE operation = :operation AND queued > 0 AND running = 0
+ORDER BY served, key
+LIMIT :limit
+
 -- name: key_head
 -- A key's next due jobs in claim order (jobs_limited).
 SELECT seq, priority, run_at FROM jobs
