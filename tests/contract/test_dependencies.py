@@ -19,7 +19,7 @@ from tests.contract.helpers import (
     new_job,
     submit,
 )
-from tests.support.listen import Recorder
+from tests.support.listen import Recorder, other_processes_heard
 
 from lro.models import Completion, ErrorDetail, Failure, Status
 from lro.store import NewBatch, RescueParams, Store
@@ -155,6 +155,7 @@ async def test_a_release_is_heard_here_and_in_other_processes(stores: StoreFacto
     b = await submit(here, operation="b", depends_on=(a.id,))
     seen_here, seen_there = Recorder(), Recorder()
     remove = [here.add_listener(seen_here), there.add_listener(seen_there)]
+    await other_processes_heard(there)
     try:
         [ra] = await claim(here, 1, at(1), operations=["a"])
         await here.complete_jobs([Completion(lease_of(ra))], at(2), RETENTION)

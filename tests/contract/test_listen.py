@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.contract.helpers import RETENTION, StoreFactory, at, claim_one, submit
-from tests.support.listen import Recorder
+from tests.support.listen import Recorder, other_processes_heard
 
 from lro.models import Status
 from lro.store import JobChange, Store
@@ -40,6 +40,7 @@ async def test_changes_from_another_process_reach_listeners(stores: StoreFactory
     api, worker = await stores(), await stores()
     seen = Recorder()
     remove = api.add_listener(seen)
+    await other_processes_heard(api)
     try:
         job = await submit(worker)
         await seen.wait_for(lambda c: c == JobChange(job.id, 1, Status.QUEUED))

@@ -7,8 +7,19 @@ from collections.abc import Callable
 
 from lro.store import JobChange
 
-WAIT = 5.0
-"""How long a test waits for a change before it fails."""
+WAIT = 30.0
+"""How long a test waits for a change before it fails: a deadline for a loaded machine,
+not a measure (a change normally arrives in milliseconds)."""
+
+
+async def other_processes_heard(store: object) -> None:
+    """Return once `store` hears other processes' changes. A PostgreSQL store starts its
+    LISTEN session when the first listener is added, and a NOTIFY sent before that session
+    is up is not delivered to it; SQLite's poll cursor is taken at open, so it has nothing
+    to wait for."""
+    listening = getattr(store, "listening", None)
+    if isinstance(listening, asyncio.Event):
+        await asyncio.wait_for(listening.wait(), WAIT)
 
 
 class Recorder:
