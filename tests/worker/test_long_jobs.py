@@ -152,6 +152,10 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
                 await ctx.checkpoint(object())
             except TypeError as exc:
                 out["checkpoint"] = str(exc)
+            try:
+                ctx.partial({"text": "a\x00b"})
+            except ValueError as exc:
+                out["nul"] = str(exc)
             return out
 
         await app.start()
@@ -163,6 +167,7 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
         assert "set" in done.result["type_error"]
         assert "'twice'" in done.result["value_error"] and "unique" in done.result["value_error"]
         assert "checkpoint" in done.result["checkpoint"]
+        assert "U+0000" in done.result["nul"] and "/text" in done.result["nul"]
         listed = await steps_of(app).list_steps(job.id)
         assert [(s.name, s.status) for s in listed] == [("bad", "failed"), ("twice", "completed")]
 

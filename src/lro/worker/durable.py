@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from lro.errors import LeaseLost
 from lro.models import Lease, utcnow
 from lro.store.steps import Resume, Steps
+from lro.text import nul_pointer
 from lro.worker.writers import CheckpointWriter, PartialWriter
 
 T = TypeVar("T")
@@ -33,13 +34,18 @@ MAX_STEP_NAME = 200
 
 
 def as_json(value: Any, what: str) -> Any:
-    """The value as it will be read back (tuples become lists...), or TypeError."""
+    """The value as it will be read back (tuples become lists...), or TypeError; a
+    ValueError for U+0000, which PostgreSQL's jsonb cannot hold (lro.text), so that no
+    backend stores what another would refuse."""
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{what} must be JSON-serialisable: got a {type(value).__name__} ({exc})"
         ) from None
+    if "\\u0000" in text:
+        where = nul_pointer(value)
+        raise ValueError(f"{what} must not contain U+0000 (NUL), found at {where or '/'}")
     return json.loads(text)
 
 
