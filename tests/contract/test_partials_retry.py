@@ -64,6 +64,15 @@ async def test_partials_keep_their_order_and_each_is_one_event(store: Store) -> 
     assert [p.data for p in await steps.partials_at(job.id, [5, 3, 99])] == [{"row": 1}, None]
 
 
+async def test_resume_counts_the_partials_text(store: Store) -> None:
+    steps = steps_of(store)
+    job = await submit(store)
+    lease = lease_of(await claim_one(store))
+    assert (await steps.resume(job.id)).partial_bytes == 0
+    assert await steps.append_partials([PartialWrite(lease, ["abc", 12345])], at(1)) == [True]
+    assert (await steps.resume(job.id)).partial_bytes == len('"abc"') + len("12345")
+
+
 async def test_partials_are_fenced(store: Store) -> None:
     steps = steps_of(store)
     job = await submit(store, max_attempts=3)
