@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from tests.contract.helpers import (
     LEASE,
     RETENTION,
@@ -28,7 +29,10 @@ ERROR = ErrorDetail("https://example.com/problems/x", "X", "x", "x", False, 1)
 
 
 def steps_of(store: Store) -> Steps:
-    assert store.steps is not None
+    if store.steps is None:
+        # A backend difference by capability: without a long-jobs part (the Redis backend,
+        # for now) the API answers 501 and the context raises LongJobsUnsupported.
+        pytest.skip("this backend has no long-jobs part (Store.steps is None)")
     return store.steps
 
 
