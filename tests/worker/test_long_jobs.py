@@ -152,6 +152,17 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
                 await ctx.checkpoint(object())
             except TypeError as exc:
                 out["checkpoint"] = str(exc)
+            flaky = iter([RuntimeError("first try"), None])
+
+            def once_flaky() -> str:
+                error = next(flaky)
+                if error is not None:
+                    raise error
+                return "second try"
+
+            with contextlib.suppress(RuntimeError):
+                await ctx.run_step("flaky", once_flaky)
+            out["flaky"] = await ctx.run_step("flaky", once_flaky)  # a failed step may rerun
             try:
                 ctx.partial({"text": "a\x00b"})
             except ValueError as exc:
@@ -169,7 +180,12 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
         assert "checkpoint" in done.result["checkpoint"]
         assert "U+0000" in done.result["nul"] and "/text" in done.result["nul"]
         listed = await steps_of(app).list_steps(job.id)
-        assert [(s.name, s.status) for s in listed] == [("bad", "failed"), ("twice", "completed")]
+        assert done.result["flaky"] == "second try"
+        assert [(s.name, s.status) for s in listed] == [
+            ("bad", "failed"),
+            ("twice", "completed"),
+            ("flaky", "completed"),
+        ]
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

@@ -136,6 +136,9 @@ class AttemptDurable:
             raise self._lost(f"starting step {name!r}")
 
     async def _failed(self, name: str) -> None:
+        # A step that failed did not run to its end: the handler may try it again.
+        with self._lock:
+            self._seen.discard(name)
         await self._steps.fail_step(self._lease, name, utcnow())
 
     async def _finish(self, name: str, value: Any) -> Any:
