@@ -29,8 +29,12 @@ from lro.store.types import CancelOutcome
 if TYPE_CHECKING:
     from lro.runtime import Runtime
 
-MAX_MATCHED = 100_000
-"""The most jobs one bulk action takes; narrow the filter (or run it again) for more."""
+MAX_MATCHED = 20_000
+"""The most jobs one bulk action takes; narrow the filter (or run it again) for more.
+Their ids are the select step's result, which LRO_MAX_STEP_RESULT_BYTES bounds (about 40
+bytes of JSON per id: 20,000 fit the default 1 MiB)."""
+
+ID_BYTES = 40
 
 CHUNK = 100
 """Jobs acted on between two checkpoints."""
@@ -58,7 +62,8 @@ def bulk_operations(lro: Runtime) -> list[Operation]:
             created_after=params.created_after,
             exclude=ctx.job_id,
         )
-        return await steps.select_jobs(where, utcnow(), MAX_MATCHED)
+        cap = min(MAX_MATCHED, lro.settings.max_step_result_bytes // ID_BYTES)
+        return await steps.select_jobs(where, utcnow(), cap)
 
     async def act(ctx: JobContext, params: BulkParams, one: Any) -> dict[str, int]:
         ids: list[str] = await ctx.run_step("select", select, ctx, params)

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     inline_result_bytes: int = Field(65_536, ge=0)
     """JSON results up to this size are returned inline in the job resource; larger ones
     are stored as a file and served only at result_url."""
+    max_partials_bytes: int = Field(67_108_864, gt=0)
+    """The most JSON text a job's partial results may hold in all (HTTP-CONTRACT §14); a
+    `ctx.partial` beyond it raises ValueError in the handler."""
+    max_checkpoint_bytes: int = Field(1_048_576, gt=0)
+    """The largest checkpoint (its JSON text)."""
+    max_step_result_bytes: int = Field(1_048_576, gt=0)
+    """The largest result of one `ctx.run_step` (its JSON text)."""
     shutdown_grace_seconds: float = Field(10, ge=0)
     poll_interval_seconds: float = Field(0.02, gt=0)
     """How often an idle worker or a waiter looks for changes made by other processes

@@ -6,10 +6,20 @@ worker runs."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.api.helpers import PREFIX, assert_problem, claim, complete, count_jobs, fail, lease
+from tests.api.helpers import (
+    PREFIX,
+    assert_problem,
+    claim,
+    complete,
+    count_jobs,
+    fail,
+    lease,
+    make_lro,
+)
 from tests.worker.helpers import running_worker, wait_job
 
 from lro import LRO, Status
@@ -222,3 +232,23 @@ async def test_without_the_capability_the_routes_answer_501(
         problem = assert_problem(await client.request(method, PREFIX + path), 501)
         assert "SQLite or PostgreSQL" in problem["detail"]
     assert_problem(await client.get(f"{PREFIX}/jobs/nope/steps"), 404)  # 404 stays 404
+
+
+async def test_a_bulk_action_takes_what_its_select_step_may_hold(tmp_path: Path) -> None:
+    """The selected ids are the select step's result: the cap follows
+    LRO_MAX_STEP_RESULT_BYTES (about 40 bytes per id), the rest is left for a rerun."""
+    lro = make_lro(tmp_path, max_step_result_bytes=120)  # room for 3 ids
+    await lro.start()
+    try:
+        ids = [(await lro.submit("echo", {"text": str(n)}, delay=3600)).id for n in range(5)]
+        transport = httpx.ASGITransport(app=lro.create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.post(f"{PREFIX}/jobs/bulk/cancel", json={"status": "queued"})
+            assert r.status_code == 202, r.text
+            async with running_worker(lro, 1):
+                done = await wait_job(lro, r.json()["job_id"], timeout=60)
+        assert done.result == {"matched": 3, "changed": 3}, done
+        statuses = [(await lro.store.get_job(i)).status for i in ids]  # type: ignore[union-attr]
+        assert statuses == [Status.CANCELLED] * 3 + [Status.QUEUED] * 2  # oldest first
+    finally:
+        await lro.stop()

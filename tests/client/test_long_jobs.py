@@ -4,8 +4,11 @@ partial results, wait(on_partial=) delivering every partial once, in order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from tests.client.conftest import AnyClient
+from tests.client.faultproxy import FaultProxy, Reply
 from tests.client.helpers import each, run
 from tests.client.server import new_gate
 
@@ -54,3 +57,28 @@ async def test_wait_on_partial_delivers_each_partial_once_in_order(client: AnyCl
     done = await run(client.wait(job.job_id, on_partial=on_partial, timeout=20))
     assert done.status == "completed" and done.result == 30
     assert [p.data for p in seen] == [{"row": n} for n in range(30)]
+
+
+async def test_wait_on_partial_polls_partials_when_the_stream_is_unavailable(
+    make_client: Callable[..., AnyClient], proxy: FaultProxy
+) -> None:
+    client = make_client(proxy.url)
+    proxy.add("/events", Reply(500), times=None)
+    gate, opened = new_gate()
+    seen: list[Partial] = []
+
+    def record(p: Partial) -> None:
+        seen.append(p)
+        if len(seen) == 3:
+            opened.set()  # the second half is made after the first was read by polling
+
+    async def record_async(p: Partial) -> None:
+        record(p)
+
+    on_partial = record_async if isinstance(client, AsyncClient) else record
+    job = await run(client.submit("rows", {"rows": 6, "gate": gate}))
+    done = await run(client.wait(job.job_id, on_partial=on_partial, timeout=30))
+    assert done.status == "completed"
+    assert [(p.seq, p.data) for p in seen] == [(n + 1, {"row": n}) for n in range(6)]
+    assert all(p.created_at is not None for p in seen)  # read from /partials
+    assert proxy.requests(f"GET /api/v1/jobs/{job.job_id}/partials")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from tests.contract.helpers import (
     LEASE,
     RETENTION,
@@ -28,7 +29,10 @@ ERROR = ErrorDetail("https://example.com/problems/x", "X", "x", "x", False, 1)
 
 
 def steps_of(store: Store) -> Steps:
-    assert store.steps is not None
+    if store.steps is None:
+        # A backend difference by capability: without a long-jobs part (the Redis backend,
+        # for now) the API answers 501 and the context raises LongJobsUnsupported.
+        pytest.skip("this backend has no long-jobs part (Store.steps is None)")
     return store.steps
 
 
@@ -62,6 +66,15 @@ async def test_partials_keep_their_order_and_each_is_one_event(store: Store) -> 
     assert [p.seq for p in await steps.partials(job.id, 1, 1)] == [2]
     assert [p.seq for p in await steps.partials(job.id, 3, 10)] == []
     assert [p.data for p in await steps.partials_at(job.id, [5, 3, 99])] == [{"row": 1}, None]
+
+
+async def test_resume_counts_the_partials_text(store: Store) -> None:
+    steps = steps_of(store)
+    job = await submit(store)
+    lease = lease_of(await claim_one(store))
+    assert (await steps.resume(job.id)).partial_bytes == 0
+    assert await steps.append_partials([PartialWrite(lease, ["abc", 12345])], at(1)) == [True]
+    assert (await steps.resume(job.id)).partial_bytes == len('"abc"') + len("12345")
 
 
 async def test_partials_are_fenced(store: Store) -> None:

@@ -152,6 +152,21 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
                 await ctx.checkpoint(object())
             except TypeError as exc:
                 out["checkpoint"] = str(exc)
+            flaky = iter([RuntimeError("first try"), None])
+
+            def once_flaky() -> str:
+                error = next(flaky)
+                if error is not None:
+                    raise error
+                return "second try"
+
+            with contextlib.suppress(RuntimeError):
+                await ctx.run_step("flaky", once_flaky)
+            out["flaky"] = await ctx.run_step("flaky", once_flaky)  # a failed step may rerun
+            try:
+                ctx.partial({"text": "a\x00b"})
+            except ValueError as exc:
+                out["nul"] = str(exc)
             return out
 
         await app.start()
@@ -163,8 +178,14 @@ async def test_a_step_result_must_be_json_and_names_are_unique(kind: str, tmp_pa
         assert "set" in done.result["type_error"]
         assert "'twice'" in done.result["value_error"] and "unique" in done.result["value_error"]
         assert "checkpoint" in done.result["checkpoint"]
+        assert "U+0000" in done.result["nul"] and "/text" in done.result["nul"]
         listed = await steps_of(app).list_steps(job.id)
-        assert [(s.name, s.status) for s in listed] == [("bad", "failed"), ("twice", "completed")]
+        assert done.result["flaky"] == "second try"
+        assert [(s.name, s.status) for s in listed] == [
+            ("bad", "failed"),
+            ("twice", "completed"),
+            ("flaky", "completed"),
+        ]
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
@@ -315,3 +336,49 @@ async def test_without_the_capability_the_context_refuses_clearly(tmp_path: Path
             done = await wait_job(app, job.id, timeout=60)
     assert done.status is Status.COMPLETED, done
     assert len(errors) == 3 and all("SQLite or PostgreSQL" in e for e in errors)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_sizes_are_bounded_by_the_settings(kind: str, tmp_path: Path) -> None:
+    """LRO_MAX_PARTIALS_BYTES counts every attempt's partials; a checkpoint or a step
+    result over its limit is a ValueError naming the setting, and nothing is stored."""
+    errors: dict[str, str] = {}
+
+    async with app_on(kind, tmp_path) as app:
+        app.settings = app.settings.model_copy(
+            update={
+                "max_partials_bytes": 40,
+                "max_checkpoint_bytes": 20,
+                "max_step_result_bytes": 20,
+            }
+        )
+
+        @app.operation("long.sizes", max_attempts=2)
+        async def handler(ctx: JobContext) -> int:
+            if ctx.attempt == 1:
+                ctx.partial("x" * 20)  # 22 bytes of JSON
+                raise JobError("again", code="flaky")
+            for name, call in (
+                ("partial", lambda: ctx.partial("y" * 20)),  # 22 + 22 > 40
+                ("checkpoint", lambda: ctx.checkpoint("z" * 30)),
+                ("step", lambda: ctx.run_step("big", lambda: "s" * 30)),
+            ):
+                try:
+                    await call()
+                except ValueError as exc:
+                    errors[name] = str(exc)
+            ctx.partial(1)
+            return ctx.attempt
+
+        await app.start()
+        job = await app.submit("long.sizes")
+        async with running_worker(app, 1):
+            done = await wait_job(app, job.id, timeout=60)
+        assert done.status is Status.COMPLETED, done
+        assert "LRO_MAX_PARTIALS_BYTES" in errors["partial"]
+        assert "LRO_MAX_CHECKPOINT_BYTES" in errors["checkpoint"]
+        assert "LRO_MAX_STEP_RESULT_BYTES" in errors["step"]
+        steps = steps_of(app)
+        assert [p.data for p in await steps.partials(job.id, 0, 10)] == ["x" * 20, 1]
+        assert not (await steps.resume(job.id)).found
+        assert [(s.name, s.status) for s in await steps.list_steps(job.id)] == [("big", "failed")]

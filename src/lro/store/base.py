@@ -28,7 +28,8 @@ What the verbs write, in the words used below:
 * **An event** is one row `(job_id, version, kind, status, progress_pct, step, attempt,
   cancel_requested, at)` copied from the job row as the change left it, `at = now`,
   written in the same transaction for every version + 1 and for nothing else. `kind`
-  is `status`, `progress`, `completed`, `failed` or `cancelled`; `cancel_requested` is
+  is `status`, `progress`, `completed`, `failed` or `cancelled`, or `partial` for a
+  partial result (`lro.store.steps.Steps.append_partials`); `cancel_requested` is
   true only on the change that requested cancellation. (SQLite writes events with
   triggers on the job row; PostgreSQL with a CTE of each statement. Either way: one per
   version.)

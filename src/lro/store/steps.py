@@ -58,6 +58,8 @@ class Resume:
     found: bool = False
     checkpoint: JSON = None
     completed: dict[str, JSON] = field(default_factory=dict)
+    partial_bytes: int = 0
+    """The length of the JSON text of the job's partials so far (for the size limit)."""
 
 
 @dataclass(frozen=True, slots=True)

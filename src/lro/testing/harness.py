@@ -300,7 +300,7 @@ class Harness:
 
     async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         """The job's event history after version `after`: one event per committed change
-        (status, progress, completed, failed, cancelled), oldest first."""
+        (status, progress, partial, completed, failed, cancelled), oldest first."""
         return await self.lro.store.events_after(job_id, after)
 
     async def wait_for_job(

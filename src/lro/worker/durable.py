@@ -20,11 +20,13 @@ import inspect
 import json
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lro.errors import LeaseLost
 from lro.models import Lease, utcnow
 from lro.store.steps import Resume, Steps
+from lro.text import nul_pointer
 from lro.worker.writers import CheckpointWriter, PartialWriter
 
 T = TypeVar("T")
@@ -32,15 +34,46 @@ T = TypeVar("T")
 MAX_STEP_NAME = 200
 
 
-def as_json(value: Any, what: str) -> Any:
-    """The value as it will be read back (tuples become lists...), or TypeError."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Sizes of JSON text (LRO_MAX_PARTIALS_BYTES, LRO_MAX_CHECKPOINT_BYTES,
+    LRO_MAX_STEP_RESULT_BYTES): a job's store rows stay bounded."""
+
+    partials: int = 67_108_864
+    checkpoint: int = 1_048_576
+    step_result: int = 1_048_576
+
+
+def _too_large(what: str, size: int, limit: int, setting: str) -> ValueError:
+    return ValueError(
+        f"{what} is {size:,} bytes of JSON, over the limit of {limit:,} ({setting}); "
+        f"store large data as a file (ctx.result_path) and keep a reference instead"
+    )
+
+
+def as_json(value: Any, what: str, limit: int | None = None, setting: str = "") -> Any:
+    """The value as it will be read back (tuples become lists...), or TypeError; a
+    ValueError for U+0000, which PostgreSQL's jsonb cannot hold (lro.text), so that no
+    backend stores what another would refuse, and for a value over `limit`."""
+    return json_text(value, what, limit, setting)[0]
+
+
+def json_text(
+    value: Any, what: str, limit: int | None = None, setting: str = ""
+) -> tuple[Any, int]:
+    """`as_json`, and the length of the value's JSON text."""
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{what} must be JSON-serialisable: got a {type(value).__name__} ({exc})"
         ) from None
-    return json.loads(text)
+    if "\\u0000" in text:
+        where = nul_pointer(value)
+        raise ValueError(f"{what} must not contain U+0000 (NUL), found at {where or '/'}")
+    if limit is not None and len(text) > limit:
+        raise _too_large(what, len(text), limit, setting)
+    return json.loads(text), len(text)
 
 
 class AttemptDurable:
@@ -53,6 +86,7 @@ class AttemptDurable:
         loop: asyncio.AbstractEventLoop,
         checkpoints: CheckpointWriter,
         partials: PartialWriter,
+        limits: Limits | None = None,
     ) -> None:
         self._steps = steps
         self._lease = lease
@@ -60,12 +94,16 @@ class AttemptDurable:
         self._checkpoints = checkpoints
         self._partials = partials
         self._resume = Resume()
+        self._limits = limits or Limits()
+        self._partial_bytes = 0
+        """The JSON text of the job's partials so far: earlier attempts' and this one's."""
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
     async def load(self) -> None:
         """Read what earlier attempts left (the executor calls it before the handler)."""
         self._resume = await self._steps.resume(self._lease.job_id)
+        self._partial_bytes += self._resume.partial_bytes
 
     @property
     def last_checkpoint(self) -> Any:
@@ -98,12 +136,18 @@ class AttemptDurable:
             raise self._lost(f"starting step {name!r}")
 
     async def _failed(self, name: str) -> None:
+        # A step that failed did not run to its end: the handler may try it again.
+        with self._lock:
+            self._seen.discard(name)
         await self._steps.fail_step(self._lease, name, utcnow())
 
     async def _finish(self, name: str, value: Any) -> Any:
         try:
-            stored = as_json(value, f"the result of step {name!r}")
-        except TypeError:
+            limit = self._limits.step_result
+            stored = as_json(
+                value, f"the result of step {name!r}", limit, "LRO_MAX_STEP_RESULT_BYTES"
+            )
+        except (TypeError, ValueError):
             await self._failed(name)
             raise
         if not await self._steps.finish_step(self._lease, name, stored, utcnow()):
@@ -154,20 +198,33 @@ class AttemptDurable:
     def checkpoint(self, value: Any) -> Awaitable[None]:
         """Record the checkpoint (coalesced with the job's others, latest wins); the
         awaitable returns once it is durable. From a handler thread: recorded only."""
-        stored = as_json(value, "a checkpoint")
+        stored = self._checkpoint_value(value)
         if _running_loop() is not self._loop:
             self._loop.call_soon_threadsafe(self._checkpoints.note, self._lease, stored)
             return _DONE
         return _Written(self._checkpoints.note(self._lease, stored), self._lost("a checkpoint"))
 
+    def _checkpoint_value(self, value: Any) -> Any:
+        return as_json(value, "a checkpoint", self._limits.checkpoint, "LRO_MAX_CHECKPOINT_BYTES")
+
     def checkpoint_sync(self, value: Any) -> None:
-        stored = as_json(value, "a checkpoint")
+        stored = self._checkpoint_value(value)
         if not self._on_loop(self._checkpoints.put(self._lease, stored)):
             raise self._lost("a checkpoint")
 
     # -- partials -------------------------------------------------------------------------
     def partial(self, value: Any) -> None:
-        stored = as_json(value, "a partial result")
+        stored, size = json_text(value, "a partial result")
+        with self._lock:
+            total = self._partial_bytes + size
+            if total > self._limits.partials:
+                raise _too_large(
+                    "the job's partial results",
+                    total,
+                    self._limits.partials,
+                    "LRO_MAX_PARTIALS_BYTES",
+                )
+            self._partial_bytes = total
         if _running_loop() is self._loop:
             self._partials.add(self._lease, stored)
         else:  # a sync handler's thread: FIFO onto the loop keeps the order

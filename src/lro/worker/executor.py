@@ -41,7 +41,7 @@ from lro.results import File
 from lro.text import nul_pointer, scrub
 from lro.worker.cleanup import ResultCleanup
 from lro.worker.dependencies import dependency_results
-from lro.worker.durable import AttemptDurable
+from lro.worker.durable import AttemptDurable, Limits
 from lro.worker.writers import CheckpointWriter, PartialWriter
 
 if TYPE_CHECKING:
@@ -195,6 +195,12 @@ class Executor:
         self._pool = pool
         self.cleanup = ResultCleanup(lro)
         steps = self._store.steps
+        settings = self._settings
+        self._limits = Limits(
+            settings.max_partials_bytes,
+            settings.max_checkpoint_bytes,
+            settings.max_step_result_bytes,
+        )
         self.partials = None if steps is None else PartialWriter(steps)
         self.checkpoints = (
             None
@@ -210,7 +216,7 @@ class Executor:
         durable = None
         if steps is not None and checkpoints is not None and partials is not None:
             loop = asyncio.get_running_loop()
-            durable = AttemptDurable(steps, lease, loop, checkpoints, partials)
+            durable = AttemptDurable(steps, lease, loop, checkpoints, partials, self._limits)
         ctx = JobContext(
             job,
             result_store=self._lro.result_store,

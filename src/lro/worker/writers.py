@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from lro.errors import StoreUnavailable
 from lro.models import Lease, utcnow
 from lro.store.steps import CheckpointWrite, PartialWrite, Steps
 
@@ -148,6 +149,11 @@ class PartialWriter:
                 try:
                     held = await self._steps.append_partials(writes, utcnow())
                 except Exception as exc:
+                    if not isinstance(exc, StoreUnavailable):
+                        # Not an outage: trying again would wedge every job's partials.
+                        log.error("partial results dropped: %d job(s): %r", len(batch), exc)
+                        self._settled(batch)
+                        continue
                     log.warning("could not write partial results (retrying): %s", exc)
                     for job_id, (lease, values) in batch.items():
                         later = self._pending.pop(job_id, None)
@@ -162,8 +168,11 @@ class PartialWriter:
                             w.lease.job_id,
                             len(w.values),
                         )
-                for job_id in batch:
-                    if job_id not in self._pending and job_id in self._idle:
-                        self._idle[job_id].set()
+                self._settled(batch)
         finally:
             self._task = None
+
+    def _settled(self, batch: dict[str, tuple[Lease, list[Any]]]) -> None:
+        for job_id in batch:
+            if job_id not in self._pending and job_id in self._idle:
+                self._idle[job_id].set()

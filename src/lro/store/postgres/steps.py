@@ -48,6 +48,7 @@ class PostgresSteps:
             found=bool(row["found"]),
             checkpoint=None if checkpoint is None else json.loads(checkpoint),
             completed=json.loads(row["completed"]),
+            partial_bytes=int(row["partial_bytes"]),
         )
 
     async def list_steps(self, job_id: str) -> list[StepRecord]:

@@ -66,12 +66,14 @@ class SQLiteSteps:
             try:
                 cp = c.execute(Q["resume_checkpoint"], args).fetchone()
                 steps = c.execute(Q["resume_steps"], args).fetchall()
+                size = c.execute(Q["resume_partial_bytes"], args).fetchone()
             finally:
                 c.execute("COMMIT")
             return Resume(
                 found=cp is not None,
                 checkpoint=None if cp is None else json.loads(cp["value"]),
                 completed={r["name"]: json.loads(r["result"]) for r in steps},
+                partial_bytes=int(size["bytes"]),
             )
 
         return await self._db.read_inline(read)

@@ -1,5 +1,6 @@
 // The job panel: one job followed live through its event stream, with its error, its
-// result link, its webhook deliveries and a Cancel button.
+// result link, its webhook deliveries, a Cancel button, and a Retry button for a failed
+// or cancelled job (HTTP-CONTRACT §14: it runs again under its id).
 
 import { ApiError, Unauthorized } from './api.js';
 import { $, el, formatPct, formatTime, sameOrigin, setText, show } from './dom.js';
@@ -39,6 +40,7 @@ export class DetailPanel {
     this.controller = null;
     $('detail-close').addEventListener('click', () => this.close());
     $('detail-cancel').addEventListener('click', () => this.cancel());
+    $('detail-retry').addEventListener('click', () => this.retry());
   }
 
   get jobId() {
@@ -134,6 +136,28 @@ export class DetailPanel {
     }
   }
 
+  async retry() {
+    const id = this.jobId;
+    const button = $('detail-retry');
+    button.disabled = true;
+    try {
+      const job = await this.api.post(this.path('/retry'));
+      if (id !== this.jobId) return;
+      // Queued again: follow it from here, as a newly opened job.
+      this.open({ ...job, owner: this.owner });
+    } catch (error) {
+      if (id !== this.jobId) return;
+      button.disabled = false;
+      if (error instanceof ApiError && error.status === 409) {
+        this.onNotice('Only a failed or cancelled job can be retried.');
+      } else if (error instanceof ApiError && error.status === 501) {
+        this.onNotice('This server\'s store cannot retry jobs.');
+      } else {
+        this.failed(error);
+      }
+    }
+  }
+
   async loadDeliveries() {
     const id = this.jobId;
     let page;
@@ -180,6 +204,9 @@ export class DetailPanel {
     show(button, cancellable);
     button.disabled = job.cancel_requested;
     button.textContent = job.cancel_requested ? 'Cancel requested' : 'Cancel job';
+    const retry = $('detail-retry');
+    show(retry, job.status === 'failed' || job.status === 'cancelled');
+    retry.disabled = false;
   }
 
   renderError(error) {

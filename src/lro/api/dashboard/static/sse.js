@@ -73,7 +73,7 @@ function sleep(ms, signal) {
 
 /**
  * Follow a job's event stream until its terminal event: onEvent(name, job) for each
- * event, onState('live' | 'reconnecting' | 'ended') as the connection changes. A
+ * change of the job (its partial results are skipped), onState('live' | 'reconnecting' | 'ended') as the connection changes. A
  * dropped stream is resumed with Last-Event-ID, so no change is missed or repeated;
  * 429/503 wait for Retry-After. Rejects with the ApiError of a 4xx answer (401 included)
  * for the caller to handle; aborting `signal` ends it quietly.
@@ -98,8 +98,10 @@ export async function follow(api, path, { onEvent, onState, signal }) {
         const { value, done } = await reader.read();
         if (done) break;
         for (const event of parser.push(value)) {
-          onEvent(event.type, JSON.parse(event.data));
           lastEventId = event.lastEventId;
+          // A partial result (HTTP-CONTRACT §14) carries {seq, data}, not the job.
+          if (event.type === 'partial') continue;
+          onEvent(event.type, JSON.parse(event.data));
           if (TERMINAL.has(event.type)) {
             onState('ended');
             await reader.cancel();

@@ -10,7 +10,9 @@
 SELECT (SELECT value::text FROM lro_checkpoints WHERE job_id = :job_id) AS checkpoint,
        EXISTS (SELECT 1 FROM lro_checkpoints WHERE job_id = :job_id) AS found,
        (SELECT coalesce(json_object_agg(name, result), '{}')::text FROM lro_steps
-        WHERE job_id = :job_id AND status = 'completed') AS completed
+        WHERE job_id = :job_id AND status = 'completed') AS completed,
+       (SELECT coalesce(sum(length(data::text)), 0) FROM lro_partials
+        WHERE job_id = :job_id)::bigint AS partial_bytes
 
 -- name: list_steps
 SELECT name, status, attempt, result::text AS result, started_at, finished_at FROM lro_steps

@@ -9,6 +9,9 @@ WHERE id = :job_id AND status = 'processing' AND lease_token = :token
 -- name: resume_checkpoint
 SELECT value FROM job_checkpoints WHERE job_id = :job_id
 
+-- name: resume_partial_bytes
+SELECT coalesce(sum(length(data)), 0) AS bytes FROM job_partials WHERE job_id = :job_id
+
 -- name: resume_steps
 SELECT name, result FROM job_steps WHERE job_id = :job_id AND status = 'completed'
 
