@@ -19,6 +19,7 @@ from lro.store.types import (
     Listener,
     RescueParams,
     SweepParams,
+    WorkerInfo,
 )
 
 
@@ -49,6 +50,7 @@ __all__ = [
     "RescueParams",
     "Store",
     "SweepParams",
+    "WorkerInfo",
     "open_store",
     "worker_lost_error",
 ]

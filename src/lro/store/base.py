@@ -72,7 +72,7 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Blobs, Handoffs, Outbox, Quotas
+from lro.store.parts import Blobs, Handoffs, Outbox, Quotas, Workers
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.types import (
     BlobInfo,
@@ -87,6 +87,7 @@ from lro.store.types import (
     Listener,
     RescueParams,
     SweepParams,
+    WorkerInfo,
 )
 
 
@@ -117,6 +118,11 @@ class Store(Protocol):
     @property
     def blobs(self) -> Blobs:
         """Result files stored in the database, in chunks (see Blobs)."""
+
+    @property
+    def workers(self) -> Workers | None:
+        """The registry of live worker processes (see Workers); None where the backend
+        keeps none."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -376,5 +382,7 @@ __all__ = [
     "RescueParams",
     "Store",
     "SweepParams",
+    "WorkerInfo",
+    "Workers",
     "worker_lost_error",
 ]

@@ -195,6 +195,18 @@ CREATE TABLE public.lro_tombstones (
     keep_until timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_workers (
+    worker_id text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    queues text[] NOT NULL,
+    operations text[] NOT NULL,
+    concurrency integer NOT NULL,
+    busy integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL
+);
+
 ALTER TABLE ONLY public.lro_buckets
     ADD CONSTRAINT lro_buckets_pkey PRIMARY KEY (key);
 
@@ -231,6 +243,9 @@ ALTER TABLE ONLY public.lro_settings
 ALTER TABLE ONLY public.lro_tombstones
     ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
 
+ALTER TABLE ONLY public.lro_workers
+    ADD CONSTRAINT lro_workers_pkey PRIMARY KEY (worker_id);
+
 CREATE INDEX lro_deliveries_due ON public.lro_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
 
 CREATE INDEX lro_deliveries_job ON public.lro_deliveries USING btree (job_id);
@@ -254,6 +269,8 @@ CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE 
 CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
 
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
+
+CREATE INDEX lro_workers_last_seen ON public.lro_workers USING btree (last_seen_at);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
 

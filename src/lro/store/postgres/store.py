@@ -4,9 +4,9 @@
 connection layer (`connection.Database`: pool, transactions, retries, error mapping,
 listeners), the LISTEN session (`listen.ListenSession`), the job verbs
 (`jobs.PostgresJobs`, which it extends), the direct hand-off (`handoff.PostgresHandoffs`)
-and the outbox, quotas and blobs. The store's sessions run with bitmap scans off, so the
-claim walks its index in claim order even when the queue table's statistics are stale
-(`Database.settings`).
+and the outbox, quotas, blobs and worker registry. The store's sessions run with bitmap
+scans off, so the claim walks its index in claim order even when the queue table's
+statistics are stale (`Database.settings`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lro.store.postgres.jobs import PostgresJobs
 from lro.store.postgres.listen import ListenSession
 from lro.store.postgres.outbox import PostgresOutbox
 from lro.store.postgres.quotas import PostgresQuotas
+from lro.store.postgres.workers import PostgresWorkers
 from lro.store.types import Listener
 
 
@@ -54,6 +55,7 @@ class PostgresStore(PostgresJobs):
         self.outbox = PostgresOutbox(self.db)
         self.quotas = PostgresQuotas(self.db)
         self.blobs = PostgresBlobs(self.db)
+        self.workers: PostgresWorkers | None = PostgresWorkers(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

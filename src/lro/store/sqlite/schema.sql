@@ -225,3 +225,17 @@ CREATE TABLE result_chunks (
     data BLOB NOT NULL,
     PRIMARY KEY (job_id, key, n)
 );
+
+CREATE TABLE workers (
+    worker_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    queues TEXT NOT NULL,
+    operations TEXT NOT NULL,
+    concurrency INTEGER NOT NULL,
+    busy INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+
+CREATE INDEX workers_last_seen ON workers (last_seen_at);

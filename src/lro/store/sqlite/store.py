@@ -3,7 +3,7 @@
 `SQLiteStore` composes the package's parts and owns nothing but their lifecycle: the
 connection layer (`connection.Database`: threads, transactions, listeners), the
 cross-process change feed (`poll.EventPoll`), the job verbs (`jobs.SQLiteJobs`, which it
-extends) and the outbox, quotas and blobs.
+extends) and the outbox, quotas, blobs and worker registry.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lro.store.sqlite.jobs import SQLiteJobs
 from lro.store.sqlite.outbox import SQLiteOutbox
 from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
+from lro.store.sqlite.workers import SQLiteWorkers
 from lro.store.types import JobChange, Listener
 
 
@@ -41,6 +42,7 @@ class SQLiteStore(SQLiteJobs):
         self.outbox = SQLiteOutbox(self.db)
         self.quotas = SQLiteQuotas(self.db)
         self.blobs = SQLiteBlobs(self.db)
+        self.workers: SQLiteWorkers | None = SQLiteWorkers(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:
