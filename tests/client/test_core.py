@@ -39,6 +39,7 @@ PUBLIC_METHODS = [
     "result",
     "submit",
     "wait",
+    "workers",
 ]
 
 

@@ -33,7 +33,14 @@ from lro.client.errors import (
     Unprocessable,
     WaitTimeout,
 )
-from lro.client.models import TERMINAL_STATUSES, JobErrorInfo, JobEvent, JobPage, JobResource
+from lro.client.models import (
+    TERMINAL_STATUSES,
+    JobErrorInfo,
+    JobEvent,
+    JobPage,
+    JobResource,
+    WorkerResource,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -57,4 +64,5 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "WaitTimeout",
+    "WorkerResource",
 ]

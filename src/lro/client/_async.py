@@ -161,6 +161,7 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)
+    workers = _method(_calls.workers)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -165,6 +165,7 @@ class Client(ClientBase[httpx.BaseTransport]):
     download = _method(_download.download)
     events = _iterator(_watch.events, JobEvent)
     wait = _method(_watch.wait)
+    workers = _method(_calls.workers)
 
     def close(self) -> None:
         self._http.close()
