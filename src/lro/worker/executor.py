@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import enum
 import functools
@@ -271,7 +272,9 @@ class Executor:
                 if seconds is None:
                     return await op.handler(*args)
                 return await self._with_timeout(a, op.handler(*args), seconds)
-            a.thread = self._pool.submit(functools.partial(op.handler, *args))
+            # In the attempt's context, so the handler's log lines carry the job's fields.
+            call = functools.partial(op.handler, *args)
+            a.thread = self._pool.submit(contextvars.copy_context().run, call)
             waiting = asyncio.wrap_future(a.thread)
             if seconds is None:
                 return await waiting
