@@ -203,7 +203,10 @@ class Executor:
             self.cleanup.end_staging(a.lease, a.ctx, a.thread)
 
     async def _run(self, a: Attempt) -> Outcome:
-        if a.cancel_requested:  # requested between the claim and this task's first step
+        # Requested between the claim and this task's first step, or before the claim: a
+        # job released (shutdown) after its cancel was requested comes back with the flag
+        # set, and its handler must not run again.
+        if a.cancel_requested or a.job.cancel_requested:
             return await self._cancel(a)
         try:
             value = await self._invoke(a)
