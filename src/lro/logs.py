@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 FORMATS = ("json", "text")
@@ -106,6 +107,8 @@ def json_formatter() -> logging.Formatter:
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="ts",
         json_ensure_ascii=False,
+        # uvicorn's `color_message` repeats the message with terminal colour codes.
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],
     )
 
 

@@ -3,6 +3,7 @@ admin-only with API keys; a worker that stops beating drops out after 2 x the le
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import timedelta
@@ -12,9 +13,10 @@ import httpx
 import pytest
 from tests.api.helpers import PREFIX, make_lro
 
-from lro import LRO
+from lro import LRO, JobContext
 from lro.models import utcnow
 from lro.store import WorkerInfo
+from lro.worker.registry import Registration
 
 KEYS = "alice:alice-key-0123456789,admin:admin-key-0123456789"
 
@@ -90,3 +92,29 @@ async def test_with_keys_only_an_admin_sees_the_workers(
         assert answer.headers["content-type"] == "application/problem+json"
     else:
         assert answer.json() == {"items": []}
+
+
+async def test_busy_counts_the_slots_running_a_job(tmp_path: Path) -> None:
+    lro = make_lro(tmp_path)
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    @lro.operation("hold")
+    async def hold(ctx: JobContext) -> None:
+        started.set()
+        await release.wait()
+
+    async with lro.running():
+        worker = lro.worker(2)
+        registration = next(s for s in worker.services if isinstance(s, Registration))
+        await worker.start()
+        try:
+            await lro.submit("hold")
+            await asyncio.wait_for(started.wait(), timeout=10)
+            await registration.beat()  # what the next scheduled beat would write
+            [item] = (await get_workers(lro)).json()["items"]
+            assert (item["busy"], item["concurrency"]) == (1, 2)
+            assert "hold" in item["operations"]
+        finally:
+            release.set()
+            await worker.stop()

@@ -123,6 +123,7 @@ def test_workers_are_listed_logs_are_json_and_a_killed_worker_drops_out(
     submitted = f"{API}/jobs"
     assert any(r.get("path") == submitted and r.get("status_code") == 202 for r in access)
     assert any(r["logger"] == "uvicorn.error" for r in api_lines)  # uvicorn's own lines
+    assert not any("color_message" in r for r in api_lines)  # no terminal colour codes
     assert all(r["level"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} for r in api_lines)
 
 
