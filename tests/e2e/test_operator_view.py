@@ -142,3 +142,12 @@ def test_text_format_on_request_and_a_bad_format_is_refused(procs: ProcessGroup)
     bad = procs.run(["worker"], env={"LRO_LOG_FORMAT": "yaml"})
     assert bad.returncode == 2
     assert "LRO_LOG_FORMAT must be json or text" in bad.stderr
+
+
+def test_a_start_up_error_is_one_json_line(procs: ProcessGroup) -> None:
+    failed = procs.run(["worker", "nosuch:lro"])
+    assert failed.returncode == 1
+    [line] = failed.stderr.splitlines()
+    record = json.loads(line)
+    assert (record["level"], record["logger"]) == ("ERROR", "lro.cli")
+    assert "cannot import module 'nosuch'" in record["message"]
