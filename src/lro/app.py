@@ -281,8 +281,9 @@ class LRO:
         """A new Worker (not started) with `concurrency` slots (default: settings), and
         beside it what every worker process runs: the rescuer and retention sweeper, the
         webhook dispatcher (so a deployment whose API processes only accept work still
-        delivers webhooks), and its slots gauge. `options` go to `Worker` (e.g.
-        `cancel_grace`)."""
+        delivers webhooks), its slots gauge and its entry in the worker registry.
+        `options` go to `Worker` (e.g. `cancel_grace`)."""
+        from lro.worker.registry import Registration
         from lro.worker.runner import Worker
 
         worker = Worker(self, concurrency or self.settings.concurrency, **options)
@@ -292,6 +293,7 @@ class LRO:
             self.scheduler(),
             _SlotsGauge(self, worker),
         ]
+        worker.services.append(Registration(self, worker))
         return worker
 
     def scheduler(self) -> Scheduler:

@@ -84,6 +84,7 @@ class JobContext:
         self.operation = job.operation
         self.attempt = job.attempt
         self.max_attempts = job.max_attempts
+        self._worker_id = job.worker_id
         self.params: Any = job.params
         self.tags: list[str] = list(job.tags)
         """The job's tags (HTTP-CONTRACT §15); they are not part of `params`."""
@@ -108,14 +109,21 @@ class JobContext:
 
     @property
     def logger(self) -> JobLogger:
-        """A logger whose records carry `job_id` and `operation` (as `extra`).
+        """A logger whose records carry `job_id`, `operation`, `attempt` and `worker_id`
+        (as `extra`).
 
         Built on first use: most handlers never log, and a worker running thousands of
         short jobs a second should not pay for an adapter per job.
         """
         if self._logger is None:
             self._logger = JobLogger(
-                self._base_logger, {"job_id": self.job_id, "operation": self.operation}
+                self._base_logger,
+                {
+                    "job_id": self.job_id,
+                    "operation": self.operation,
+                    "attempt": self.attempt,
+                    "worker_id": self._worker_id,
+                },
             )
         return self._logger
 

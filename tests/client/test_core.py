@@ -40,6 +40,7 @@ PUBLIC_METHODS = [
     "result",
     "submit",
     "wait",
+    "workers",
 ]
 
 

@@ -283,3 +283,31 @@ async def test_a_job_whose_cancel_was_requested_is_not_retried_after_an_error(
     assert (done.status, done.attempt, done.error) == (Status.CANCELLED, 1, None)
     assert runs == [1]
     assert (worker.stats.cancelled, worker.stats.retried) == (1, 0)
+
+
+async def test_a_released_job_whose_cancel_was_requested_is_cancelled_not_run(
+    lro: LRO,
+) -> None:
+    """Found by the store's model-based test: a worker shutting down released a job whose
+    cancel was requested a moment before (the release keeps it queued, with the request),
+    and the next claim ran the handler again until a heartbeat brought the cancel. The
+    claimed row already says cancel_requested: the job ends cancelled, unrun."""
+    runs: list[str] = []
+
+    @lro.operation("once")
+    async def once(ctx: JobContext) -> None:
+        runs.append(ctx.job_id)
+
+    job = await lro.submit("once")
+    now = utcnow()
+    [claimed] = await lro.store.claim_jobs(ClaimParams("gone", 1, 30, now))
+    await lro.store.request_cancel(job.id, now, lro.settings.retention_seconds)
+    assert claimed.lease_token is not None
+    [released] = await lro.store.release_jobs([Lease(job.id, claimed.lease_token)], now)
+    assert released is not None
+    assert (released.status, released.cancel_requested) == (Status.QUEUED, True)
+    async with running_worker(lro) as worker:
+        done = await wait_job(lro, job.id)
+        await worker.wait_for(lambda s: s.cancelled == 1, timeout=5)
+    assert done.status is Status.CANCELLED
+    assert runs == []

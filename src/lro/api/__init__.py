@@ -27,6 +27,7 @@ from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import SubmitRoutes
+from lro.api.workers import add_worker_routes
 
 if TYPE_CHECKING:
     from lro.operations import Operation
@@ -58,6 +59,7 @@ class LroRouter(APIRouter):
         add_delivery_routes(self._secured, lro)
         add_batch_routes(self._secured, lro)
         add_schedule_routes(self._secured, lro)
+        add_worker_routes(self._secured, lro)
         document_auth(self._secured, lro)
         self.include_router(self._secured)
         # A signed link is its own credential: no Authorization header.

@@ -2,7 +2,8 @@
 its own that is imported only when that command runs.
 
     lro serve | worker | migrate                     lro.cli.server (the server side)
-    lro submit | status | wait | jobs | cancel | result   lro.cli.jobs.* (clients of a server)
+    lro submit | status | wait | jobs | cancel | result | workers
+                                                     lro.cli.jobs.* (clients of a server)
 
 `COMMANDS` is the table: name, one line of help for `lro --help`, and the `module:function`
 that defines the command's arguments (see `lro.cli.parser`). Adding a command is a module
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import NamedTuple, NoReturn
@@ -57,6 +59,7 @@ COMMANDS: tuple[Command, ...] = (
     _job("retry", "run a failed or cancelled job again, resuming after its steps"),
     _job("result", "download a completed job's result"),
     _job("schedules", "list, add, pause, resume, trigger or delete schedules"),
+    _job("workers", "list the live worker processes (an admin's view)"),
 )
 
 
@@ -81,16 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    """Every log line of the process in LRO_LOG_FORMAT (lro.logs). Read here rather than
+    with the app's settings: logging starts before the app is loaded, so that loading it
+    logs in the same format."""
+    from lro import logs
+
+    try:
+        fmt = logs.log_format(os.environ.get("LRO_LOG_FORMAT"))
+    except ValueError as exc:
+        fail(str(exc), status=2)
+    logs.configure(level, fmt)
     # httpx logs every request at INFO; webhook attempts are logged by lro.webhooks.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
-    print(f"lro: error: {message}", file=sys.stderr)
+    from lro import logs
+
+    if logs.configured_format() == "json":
+        log.error(message)  # a log shipper reads this process's stderr: one JSON line
+    else:
+        print(f"lro: error: {message}", file=sys.stderr)
     raise SystemExit(status)
 
 

@@ -67,6 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         timeout_graceful_shutdown=math.ceil(app.settings.shutdown_grace_seconds) + 5,
         lifespan="on",
+        # No logging config of uvicorn's own: its error and access loggers propagate to
+        # the one handler lro.logs set up, so they come out in LRO_LOG_FORMAT too.
+        log_config=None,
     )
     return 0
 

@@ -43,6 +43,7 @@ from lro.client.models import (
     OperationInfo,
     Partial,
     ScheduleResource,
+    WorkerResource,
 )
 
 __all__ = [
@@ -71,4 +72,5 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "WaitTimeout",
+    "WorkerResource",
 ]

@@ -172,6 +172,7 @@ class AsyncClient(ClientBase[httpx.AsyncBaseTransport]):
     iter_partials = _iterator(_watch.iter_partials, Partial)
     wait = _method(_watch.wait)
     operations = _method(_calls.list_operations, "operations")
+    workers = _method(_calls.workers)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -36,7 +36,7 @@ from lro.client._core import (
     retry_after,
 )
 from lro.client.errors import Conflict, ProtocolError, TransportFailure, error_from_response
-from lro.client.models import JobPage, JobResource, OperationInfo
+from lro.client.models import JobPage, JobResource, OperationInfo, WorkerResource
 
 _KEY_IN_PROGRESS = "/idempotency-in-progress"
 """Problem type suffix of the 409 a duplicate submit gets while the first is being stored."""
@@ -307,6 +307,15 @@ def iter_jobs(
         if page.next_cursor is None or not page.items:
             return
         cursor = page.next_cursor
+
+
+def workers(cfg: Config) -> Plan[list[WorkerResource]]:
+    """The live worker processes, oldest first (an admin's key when the server has keys)."""
+    response = yield from call(cfg, cfg.request("GET", "/workers"))
+    try:
+        return [WorkerResource.model_validate(item) for item in response.json()["items"]]
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ProtocolError(f"the worker list is not {{items}}: {exc}") from exc
 
 
 def cancel(cfg: Config, job_id: str) -> Plan[JobResource]:

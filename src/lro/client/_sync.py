@@ -176,6 +176,7 @@ class Client(ClientBase[httpx.BaseTransport]):
     iter_partials = _iterator(_watch.iter_partials, Partial)
     wait = _method(_watch.wait)
     operations = _method(_calls.list_operations, "operations")
+    workers = _method(_calls.workers)
 
     def close(self) -> None:
         self._http.close()

@@ -97,6 +97,23 @@ class OperationInfo(BaseModel):
     oldest_queued_age_seconds: float | None = None
 
 
+class WorkerResource(BaseModel):
+    """One live worker process, as `GET /workers` lists it (HTTP-CONTRACT §18)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    worker_id: str
+    host: str = ""
+    pid: int | None = None
+    queues: list[str] = []
+    operations: list[str] = []
+    concurrency: int = 0
+    busy: int = 0
+    """Slots running a job at its last heartbeat."""
+    started_at: datetime | None = None
+    last_seen_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class JobPage:
     """One page of `list()`; pass `next_cursor` back for the next one (None: last page)."""

@@ -24,6 +24,7 @@ from lro.store.types import (
     RescueParams,
     Schedule,
     SweepParams,
+    WorkerInfo,
 )
 
 
@@ -59,6 +60,7 @@ __all__ = [
     "Schedule",
     "Store",
     "SweepParams",
+    "WorkerInfo",
     "open_store",
     "worker_lost_error",
 ]

@@ -73,7 +73,7 @@ from lro.models import (
     Swept,
     Tombstone,
 )
-from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas, Schedules, Workload
+from lro.store.parts import Batches, Blobs, Handoffs, Outbox, Quotas, Schedules, Workers, Workload
 from lro.store.rules import WORKER_LOST_TYPE, worker_lost_error
 from lro.store.steps import Steps
 from lro.store.types import (
@@ -94,6 +94,7 @@ from lro.store.types import (
     RescueParams,
     Schedule,
     SweepParams,
+    WorkerInfo,
 )
 
 
@@ -148,6 +149,11 @@ class Store(Protocol):
     @property
     def schedules(self) -> Schedules | None:
         """Recurring submits (see Schedules); None where the backend has none."""
+
+    @property
+    def workers(self) -> Workers | None:
+        """The registry of live worker processes (see Workers); None where the backend
+        keeps none."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations (safe when many processes start at once).
@@ -423,6 +429,8 @@ __all__ = [
     "Schedules",
     "Store",
     "SweepParams",
+    "WorkerInfo",
+    "Workers",
     "Workload",
     "worker_lost_error",
     "workload_of",

@@ -1,6 +1,7 @@
 """The protocols of a store's parts: the webhook outbox, the abuse-limit counters, result
-blobs and (where a backend has them) direct hand-off and batches. `Store` exposes each as
-a property, on the same database and connections as the jobs.
+blobs, the worker registry and (where a backend has them) direct hand-off, batches and
+schedules. `Store` exposes each as a property, on the same database and connections as
+the jobs.
 
 Like `Store`'s verbs, each method says what it writes, so a new backend can implement it
 from these docstrings alone.
@@ -24,6 +25,7 @@ from lro.store.types import (
     LimitedOperation,
     NewBatch,
     Schedule,
+    WorkerInfo,
 )
 
 
@@ -157,6 +159,29 @@ class Blobs(Protocol):
 
     async def delete_job(self, job_id: str, keep: str | None = None) -> None:
         """Remove every blob of the job, finished or not, except the one named `keep`."""
+
+
+class Workers(Protocol):
+    """The worker registry (HTTP-CONTRACT §18): every running worker process heart-beats
+    its row, so any API process can list the live ones. A store without a registry has
+    `workers = None`.
+
+    Rows: one per worker `(worker_id, host, pid, queues, operations, concurrency, busy,
+    started_at, last_seen_at)`, the fields of `WorkerInfo`. Nothing else reads or writes
+    them: a worker's liveness is its `last_seen_at`, never a job's lease."""
+
+    async def beat(self, worker: WorkerInfo) -> None:
+        """Upsert the worker's row with every field of `worker` (last_seen_at included)."""
+
+    async def live(self, seen_after: datetime) -> list[WorkerInfo]:
+        """Workers whose `last_seen_at > seen_after`, by started_at then worker_id.
+        Writes nothing."""
+
+    async def remove(self, worker_id: str) -> None:
+        """Delete the worker's row (it stopped). Idempotent."""
+
+    async def prune(self, seen_before: datetime) -> int:
+        """Delete rows with `last_seen_at < seen_before` (dead workers); how many."""
 
 
 class Handoffs(Protocol):

@@ -8,12 +8,13 @@ next backend:
 * `rescue_of`: a job whose worker stopped renewing its lease (with `lro.retry`'s
   `after_lost_lease` and the caller's `RetryPolicy`, the same backoff the worker uses).
 * `wait_seconds`: how long a token bucket that refused a take needs to refill.
+* `workers_seen_after`: when a registered worker counts as dead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lro.errors import KeyReused
 from lro.models import ErrorDetail, Inserted, Job, NewJob, Status
@@ -99,3 +100,10 @@ def wait_seconds(available: float | None, *, rate: float, burst: float, cost: fl
     if rate <= 0:
         return float("inf")
     return max((cost - have) / rate, 0.001)
+
+
+def workers_seen_after(now: datetime, lease_seconds: float) -> datetime:
+    """The worker registry's cutoff (HTTP-CONTRACT §18): a worker last seen at or before
+    it is dead. Workers beat every lease/3, so a live one is never near it, and a killed
+    one drops out within 2 x the lease of its last beat."""
+    return now - timedelta(seconds=2 * lease_seconds)

@@ -122,6 +122,22 @@ class DeleteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker process as it last told the registry (`parts.Workers`)."""
+
+    worker_id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    operations: tuple[str, ...]
+    concurrency: int
+    busy: int
+    """Slots running a job at the last heartbeat."""
+    started_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class BlobInfo:
     """A finished result blob (see `Blobs`): its length and the chunk size it was cut in."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import enum
 import functools
@@ -234,7 +235,10 @@ class Executor:
             self.cleanup.end_staging(a.lease, a.ctx, a.thread)
 
     async def _run(self, a: Attempt) -> Outcome:
-        if a.cancel_requested:  # requested between the claim and this task's first step
+        # Requested between the claim and this task's first step, or before the claim: a
+        # job released (shutdown) after its cancel was requested comes back with the flag
+        # set, and its handler must not run again.
+        if a.cancel_requested or a.job.cancel_requested:
             return await self._cancel(a)
         try:
             # A job that ran before (a first claim is version 2) may have steps and a
@@ -310,7 +314,9 @@ class Executor:
                 if seconds is None:
                     return await op.handler(*args)
                 return await self._with_timeout(a, op.handler(*args), seconds)
-            a.thread = self._pool.submit(functools.partial(op.handler, *args))
+            # In the attempt's context, so the handler's log lines carry the job's fields.
+            call = functools.partial(op.handler, *args)
+            a.thread = self._pool.submit(contextvars.copy_context().run, call)
             waiting = asyncio.wrap_future(a.thread)
             if seconds is None:
                 return await waiting

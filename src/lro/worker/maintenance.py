@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lro import logs
 from lro.background import cancel_and_wait
 from lro.models import Job, Swept, utcnow
 from lro.store.base import RescueParams, SweepParams
@@ -74,6 +75,7 @@ class Maintenance:
                 job.attempt,
                 job.max_attempts,
                 job.status.value,
+                extra=logs.job_extra(job.id, job.operation, job.attempt, job.worker_id),
             )
         self.rescued += len(jobs)
         return jobs

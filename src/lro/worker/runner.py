@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -42,6 +43,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lro import logs
 from lro.models import Completion, Job, Lease, utcnow
 from lro.store.base import ClaimParams
 from lro.worker.buffer import STORE_RETRY_SECONDS, WriteBuffer
@@ -376,6 +378,9 @@ class Worker:
     def kick(self) -> None:
         self._kick()
 
+    def _job_fields(self, job: Job) -> dict[str, object]:
+        return logs.job_extra(job.id, job.operation, job.attempt, self.id)
+
     def _launch(self, jobs: Sequence[Job], *, handed: bool = False) -> None:
         assert self._loop is not None and self._executor is not None
         create_task = self._loop.create_task
@@ -388,7 +393,11 @@ class Worker:
                 metrics.operation(job.operation).queue_wait.observe(max(0.0, waited))
             a = self._executor.new_attempt(job, op)
             self._attempts[job.id] = a
-            task = create_task(run(a))
+            # The attempt's task runs in a context of its own that names the job, so every
+            # line logged while it runs carries the job's fields (lro.logs).
+            context = contextvars.copy_context()
+            context.run(logs.enter_job, self._job_fields(job))
+            task = create_task(run(a), context=context)
             a.task = task
             task.add_done_callback(functools.partial(self._attempt_done, a))
             self._busy += 1
@@ -411,7 +420,9 @@ class Worker:
             outcome = Outcome.RELEASE  # the event loop is being torn down
         except Exception:
             # A bug in the worker itself: the lease expires and the rescuer retries the job.
-            log.exception("attempt of job %s crashed in the worker", a.job.id)
+            log.exception(
+                "attempt of job %s crashed in the worker", a.job.id, extra=self._job_fields(a.job)
+            )
             outcome = Outcome.LOST
         stats = self.stats
         if outcome is not Outcome.COMPLETING:
@@ -542,7 +553,11 @@ class Worker:
             # writes later is fenced out by the released lease.
             for a in list(self._attempts.values()):
                 if a.task is task:
-                    log.error("job %s ignores cancellation; releasing it anyway", a.job.id)
+                    log.error(
+                        "job %s ignores cancellation; releasing it anyway",
+                        a.job.id,
+                        extra=self._job_fields(a.job),
+                    )
                     self._forget(a)
                     self._to_release.append(a.lease)
 

@@ -445,6 +445,18 @@ CREATE TABLE public.lro_tombstones (
     keep_until timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.lro_workers (
+    worker_id text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    queues text[] NOT NULL,
+    operations text[] NOT NULL,
+    concurrency integer NOT NULL,
+    busy integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL
+);
+
 ALTER TABLE ONLY public.lro_limit_deltas ALTER COLUMN id SET DEFAULT nextval('public.lro_limit_deltas_id_seq'::regclass);
 
 ALTER TABLE ONLY public.lro_batches
@@ -513,6 +525,9 @@ ALTER TABLE ONLY public.lro_steps
 ALTER TABLE ONLY public.lro_tombstones
     ADD CONSTRAINT lro_tombstones_pkey PRIMARY KEY (job_id);
 
+ALTER TABLE ONLY public.lro_workers
+    ADD CONSTRAINT lro_workers_pkey PRIMARY KEY (worker_id);
+
 CREATE INDEX lro_batches_expiry ON public.lro_batches USING btree (expires_at) WHERE (expires_at IS NOT NULL);
 
 CREATE UNIQUE INDEX lro_batches_idempotency ON public.lro_batches USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
@@ -566,6 +581,8 @@ CREATE INDEX lro_schedules_due ON public.lro_schedules USING btree (next_run_at)
 CREATE INDEX lro_steps_order ON public.lro_steps USING btree (job_id, ord);
 
 CREATE INDEX lro_tombstones_keep_until ON public.lro_tombstones USING btree (keep_until);
+
+CREATE INDEX lro_workers_last_seen ON public.lro_workers USING btree (last_seen_at);
 
 CREATE TRIGGER lro_events_notify AFTER INSERT ON public.lro_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.lro_notify_events();
 

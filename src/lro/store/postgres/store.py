@@ -4,9 +4,9 @@
 connection layer (`connection.Database`: pool, transactions, retries, error mapping,
 listeners), the LISTEN session (`listen.ListenSession`), the job verbs
 (`jobs.PostgresJobs`, which it extends), the direct hand-off (`handoff.PostgresHandoffs`),
-the outbox, quotas, blobs, the workload limits and the long-job steps. The store's
-sessions run with bitmap scans off, so the claim walks its index in claim order even when
-the queue table's statistics are stale (`Database.settings`).
+the outbox, quotas, blobs, the workload limits, the long-job steps and the worker
+registry. The store's sessions run with bitmap scans off, so the claim walks its index in
+claim order even when the queue table's statistics are stale (`Database.settings`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lro.store.postgres.outbox import PostgresOutbox
 from lro.store.postgres.quotas import PostgresQuotas
 from lro.store.postgres.schedules import PostgresSchedules
 from lro.store.postgres.steps import PostgresSteps
+from lro.store.postgres.workers import PostgresWorkers
 from lro.store.postgres.workload import PostgresWorkload
 from lro.store.types import Listener
 
@@ -63,6 +64,7 @@ class PostgresStore(PostgresJobs):
         self.steps: PostgresSteps | None = PostgresSteps(self.db)
         self.batches = PostgresBatches(self.db)
         self.schedules = PostgresSchedules(self.db)
+        self.workers: PostgresWorkers | None = PostgresWorkers(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

@@ -508,3 +508,17 @@ CREATE TABLE schedule_firings (
     job_id TEXT NOT NULL,
     PRIMARY KEY (owner, schedule_id, due_at)
 ) WITHOUT ROWID;
+
+CREATE TABLE workers (
+    worker_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    queues TEXT NOT NULL,
+    operations TEXT NOT NULL,
+    concurrency INTEGER NOT NULL,
+    busy INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+
+CREATE INDEX workers_last_seen ON workers (last_seen_at);

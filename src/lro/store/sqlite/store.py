@@ -3,7 +3,7 @@
 `SQLiteStore` composes the package's parts and owns nothing but their lifecycle: the
 connection layer (`connection.Database`: threads, transactions, listeners), the
 cross-process change feed (`poll.EventPoll`), the job verbs (`jobs.SQLiteJobs`, which it
-extends) and the outbox, quotas, blobs, workload limits and long-job steps.
+extends) and the outbox, quotas, blobs, workload limits, long-job steps and worker registry.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
 from lro.store.sqlite.schedules import SQLiteSchedules
 from lro.store.sqlite.steps import SQLiteSteps
+from lro.store.sqlite.workers import SQLiteWorkers
 from lro.store.sqlite.workload import SQLiteWorkload
 from lro.store.types import JobChange, Listener
 
@@ -50,6 +51,7 @@ class SQLiteStore(SQLiteJobs):
         self.steps: SQLiteSteps | None = SQLiteSteps(self.db)
         self.batches = SQLiteBatches(self.db)
         self.schedules = SQLiteSchedules(self.db)
+        self.workers: SQLiteWorkers | None = SQLiteWorkers(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:
