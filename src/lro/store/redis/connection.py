@@ -1,0 +1,147 @@
+"""The connection layer of the Redis backend: the only module that holds Redis clients.
+
+It owns one client for text (every job verb) and one for bytes (result chunks), the
+scripts (lro's, from lua/, each behind the common prelude; and BullMQ's own add scripts,
+loaded from the installed `bullmq` package, never copied), the listeners, and the
+mapping of Redis errors to `StoreUnavailable`. Parts call `run` (one script, atomic:
+that is the transaction) and `transaction` (WATCH / MULTI, where a decision has to be
+made in Python between a read and a write, as for idempotency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from lro.errors import StoreUnavailable
+from lro.store.changes import Listeners
+from lro.store.redis.rows import changes_of
+from lro.store.types import JobChange
+
+_LUA = resources.files("lro.store.redis") / "lua"
+
+BULLMQ_ADD_SCRIPTS = ("addStandardJob", "addDelayedJob", "addPrioritizedJob")
+
+
+def _bullmq_script_text(name: str) -> str:
+    """BullMQ's own script `name`, as the installed `bullmq` package ships it."""
+    from bullmq.redis_connection import SCRIPT_DEFINITIONS, loadScript
+
+    text: str = loadScript(SCRIPT_DEFINITIONS[name])
+    return text
+
+
+class Settings:
+    """What a `redis://` / `rediss://` URL says: the server, the database number, and the
+    key prefixes (`?prefix=` BullMQ's, default `bull`; `?lro_prefix=` lro's, default
+    `lro`), the queue jobs go to (`?queue=`, default `default`)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss"):
+            raise ValueError(f"not a Redis URL: {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.bull_prefix = query.pop("prefix", "bull")
+        self.lro_prefix = query.pop("lro_prefix", "lro") + ":"
+        self.queue = query.pop("queue", "default")
+        retention = query.pop("retention_seconds", None)
+        self.retention_seconds = None if retention is None else float(retention)
+        rest = "&".join(f"{k}={v}" for k, v in query.items())
+        self.url = parts._replace(query=rest).geturl()
+
+
+class Connection:
+    def __init__(self, url: str) -> None:
+        self.settings = Settings(url)
+        self.origin = uuid.uuid4().hex
+        """This store's id on the change feed: its own lines are skipped when read back,
+        since its listeners heard of them after the script."""
+        self.listeners = Listeners()
+        # Typed Any: redis-py types every reply `bytes | str` whatever decode_responses
+        # says; this client's replies are str, the binary one's bytes.
+        self.client: Any = aioredis.from_url(self.settings.url, decode_responses=True)
+        self.binary: Any = aioredis.from_url(self.settings.url, decode_responses=False)
+        self._scripts: dict[str, AsyncScript] = {}
+        self._prelude = (_LUA / "common.lua").read_text()
+        self.bullmq: dict[str, AsyncScript] = {
+            name: self.client.register_script(_bullmq_script_text(name))
+            for name in BULLMQ_ADD_SCRIPTS
+        }
+        self.opened = False
+        self.closed = False
+
+    def key(self, name: str) -> str:
+        return self.settings.lro_prefix + name
+
+    def bull_key(self, queue: str, name: str) -> str:
+        return f"{self.settings.bull_prefix}:{queue}:{name}"
+
+    def _script(self, name: str, binary: bool = False) -> AsyncScript:
+        cache_key = f"{name}:{binary}"
+        script = self._scripts.get(cache_key)
+        if script is None:
+            text = self._prelude + "\n" + (_LUA / f"{name}.lua").read_text()
+            script = (self.binary if binary else self.client).register_script(text)
+            self._scripts[cache_key] = script
+        return script
+
+    def script_args(self, args: Any, *extra: Any) -> list[Any]:
+        s = self.settings
+        return [s.lro_prefix, self.origin, s.bull_prefix, json.dumps(args), *extra]
+
+    def _check(self) -> None:
+        if self.closed:
+            raise StoreUnavailable("the store is closed")
+
+    async def run(self, name: str, args: Any, *extra: Any, binary: bool = False) -> Any:
+        """Run lro script `name` with `args` (as JSON in ARGV[4]; `extra` after it)."""
+        self._check()
+        with self.errors():
+            return await self._script(name, binary)(args=self.script_args(args, *extra))
+
+    async def queue_script(self, pipe: Pipeline, name: str, args: Any) -> None:
+        """Queue lro script `name` on a pipeline (inside a MULTI: nothing runs yet)."""
+        await self._script(name)(args=self.script_args(args), client=pipe)
+
+    @contextlib.contextmanager
+    def errors(self) -> Any:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is not reachable: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Pipeline]:
+        """A pipeline for WATCH ... MULTI ... EXEC (redis-py's WatchError means retry)."""
+        self._check()
+        with self.errors():
+            async with self.client.pipeline(transaction=True) as pipe:
+                yield pipe
+
+    def dispatch(self, raw: Sequence[Sequence[str]] | None) -> list[JobChange]:
+        changes = changes_of(raw or [])
+        self.listeners.dispatch(changes)
+        return changes
+
+    async def open(self) -> None:
+        with self.errors():
+            await self.client.ping()
+        self.opened = True
+
+    async def close(self) -> None:
+        self.closed = True
+        for client in (self.client, self.binary):
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
