@@ -39,37 +39,41 @@ local function sync_one(id, did)
     return nil, nil
   end
 
-  if rcall("ZSCORE", b .. "completed", j.id) then
+  -- Walk the states BullMQ passed through since lro last looked, one change each:
+  -- taken by a worker, its latest progress, then how it ended.
+  local completed = rcall("ZSCORE", b .. "completed", j.id)
+  local failed = not completed and rcall("ZSCORE", b .. "failed", j.id)
+  local active = rcall("LPOS", b .. "active", j.id)
+  if j.status == "queued" and (active or completed or failed) then
+    local token = rcall("GET", b .. j.id .. ":lock")
+    change(j, started({status = "processing", progress_pct = "0", step = false,
+      lease_token = token or "bullmq", lease_expires_at = false, external = "1"}),
+      A.now, did)
+  end
+  if j.status == "processing" and j.external == "1" and (active or completed or failed) then
+    local pct, step = progress_of(f[4])
+    local upd = {}
+    if pct then
+      pct = math.min(100, math.max(0, pct))
+      if pct > tonumber(j.progress_pct) then upd.progress_pct = tostring(pct) end
+    end
+    if step and step ~= j.step then upd.step = step end
+    if next(upd) then change(j, upd, A.now, did) end
+  end
+  if completed then
     local rv = f[2]
     if rv == "null" or rv == "" then rv = nil end
-    change(j, started({status = "completed", progress_pct = "100", result = rv or false,
+    change(j, {status = "completed", progress_pct = "100", result = rv or false,
       finished_at = A.now, expires_at = A.expires_at, lease_token = false,
-      lease_expires_at = false, attempt = attempt}), A.now, did)
-  elseif rcall("ZSCORE", b .. "failed", j.id) then
+      lease_expires_at = false, attempt = attempt}, A.now, did)
+  elseif failed then
     local made = tonumber(f[5] or "0") or 0
     local err = cjson.encode({type = "https://lro.dev/problems/bullmq-failed",
       title = "The BullMQ worker failed this job", detail = f[3] or "",
       code = "bullmq_failed", retryable = false, attempts = math.max(made, 1)})
-    change(j, started({status = "failed", error = err, finished_at = A.now,
+    change(j, {status = "failed", error = err, finished_at = A.now,
       expires_at = A.expires_at, lease_token = false, lease_expires_at = false,
-      attempt = attempt}), A.now, did)
-  elseif rcall("LPOS", b .. "active", j.id) then
-    if j.status == "queued" then
-      local token = rcall("GET", b .. j.id .. ":lock")
-      change(j, started({status = "processing", progress_pct = "0", step = false,
-        lease_token = token or "bullmq", lease_expires_at = false, external = "1"}),
-        A.now, did)
-    end
-    if j.external == "1" then
-      local pct, step = progress_of(f[4])
-      local upd = {}
-      if pct then
-        pct = math.min(100, math.max(0, pct))
-        if pct > tonumber(j.progress_pct) then upd.progress_pct = tostring(pct) end
-      end
-      if step and step ~= j.step then upd.step = step end
-      if next(upd) then change(j, upd, A.now, did) end
-    end
+      attempt = attempt}, A.now, did)
   elseif j.status == "processing" and bull_waiting(j) then
     -- BullMQ took the job back: a plain worker's retry, or its stalled-job recovery.
     if j.cancel_requested == "1" then
