@@ -23,7 +23,7 @@ async def process(job: Any, token: str) -> dict[str, int]:
     await job.updateProgress(40)
     if data.get("gate"):
         go = Path(data["gate"]) / f"{job.id}.go"
-        while not go.exists():  # noqa: ASYNC110, ASYNC240 - a stat() per 20 ms
+        while not go.exists():  # noqa: ASYNC110 - a stat() per 20 ms
             await asyncio.sleep(0.02)
     if data.get("fail"):
         raise RuntimeError(data["fail"])
