@@ -23,7 +23,13 @@ for i, it in ipairs(A.items) do
       ended.result = it.result or false; ended.result_ref = it.result_ref or false
       if it.step then ended.step = it.step end
       change(j, ended, A.now, it.did)
-      if bull then bull_finish(j, "completed", "returnvalue", it.returnvalue, A.now) end
+      if bull then
+        -- lro's worker coalesces progress: BullMQ's field gets the final state, so a
+        -- finished job reads 100% (with its last step) in Bull Board too.
+        rcall("HSET", bk(j.queue) .. j.id, "progress",
+          cjson.encode({pct = 100, step = j.step or cjson.null}))
+        bull_finish(j, "completed", "returnvalue", it.returnvalue, A.now)
+      end
     elseif kind == "fail" then
       ended.status = "failed"; ended.error = it.error
       change(j, ended, A.now, it.did)
