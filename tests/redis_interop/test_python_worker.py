@@ -4,13 +4,17 @@ show in lro's job resource, SSE stream and signed webhooks (HTTP-CONTRACT §19).
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 import httpx
 import pytest
+from bullmq import Queue
 from standardwebhooks import Webhook
 from tests.redis_interop.conftest import SECRET
 from tests.redis_interop.helpers import (
+    APP,
     deliveries,
     sse_events,
     start_api,
@@ -18,7 +22,7 @@ from tests.redis_interop.helpers import (
     submit,
     wait_job,
 )
-from tests.support.procs import ProcessGroup, wait_for
+from tests.support.procs import ProcessGroup, start_server, wait_for
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.redis
@@ -96,3 +100,48 @@ def test_a_thrown_error_is_a_bullmq_failed_error(procs: ProcessGroup, redis_url:
             )
     finally:
         receiver.stop()
+
+
+def test_what_a_plain_worker_did_while_no_lro_process_ran_is_caught_up(
+    procs: ProcessGroup, redis_url: str, tmp_path: Path
+) -> None:
+    """The feed's cursor in BullMQ's event stream is kept in Redis: a job a plain worker
+    finished while every lro process was down is completed (and its webhook sent) when
+    an lro process starts again."""
+    receiver = Receiver().start()
+    api = start_api(procs, worker=False)
+    start_py_worker(procs, redis_url)
+    try:
+        with httpx.Client(base_url=api, timeout=10) as client:
+            job_id = submit(client, a=5, b=6, gate=str(tmp_path), callback_url=receiver.url)
+            wait_job(client, job_id, "at 40%", procs, progress_pct=40)
+        server = next(p for p in procs.procs if p.name == "api")
+        server.signal(signal.SIGTERM)
+        server.wait_exit(30)
+        (tmp_path / f"{job_id}.go").touch()
+        wait_for(
+            lambda: bullmq_state(redis_url, job_id) == "completed",
+            timeout=30,
+            what="the plain worker to finish the job while lro is down",
+        )
+        again = start_server(procs, worker=False, name="api-again", extra=[APP])
+        with httpx.Client(base_url=again, timeout=10) as client:
+            done = wait_job(client, job_id, "completed", procs, status="completed")
+            assert done["result"] == {"sum": 11}
+            [request] = receiver.wait_requests(1)
+            assert Webhook(SECRET).verify(request.body, request.headers)["type"] == (
+                "job.completed"
+            )
+    finally:
+        receiver.stop()
+
+
+def bullmq_state(redis_url: str, job_id: str) -> str:
+    async def read() -> str:
+        queue = Queue("default", {"connection": redis_url, "prefix": "bull"})
+        try:
+            return str(await queue.getJobState(job_id))
+        finally:
+            await queue.close()
+
+    return asyncio.run(read())

@@ -50,6 +50,7 @@ class Feed:
         self._reader: Any = None  # a redis.asyncio.Redis (see Connection.client)
         self._ids: dict[str, str] = {}
         self._stopping = False
+        self._cursor_saved = 0.0
         self.synced = 0
         """How many BullMQ events led to a sync (for tests and metrics)."""
         env = os.environ.get("LRO_RETENTION_SECONDS")
@@ -97,14 +98,14 @@ class Feed:
     async def _run(self) -> None:
         conn = self._conn
         changes_key = conn.key("changes")
+        loop = asyncio.get_running_loop()
+        next_look = 0.0
         while not self._stopping:
             try:
-                for queue in await conn.client.smembers(conn.key("queues")):
-                    if conn.bull_key(queue, "events") not in self._ids:
-                        # A queue new since this process started: all of its stream counts.
-                        stream = conn.bull_key(queue, "events")
-                        cursor = await conn.client.get(conn.key(f"cursor:{queue}"))
-                        self._ids[stream] = cursor or "0-0"
+                if loop.time() >= next_look:
+                    # Queues first used since the last look (a round trip: not every turn).
+                    next_look = loop.time() + BLOCK_MS / 1000
+                    await self._new_queues()
                 assert self._reader is not None
                 got = await self._reader.xread(dict(self._ids), count=500, block=BLOCK_MS)
                 for stream, entries in got or []:
@@ -123,6 +124,15 @@ class Feed:
             except Exception:
                 _log.exception("lro's Redis feed failed; retrying")
                 await asyncio.sleep(0.5)
+
+    async def _new_queues(self) -> None:
+        conn = self._conn
+        for queue in await conn.client.smembers(conn.key("queues")):
+            stream = conn.bull_key(queue, "events")
+            if stream not in self._ids:
+                # A queue new since this process started: all of its stream counts.
+                cursor = await conn.client.get(conn.key(f"cursor:{queue}"))
+                self._ids[stream] = cursor or "0-0"
 
     def _dispatch(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         origin = self._conn.origin
@@ -152,5 +162,11 @@ class Feed:
             }
             conn.dispatch(await conn.run("sync", args))
             self.synced += len(ids)
+        elif not self._cursor_due():
+            return  # only events to skip: the shared cursor may lag behind them
         queue = stream[len(conn.settings.bull_prefix) + 1 : -len(":events")]
         await conn.client.set(conn.key(f"cursor:{queue}"), entries[-1][0])
+        self._cursor_saved = asyncio.get_running_loop().time()
+
+    def _cursor_due(self) -> bool:
+        return asyncio.get_running_loop().time() - self._cursor_saved >= 1.0
