@@ -19,8 +19,11 @@ def start_api(procs: ProcessGroup, *, worker: bool) -> str:
     return start_server(procs, worker=worker, extra=[APP])
 
 
-def start_py_worker(procs: ProcessGroup, redis_url: str, name: str = "py-worker") -> LroProcess:
-    proc = procs.start_command(name, [sys.executable, str(HERE / "py_worker.py"), redis_url])
+def start_py_worker(
+    procs: ProcessGroup, redis_url: str, name: str = "py-worker", *extra: str
+) -> LroProcess:
+    argv = [sys.executable, str(HERE / "py_worker.py"), redis_url, *extra]
+    proc = procs.start_command(name, argv)
     wait_for(
         lambda: "ready" in proc.log(),
         timeout=30,

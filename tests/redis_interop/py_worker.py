@@ -1,4 +1,5 @@
-"""A plain Python BullMQ worker that knows nothing of lro: `python py_worker.py REDIS_URL`.
+"""A plain Python BullMQ worker that knows nothing of lro: `python py_worker.py REDIS_URL
+[--remove]` (`--remove`: removeOnComplete / removeOnFail, BullMQ deletes finished jobs).
 
 It serves the BullMQ queue `default` the way any team's worker would, with the `bullmq`
 package alone: `job.updateProgress(40)`, then (once the gate file `<job id>.go` exists
@@ -31,16 +32,19 @@ async def process(job: Any, token: str) -> dict[str, int]:
     return {"sum": data["a"] + data["b"]}
 
 
-async def main(url: str) -> None:
+async def main(url: str, remove: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker("default", process, {"connection": url, "prefix": "bull"})
+    opts: dict[str, Any] = {"connection": url, "prefix": "bull"}
+    if remove:
+        opts.update(removeOnComplete=True, removeOnFail=True)
+    worker = Worker("default", process, opts)
     print(f"py_worker {os.getpid()} ready", flush=True)
     await stop.wait()
     await worker.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], "--remove" in sys.argv[2:]))

@@ -145,3 +145,24 @@ def bullmq_state(redis_url: str, job_id: str) -> str:
             await queue.close()
 
     return asyncio.run(read())
+
+
+def test_a_worker_that_removes_finished_jobs_still_ends_them_in_lro(
+    procs: ProcessGroup, redis_url: str, tmp_path: Path
+) -> None:
+    """removeOnComplete / removeOnFail: BullMQ deletes the job as it finishes, so lro
+    takes the outcome from the event (returnvalue, failedReason) and keeps its record."""
+    base = start_api(procs, worker=False)
+    start_py_worker(procs, redis_url, "py-worker", "--remove")
+    with httpx.Client(base_url=base, timeout=10) as client:
+        ok = submit(client, a=7, b=8, gate=str(tmp_path))
+        wait_job(client, ok, "at 40%", procs, progress_pct=40)
+        (tmp_path / f"{ok}.go").touch()
+        done = wait_job(client, ok, "completed", procs, status="completed")
+        assert done["result"] == {"sum": 15}
+        bad = submit(client, a=1, b=1, fail="no such row")
+        failed = wait_job(client, bad, "failed", procs, status="failed")
+        assert (failed["error"]["code"], failed["error"]["detail"]) == (
+            "bullmq_failed",
+            "no such row",
+        )

@@ -142,6 +142,7 @@ class Feed:
 
     async def _sync(self, stream: str, entries: list[tuple[str, dict[str, str]]]) -> None:
         ids: list[str] = []
+        hints: dict[str, list[str]] = {}
         for _, fields in entries:
             job_id = fields.get("jobId")
             event = fields.get("event")
@@ -151,6 +152,10 @@ class Feed:
                 continue
             if job_id and job_id not in ids:
                 ids.append(job_id)
+            if job_id and event == "completed":
+                hints[job_id] = ["completed", fields.get("returnvalue", "null")]
+            elif job_id and event == "failed":
+                hints[job_id] = ["failed", fields.get("failedReason", "")]
         conn = self._conn
         if ids:
             now = utcnow()
@@ -159,6 +164,7 @@ class Feed:
                 "dids": [delivery_id() for _ in ids],
                 "now": us_text(now),
                 "expires_at": us_text(now + timedelta(seconds=self.retention_seconds)),
+                "hints": hints or {"": ["", ""]},  # a JSON object even when empty
             }
             conn.dispatch(await conn.run("sync", args))
             self.synced += len(ids)

@@ -1,5 +1,6 @@
 -- Bring lro's record of a job up to what BullMQ says of it, after a plain BullMQ worker
--- (Node or Python, knowing nothing of lro) changed it. A = {ids, dids, now, expires_at}.
+-- (Node or Python, knowing nothing of lro) changed it. A = {ids, dids, now, expires_at,
+-- hints = {job id: ["completed", returnvalue] | ["failed", failedReason]}}.
 --
 -- Every process's reader of BullMQ's event stream calls this for the jobs the events
 -- name; it reads BullMQ's state, not the event, so it is idempotent and order-proof:
@@ -10,7 +11,32 @@ local function sync_one(id, did)
   local j = load(id)
   if not j or TERMINAL[j.status] then return end
   local b = bk(j.queue)
-  if rcall("EXISTS", b .. j.id) == 0 then return end
+  if rcall("EXISTS", b .. j.id) == 0 then
+    -- A worker that removes jobs as they finish (removeOnComplete / removeOnFail) left
+    -- only its event: its outcome is what the event says (A.hints, from the feed).
+    local hint = A.hints[id]
+    if hint == nil or hint[1] == "" then return end
+    local upd = {finished_at = A.now, expires_at = A.expires_at, lease_token = false,
+      lease_expires_at = false}
+    if j.status == "queued" then  -- it ran and ended before lro saw it taken
+      upd.started_at = A.now
+      upd.attempt = tostring(tonumber(j.attempt) + 1)
+      upd.worker_id = "bullmq"
+    end
+    if hint[1] == "completed" then
+      local rv = hint[2]
+      if rv == "null" or rv == "" then rv = nil end
+      upd.status = "completed"; upd.progress_pct = "100"; upd.result = rv or false
+    else
+      upd.status = "failed"
+      upd.error = cjson.encode({type = "https://lro.dev/problems/bullmq-failed",
+        title = "The BullMQ worker failed this job", detail = hint[2],
+        code = "bullmq_failed", retryable = false,
+        attempts = math.max(tonumber(upd.attempt or j.attempt), 1)})
+    end
+    change(j, upd, A.now, did)
+    return
+  end
   local f = rcall("HMGET", b .. j.id, "processedOn", "returnvalue", "failedReason", "progress",
     "atm", "ats")
   local started_on = f[1] and fmt(tonumber(f[1]) * 1000) or A.now
