@@ -31,6 +31,12 @@ class RedisStore(RedisJobs):
     embedded = False
     handoffs: None = None
     """A BullMQ queue is a Redis list workers block on: a submit already wakes them."""
+    workload: None = None
+    steps: None = None
+    batches: None = None
+    """The parts of HTTP-CONTRACT §13 (limits), §14 (steps, checkpoints, partials) and
+    §17 (batches) are not on Redis (being built on the SQL backends, whose branches
+    read these as "none here": refused at start-up, or a 501 problem)."""
 
     def __init__(self, url: str) -> None:
         self.conn = Connection(url)
