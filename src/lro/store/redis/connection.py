@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,9 +28,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lro.errors import StoreUnavailable
+from lro.models import CLOCK_TOLERANCE, clock_correction, correct_clock
 from lro.store.changes import Listeners
 from lro.store.redis.rows import changes_of
 from lro.store.types import JobChange
+
+_log = logging.getLogger("lro.store.redis")
 
 _LUA = resources.files("lro.store.redis") / "lua"
 
@@ -138,7 +143,31 @@ class Connection:
     async def open(self) -> None:
         with self.errors():
             await self.client.ping()
+            await self.sync_clock()
         self.opened = True
+
+    async def sync_clock(self) -> timedelta:
+        """Keep Redis's time in this process (lro.models.correct_clock), as the PostgreSQL
+        store keeps the database's: leases, retries and expiry are compared across
+        processes, and BullMQ's locks expire on the server's clock. One TIME round trip,
+        taken at its midpoint; a gap within the trip's uncertainty plus the tolerance
+        is left alone."""
+        before = datetime.now(UTC)
+        seconds, micros = await self.client.time()
+        after = datetime.now(UTC)
+        server = datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=int(micros))
+        half_trip = (after - before) / 2
+        gap = server - (before + half_trip)
+        shown = abs(gap) - half_trip
+        previous = clock_correction()
+        applied = correct_clock(gap if shown >= CLOCK_TOLERANCE else timedelta(0))
+        if applied != previous and abs(applied - previous) >= CLOCK_TOLERANCE:
+            _log.warning(
+                "this process's clock is %.3f s %s Redis's: keeping Redis's time",
+                abs(gap.total_seconds()),
+                "behind" if gap > timedelta(0) else "ahead of",
+            )
+        return applied
 
     async def close(self) -> None:
         self.closed = True
