@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -46,6 +48,20 @@ def _bullmq_script_text(name: str) -> str:
 
     text: str = loadScript(SCRIPT_DEFINITIONS[name])
     return text
+
+
+def client_options() -> dict[str, Any]:
+    """A command that meets a dropped connection (a pooled one Redis or a proxy closed
+    meanwhile, a failover) is sent again on a fresh one, twice at most, after a short
+    pause; longer outages surface as StoreUnavailable (503). Sending again is safe for
+    lro's scripts: the fenced ones check their fence, inserts skip jobs already stored,
+    BullMQ's add scripts skip a job id they have; a claim whose answer was lost leaves
+    its jobs leased to nobody until the rescuer takes them back at lease expiry."""
+    return {
+        "retry": Retry(ExponentialBackoff(cap=0.25, base=0.02), 2),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 10,
+    }
 
 
 class Settings:
@@ -76,8 +92,12 @@ class Connection:
         self.listeners = Listeners()
         # Typed Any: redis-py types every reply `bytes | str` whatever decode_responses
         # says; this client's replies are str, the binary one's bytes.
-        self.client: Any = aioredis.from_url(self.settings.url, decode_responses=True)
-        self.binary: Any = aioredis.from_url(self.settings.url, decode_responses=False)
+        self.client: Any = aioredis.from_url(
+            self.settings.url, decode_responses=True, **client_options()
+        )
+        self.binary: Any = aioredis.from_url(
+            self.settings.url, decode_responses=False, **client_options()
+        )
         self._scripts: dict[str, AsyncScript] = {}
         self._prelude = (_LUA / "common.lua").read_text()
         self.bullmq: dict[str, AsyncScript] = {
@@ -116,9 +136,23 @@ class Connection:
         with self.errors():
             return await self._script(name, binary)(args=self.script_args(args, *extra))
 
-    async def queue_script(self, pipe: Pipeline, name: str, args: Any) -> None:
-        """Queue lro script `name` on a pipeline (inside a MULTI: nothing runs yet)."""
-        await self._script(name)(args=self.script_args(args), client=pipe)
+    def queue_script(self, pipe: Pipeline, name: str, args: Any) -> None:
+        """Queue lro script `name` on a MULTI by its SHA alone (no SCRIPT EXISTS round
+        trip per transaction: `load_scripts` loaded it at open). A server that lost its
+        script cache answers NOSCRIPT; the caller loads them again and retries, which
+        the scripts queued this way allow (insert.lua skips a job already stored)."""
+        pipe.evalsha(self._script(name).sha, 0, *self.script_args(args))
+
+    def queue_bullmq(self, pipe: Pipeline, name: str, keys: Sequence[str], argv: Any) -> None:
+        """Queue BullMQ's own script `name` on a MULTI by its SHA (as `queue_script`;
+        BullMQ's add scripts answer an existing job id with that id, changing nothing)."""
+        pipe.evalsha(self.bullmq[name].sha, len(keys), *keys, *argv)
+
+    async def load_scripts(self) -> None:
+        """Load the scripts queued inside transactions into the server's cache."""
+        for script in (self._script("insert"), *self.bullmq.values()):
+            sha = await self.client.script_load(script.script)
+            assert sha == script.sha
 
     @contextlib.contextmanager
     def errors(self) -> Any:
@@ -144,6 +178,7 @@ class Connection:
         with self.errors():
             await self.client.ping()
             await self.sync_clock()
+            await self.load_scripts()
         self.opened = True
 
     async def sync_clock(self) -> timedelta:

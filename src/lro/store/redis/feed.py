@@ -63,7 +63,8 @@ class Feed:
 
     async def open(self) -> None:
         conn = self._conn
-        self._reader = aioredis.from_url(conn.settings.url, decode_responses=True)
+        self._reader = aioredis.from_url(conn.settings.url, decode_responses=True)  # no retries:
+        # the loop below reconnects, and a blocked read must not be sent twice blindly
         with conn.errors():
             self._ids[conn.key("changes")] = await self._last_id(conn.key("changes"))
             for queue in await conn.client.smembers(conn.key("queues")):

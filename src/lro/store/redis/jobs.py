@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import WatchError
+from redis.exceptions import NoScriptError, WatchError
 
 from lro.errors import StoreUnavailable
 from lro.models import (
@@ -96,6 +96,11 @@ class RedisJobs:
             except WatchError:
                 # A concurrent submit took or released one of the keys: decide again.
                 await asyncio.sleep(0)
+            except NoScriptError:
+                # The server lost its script cache (restarted, SCRIPT FLUSH): load them and
+                # run the whole transaction again; what did run of it is skipped then.
+                with self._conn.errors():
+                    await self._conn.load_scripts()
         raise StoreUnavailable("too much contention on idempotency keys; try again")
 
     async def _insert(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
@@ -153,12 +158,10 @@ class RedisJobs:
             if not writes:
                 return out
             pipe.multi()
-            await conn.queue_script(
-                pipe, "insert", {"jobs": [f for _, f in writes], "release": release}
-            )
+            conn.queue_script(pipe, "insert", {"jobs": [f for _, f in writes], "release": release})
             for new, fields in writes:
                 name, bkeys, argv = add_script_call(new, fields, conn.settings.bull_prefix, queue)
-                await conn.bullmq[name](keys=bkeys, args=argv, client=pipe)
+                conn.queue_bullmq(pipe, name, bkeys, argv)
             await pipe.execute()
         conn.dispatch([[i.job.id, "1", "queued", "0"] for i in out if i.created])
         return out

@@ -70,6 +70,25 @@ local function sync_one(id, did)
   local completed = rcall("ZSCORE", b .. "completed", j.id)
   local failed = not completed and rcall("ZSCORE", b .. "failed", j.id)
   local active = rcall("LPOS", b .. "active", j.id)
+  if j.status == "processing" and active then
+    -- A run lro has not seen: BullMQ took the job back from a lost worker (its stalled
+    -- check) and a worker took it again before this reader looked. lro records both.
+    local lock = rcall("GET", b .. j.id .. ":lock")
+    local taken_over = (j.external == "1" and runs > tonumber(j.attempt))
+      or (j.external ~= "1" and lock and lock ~= j.lease_token)
+    if taken_over then
+      if j.cancel_requested == "1" then
+        bull_leave_active(j)
+        change(j, {status = "cancelled", finished_at = A.now, expires_at = A.expires_at,
+          lease_token = false, lease_expires_at = false}, A.now, did)
+        bull_finish(j, "failed", "failedReason", CANCELLED_REASON, A.now)
+        return
+      end
+      change(j, {status = "queued", run_at = A.now, progress_pct = "0", step = false,
+        lease_token = false, lease_expires_at = false, worker_id = false, external = false},
+        A.now, did)
+    end
+  end
   if j.status == "queued" and (active or completed or failed) then
     local token = rcall("GET", b .. j.id .. ":lock")
     change(j, started({status = "processing", progress_pct = "0", step = false,
