@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits clean
+.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-limits: $(STAMP)
 ## its own venv bench/.venv-peers. Override: make bench-pg ARGS="10000 20 200" ROUNDS=2
 bench-pg:
 	ROUNDS=$(or $(ROUNDS),1) bash bench/peers.sh $(ARGS)
+
+## lro on Redis (every job a BullMQ job) side by side with plain Python bullmq, one run;
+## Redis on 127.0.0.1:6379 (databases 15 and 0 are flushed). make bench-redis ARGS="5000 20 200"
+bench-redis: $(STAMP)
+	ROUNDS=$(or $(ROUNDS),1) bash bench/redis.sh $(ARGS)
 
 clean:
 	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro.db.wake lro-results reliability-table.txt

@@ -6,9 +6,10 @@
 
 The store comes from LRO_BENCH_STORE: default a SQLite file in the temp directory; for the
 side-by-side comparison with pgqueuer and procrastinate point it at a PostgreSQL database
-of its own, e.g. `postgresql://postgres@127.0.0.1:5432/bench_lro`. `reset()` wipes that
-database (SQLite: deletes the file; PostgreSQL: drops and recreates the `public` schema),
-so never point it at data you want to keep.
+of its own, e.g. `postgresql://postgres@127.0.0.1:5432/bench_lro`, or a Redis database
+(`redis://127.0.0.1:6379/15`, bench/redis.sh: every job a BullMQ job). `reset()` wipes
+that database (SQLite: deletes the file; PostgreSQL: drops and recreates the `public`
+schema; Redis: FLUSHDB of that database number), so never point it at data you want to keep.
 
 Enqueue uses the library API (`LRO.submit` / `LRO.submit_many`), and the worker is
 `LRO.worker(conc).run_until_stopped()`, exactly what `lro worker` runs.
@@ -34,12 +35,12 @@ if _PEERS not in sys.path:
 
 import harness  # noqa: E402  (the peer harness module: counters shared with the parent)
 
-NAME = "lro"
-VERSION = version("lro")
-BATCH_KIND = "native"
 STORE = os.environ.get(
     "LRO_BENCH_STORE", f"sqlite:///{Path(tempfile.gettempdir()) / 'lro-bench-peers.db'}"
 )
+NAME = "lro-redis" if STORE.startswith(("redis://", "rediss://")) else "lro"
+VERSION = version("lro")
+BATCH_KIND = "native"
 
 
 class HitParams(BaseModel):
@@ -65,6 +66,15 @@ def _remove_sqlite_files(path: str) -> None:
 async def reset() -> None:
     if STORE.startswith("sqlite:///"):
         _remove_sqlite_files(STORE.removeprefix("sqlite:///"))
+        return
+    if STORE.startswith(("redis://", "rediss://")):
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(STORE)  # only the database the URL names is emptied
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
         return
     import asyncpg
 

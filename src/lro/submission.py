@@ -183,6 +183,12 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             raise NotSupported(
                 "This server's job store does not support depends_on (HTTP-CONTRACT §19)."
             )
+        if (tags or metadata is not None) and not has_flows(lro.store):
+            # Refused rather than dropped: a client that tags a job expects to find it by
+            # that tag, and this store could neither keep nor search it.
+            raise NotSupported(
+                "This server's job store does not keep tags or metadata (HTTP-CONTRACT §19)."
+            )
         depends_on = await check_dependencies(lro, req.depends_on, req.owner)
         policy = check_policy(req.dependency_policy)
         if depends_on and req.delay:

@@ -50,12 +50,18 @@ async def test_flows_routes_answer_501(tmp_path: Path) -> None:
                 await c.get(f"{PREFIX}/jobs", params={"tag": "t"}),
                 await c.get(f"{PREFIX}/jobs", params={"q": "t"}),
                 await c.post(f"{PREFIX}/ping", json={"depends_on": [first.json()["job_id"]]}),
+                await c.post(f"{PREFIX}/ping", json={"tags": ["t"]}),
+                await c.post(f"{PREFIX}/ping", json={"metadata": {"order": 42}}),
+                await c.get(f"{PREFIX}/jobs", params={"created_after": "2026-01-01T00:00:00Z"}),
+                await c.get(f"{PREFIX}/jobs", params={"created_before": "2026-01-01T00:00:00Z"}),
                 await c.get(f"{PREFIX}/schedules"),
                 await c.post(
                     f"{PREFIX}/schedules", json={"operation": "ping", "cron": "0 3 * * *"}
                 ),
             ):
                 assert assert_problem(r, 501)["type"].endswith("not-supported"), r.request.url
+            listed = (await c.get(f"{PREFIX}/jobs")).json()["items"]
+            assert [j["job_id"] for j in listed] == [first.json()["job_id"]]  # nothing stored
     finally:
         await lro.stop()
 

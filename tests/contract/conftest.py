@@ -16,7 +16,11 @@ from tests.contract.helpers import StoreFactory
 
 from lro.store import Store
 
-BACKENDS: list[object] = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS: list[object] = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 """Backend ids; append e.g. `pytest.param("postgres", marks=pytest.mark.postgres)`."""
 
 
@@ -30,6 +34,12 @@ async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
         from tests.support.postgres import fresh_database
 
         async with fresh_database() as url:
+            yield url
+        return
+    if kind == "redis":
+        from tests.support.redis import fresh_database as fresh_redis
+
+        async with fresh_redis() as url:
             yield url
         return
     raise ValueError(f"unknown store backend {kind!r}")

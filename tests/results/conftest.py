@@ -1,6 +1,6 @@
 """The result-store contract suite: every test here runs once per result store, through
 the `ResultStore` protocol and the real HTTP routes: `file` (a local directory), `db` on
-SQLite and on PostgreSQL (chunks in the job store), and `s3` (moto's S3 server, a real
+SQLite, PostgreSQL and Redis (chunks in the job store), and `s3` (moto's S3 server, a real
 subprocess spoken to over HTTP). A store difference is an explicit, commented branch."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ STORES: list[object] = [
     "file",
     "db-sqlite",
     pytest.param("db-postgres", marks=pytest.mark.postgres),
+    pytest.param("db-redis", marks=pytest.mark.redis),
     "s3",
 ]
 

@@ -106,7 +106,7 @@ async def make_rig(
 ) -> AsyncIterator[Rig]:
     async with _store_url(kind, tmp_path) as store_url:
         bucket = None
-        spec = {"file": "file", "db-sqlite": "db", "db-postgres": "db"}.get(kind)
+        spec = {"file": "file", "db-sqlite": "db", "db-postgres": "db", "db-redis": "db"}.get(kind)
         if kind == "s3":
             assert s3 is not None
             bucket = s3.new_bucket()
@@ -137,5 +137,10 @@ async def _store_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
         async with fresh_database() as url:
             yield url
+        return
+    if kind == "db-redis":
+        from tests.support.redis import fresh_url
+
+        yield fresh_url()
         return
     yield f"sqlite:///{tmp_path / 'lro.db'}"

@@ -17,7 +17,11 @@ from tests.worker.helpers import running_worker, wait_job
 from lro import LRO, JobContext, PermanentError, Settings, Status
 from lro.errors import JobCancelled
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 
 
 class Steps(BaseModel):
@@ -30,6 +34,15 @@ async def app_on(kind: str, tmp_path: Path) -> AsyncIterator[LRO]:
     settings = Settings(result_dir=str(tmp_path / "results"), retry_base_seconds=0)
     if kind == "sqlite":
         app = LRO(store=f"sqlite:///{tmp_path / 'lro.db'}", settings=settings)
+        try:
+            yield app
+        finally:
+            await app.stop()
+        return
+    if kind == "redis":
+        from tests.support.redis import fresh_url
+
+        app = LRO(store=fresh_url(), settings=settings)
         try:
             yield app
         finally:

@@ -165,9 +165,10 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
                     f"{name} must not contain U+0000 (NUL).",
                     extensions={"errors": [{"pointer": name, "detail": "NUL"}]},
                 )
-        if (tag or q) and not has_flows(lro.store):
+        if (tag or q or created_after or created_before) and not has_flows(lro.store):
             raise NotSupported(
-                "This server's job store cannot search by tag or text (HTTP-CONTRACT §19)."
+                "This server's job store cannot filter by tag, text or creation time "
+                "(HTTP-CONTRACT §19)."
             )
         query = ListQuery(
             owner=caller.scope,

@@ -29,7 +29,8 @@ from lro.store.types import (
 
 
 def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
-    """Build (not connect) the backend for `url`: `sqlite:///path` or `postgresql://...`."""
+    """Build (not connect) the backend for `url`: `sqlite:///path`, `postgresql://...` or
+    `redis://host:port/db` (`rediss://` for TLS; the `lro[redis]` extra)."""
     if url.startswith("sqlite://"):
         from lro.store.sqlite import SQLiteStore
 
@@ -38,8 +39,17 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
         from lro.store.postgres import PostgresStore
 
         return PostgresStore.from_url(url)
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            from lro.store.redis import RedisStore
+        except ImportError as exc:  # the optional extra is not installed
+            raise ValueError(
+                f"the Redis store needs the redis extra: pip install 'lro[redis]' ({exc})"
+            ) from None
+        return RedisStore.from_url(url)
     raise ValueError(
-        f"unsupported store URL {url!r}: use sqlite:///path/to/lro.db or postgresql://..."
+        f"unsupported store URL {url!r}: use sqlite:///path/to/lro.db, postgresql://... "
+        f"or redis://host:port/db"
     )
 
 

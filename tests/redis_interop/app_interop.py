@@ -1,0 +1,42 @@
+"""The application the Redis interop tests serve: `lro serve app_interop:lro ...`.
+
+Its operations are run either by lro's own worker (the handler below) or by a plain
+BullMQ worker that knows nothing of lro (py_worker.py, node/worker.js) taking the same
+jobs off the BullMQ queue `default`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from lro import LRO, JobContext
+from lro.errors import JobCancelled
+
+lro = LRO()
+
+
+class AddParams(BaseModel):
+    a: int
+    b: int
+    gate: str | None = None
+    """A directory: the handler waits at 40% until the file `<job_id>.go` appears there."""
+    fail: str | None = None
+    """Fail with this message instead of answering (plain workers throw it)."""
+    ms: int = Field(0, ge=0, le=60_000)
+    """A plain worker sleeps this long at 40% (the Node worker killed mid-job)."""
+
+
+@lro.operation("interop.add", route="/add", estimated_duration=1, max_attempts=2)
+async def add(ctx: JobContext, params: AddParams) -> dict[str, int]:
+    await ctx.progress(40, "started")
+    if params.gate is not None:
+        go = Path(params.gate) / f"{ctx.job_id}.go"
+        while not go.exists():
+            if ctx.cancelled:
+                raise JobCancelled(f"job {ctx.job_id} was cancelled")
+            await asyncio.sleep(0.02)
+    await ctx.progress(70, "adding")
+    return {"sum": params.a + params.b}
