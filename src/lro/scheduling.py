@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 OVERLAPS = ("skip", "allow")
+MAX_INTERVAL_SECONDS = 366 * 86_400
+"""A year and a day: longer periods are a cron's job, and no date arithmetic overflows."""
 
 
 def _refuse(field: str, detail: str) -> Unprocessable:
@@ -47,7 +49,7 @@ def schedules_of(lro: Runtime) -> Schedules:
 class ScheduleSpec:
     """A schedule as declared: every field as given (checked by `build`)."""
 
-    operation: Any
+    operation: Any = None
     params: Any = None
     schedule_id: Any = None
     cron: Any = None
@@ -100,9 +102,11 @@ async def build(
             raise _refuse("cron", str(exc)) from None
     interval = spec.interval_seconds
     if interval is not None and (
-        isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 1
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not 1 <= interval <= MAX_INTERVAL_SECONDS
     ):
-        raise _refuse("interval_seconds", "a number of seconds, at least 1")
+        raise _refuse("interval_seconds", f"a number of seconds from 1 to {MAX_INTERVAL_SECONDS}")
     if not isinstance(spec.timezone, str):
         raise _refuse("timezone", "an IANA time zone name")
     try:

@@ -26,7 +26,7 @@ def check_cron(expression: str) -> None:
         raise ValueError("cron takes 5 fields: minute hour day-of-month month day-of-week")
     try:
         CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
-    except CronSimError as exc:
+    except (CronSimError, ValueError) as exc:
         raise ValueError(f"not a cron expression: {exc}") from None
 
 

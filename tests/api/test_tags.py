@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,15 @@ async def test_handlers_read_tags_and_metadata_from_the_context(tmp_path: Path) 
     assert seen == {"tags": ["t"], "metadata": {"m": 2}, "params": {"n": 1}}
     job = await lro.submit("look", {"n": 2}, tags=["lib"], metadata={"via": "python"})
     assert job.tags == ("lib",) and job.metadata == {"via": "python"} and job.params == {"n": 2}
+
+
+async def test_tags_and_metadata_are_in_the_event_stream(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        f"{PREFIX}/echo", json={"text": "a", "tags": ["sse"], "metadata": {"m": 1}}
+    )
+    job = r.json()
+    await client.post(f"{PREFIX}/jobs/{job['job_id']}/cancel")  # terminal: the stream ends
+    events = await client.get(job["events_url"])
+    assert events.status_code == 200
+    data = [json.loads(line[5:]) for line in events.text.splitlines() if line.startswith("data:")]
+    assert data and all(d["tags"] == ["sse"] and d["metadata"] == {"m": 1} for d in data)

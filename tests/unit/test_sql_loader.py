@@ -50,6 +50,8 @@ def test_includes_are_expanded_before_numbering() -> None:
 
 def test_every_postgres_query_loads_with_names_only() -> None:
     files = ("jobs.sql", "insert.sql", "handoff.sql", "outbox.sql", "blobs.sql", "quotas.sql")
-    queries = load_numbered("lro.store.postgres", *files, "rows.sql")
+    flows = ("search.sql", "batches.sql", "dependencies.sql", "schedules.sql")
+    queries = load_numbered("lro.store.postgres", *files, *flows, "rows.sql")
     assert {"claim_jobs", "insert_jobs", "fail_jobs", "rescue", "take_tokens"} <= set(queries)
+    assert {"list_tagged", "insert_batch", "lock_dependencies", "advance"} <= set(queries)
     assert queries["claim_jobs"].params[0] == "now"
