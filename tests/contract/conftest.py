@@ -59,3 +59,14 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture
 async def store(stores: StoreFactory) -> Store:
     return await stores()
+
+
+@pytest.fixture
+async def needs_flows(store: Store) -> None:
+    """Skip a flows case (tags, batches, dependencies, schedules: HTTP-CONTRACT §15-§17) on
+    a backend that declares it has none; its API answers 501 for them instead (tested in
+    tests/api/test_flows_unsupported.py). Both SQL backends must have them (test_tags)."""
+    from lro.store.capabilities import has_flows
+
+    if not has_flows(store) or store.batches is None or store.schedules is None:
+        pytest.skip(f"{type(store).__name__} has no flows (Store.supports_flows is False)")

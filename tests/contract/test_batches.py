@@ -14,6 +14,9 @@ from lro.models import Completion, ErrorDetail, Failure, ProgressUpdate, Status
 from lro.store import NewBatch, Store
 from lro.store.base import Batches
 
+pytestmark = pytest.mark.usefixtures("needs_flows")
+
+
 URL = "https://example.com/hook"
 
 

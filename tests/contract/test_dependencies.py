@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from tests.contract.helpers import (
     RETENTION,
     T0,
@@ -24,6 +25,9 @@ from tests.support.listen import Recorder, other_processes_heard
 from lro.models import Completion, ErrorDetail, Failure, Status
 from lro.store import NewBatch, RescueParams, Store
 from lro.store.depends import DEPENDENCY_FAILED_TYPE
+
+pytestmark = pytest.mark.usefixtures("needs_flows")
+
 
 ERROR = ErrorDetail("about:blank", "Broke", "d", "broke", False, 1)
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
 from tests.contract.helpers import RETENTION, T0, StoreFactory, at, claim_one, lease_of, new_job
 
 from lro.models import Completion, Status
 from lro.store import Schedule, Store
 from lro.store.base import Schedules
+
+pytestmark = pytest.mark.usefixtures("needs_flows")
 
 
 def _part(store: Store) -> Schedules:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.contract.helpers import RETENTION, at, claim_one, lease_of, submit
 
 from lro.models import ErrorDetail, Failure, ListQuery, ProgressUpdate
 from lro.store import Store, SweepParams
+
+pytestmark = pytest.mark.usefixtures("needs_flows")
 
 
 async def _ids(store: Store, query: ListQuery, now_s: float = 100) -> list[str]:
@@ -114,3 +117,13 @@ async def test_deleted_and_swept_jobs_leave_the_tag_list(store: Store) -> None:
     # A new job may reuse the tag; the old index rows are gone with their jobs.
     again = await submit(store, at(30), tags=("gone",))
     assert await _ids(store, ListQuery(tags=["gone"]), now_s=30) == [again.id, kept.id]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_both_sql_backends_have_flows(kind: str) -> None:
+    """The skip in `needs_flows` is for backends that declare no flows; these must have them."""
+    from lro.store.postgres import PostgresStore
+    from lro.store.sqlite import SQLiteStore
+
+    cls = {"sqlite": SQLiteStore, "postgres": PostgresStore}[kind]
+    assert cls.supports_flows is True
