@@ -23,6 +23,7 @@ class WithoutFlows(SQLiteStore):
         super().__init__(path)
         self.batches = None  # type: ignore[assignment]
         self.schedules = None  # type: ignore[assignment]
+        self.workers = None
 
 
 async def ping(ctx: JobContext) -> str:
@@ -55,6 +56,7 @@ async def test_flows_routes_answer_501(tmp_path: Path) -> None:
                 await c.get(f"{PREFIX}/jobs", params={"created_after": "2026-01-01T00:00:00Z"}),
                 await c.get(f"{PREFIX}/jobs", params={"created_before": "2026-01-01T00:00:00Z"}),
                 await c.get(f"{PREFIX}/schedules"),
+                await c.get(f"{PREFIX}/workers"),
                 await c.post(
                     f"{PREFIX}/schedules", json={"operation": "ping", "cron": "0 3 * * *"}
                 ),

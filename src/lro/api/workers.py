@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from lro.api.auth import ANONYMOUS, Owner
 from lro.api.problems import problem_responses
-from lro.errors import Forbidden, NotFound
+from lro.errors import Forbidden, NotSupported
 from lro.models import utcnow
 from lro.resource import rfc3339
 from lro.store.base import WorkerInfo
@@ -72,7 +72,9 @@ def add_worker_routes(router: APIRouter, lro: Runtime) -> None:
             raise Forbidden("The worker list describes the whole deployment: use an admin's key.")
         registry = lro.store.workers
         if registry is None:
-            raise NotFound("This store backend keeps no worker registry.")
+            raise NotSupported(
+                "This server's job store keeps no worker registry (HTTP-CONTRACT §19)."
+            )
         now = utcnow()
         workers = await registry.live(workers_seen_after(now, lro.settings.lease_seconds))
         body = {"items": [worker_item(w) for w in workers]}
