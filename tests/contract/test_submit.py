@@ -10,6 +10,7 @@ from tests.contract.helpers import (
     T0,
     StoreFactory,
     at,
+    claim,
     claim_one,
     current,
     event_kinds,
@@ -167,3 +168,22 @@ async def test_concurrent_duplicates_across_processes_make_one_job(stores: Store
     outcomes = [r[0] for r in await asyncio.gather(*calls)]
     assert sum(o.created for o in outcomes) == 1
     assert len({o.job.id for o in outcomes}) == 1
+
+
+async def test_a_batch_that_frees_a_stale_key_is_still_claimed_in_batch_order(
+    store: Store,
+) -> None:
+    """Found by the model-based test: on PostgreSQL the job that took over a stale key
+    was inserted after the rest of its batch, so equal jobs of one batch were claimed out
+    of order. The batch's order is the claim's last tie-breaker, on every backend."""
+    await submit(store, idempotency_key="k", idempotency_expires_at=at(10))
+    await claim(store, 1)  # the holder is out of the way of the next claim
+    batch = [
+        new_job(idempotency_key="k", idempotency_expires_at=at(100)),
+        new_job(),
+        new_job(idempotency_key="k2", idempotency_expires_at=at(100)),
+    ]
+    inserted = await store.insert_jobs(batch, at(20))
+    assert [(i.job.id, i.created) for i in inserted] == [(j.id, True) for j in batch]
+    claimed = await claim(store, 10, at(20))
+    assert [j.id for j in claimed] == [j.id for j in batch]

@@ -96,23 +96,26 @@ async def insert_keyed(conn: Conn, jobs: Sequence[NewJob], now: datetime) -> lis
 
     Optimistic: insert everything with ON CONFLICT DO NOTHING, then look at the jobs that
     conflicted. A live holder is the answer (`rules.idempotent_replay`); a stale one gives
-    up its key and the job is inserted again. A holder that vanished in between (deleted)
-    simply lets the next round insert.
+    up its key, and the round is undone and run again without the answered jobs, so the
+    rest are inserted in batch order. A holder that vanished in between (deleted) simply
+    lets the next round insert.
     """
     out: list[Inserted | None] = [None] * len(jobs)
     pending = list(range(len(jobs)))
     for _round in range(5):
         batch = [jobs[i] for i in pending]
+        # A savepoint per round: a round that must free stale keys is undone and run
+        # again, so the batch's jobs are inserted in one statement, in batch order (the
+        # claim's last tie-breaker), as if the stale keys had never been there.
+        savepoint = conn.transaction()
+        await savepoint.start()
         rows = await run(conn, Q["insert_jobs"], **insert_params(batch, now))
         created = {r["id"]: r for r in rows}
-        missing: list[int] = []
-        for i in pending:
-            row = created.pop(jobs[i].id, None)
-            if row is not None:
-                out[i] = _created(row)
-            else:
-                missing.append(i)
+        missing = [i for i in pending if jobs[i].id not in created]
         if not missing:
+            await savepoint.commit()
+            for i in pending:
+                out[i] = _created(created[jobs[i].id])
             break
         holders = await run(
             conn,
@@ -122,24 +125,45 @@ async def insert_keyed(conn: Conn, jobs: Sequence[NewJob], now: datetime) -> lis
         )
         by_key = {(r["owner"], r["idempotency_key"]): r for r in holders}
         stale: list[int] = []
-        pending = []
+        replays: dict[int, Inserted] = {}
         for i in missing:
             holder = by_key.get((jobs[i].owner, jobs[i].idempotency_key))
             if holder is None:
-                pending.append(i)
-                continue
+                continue  # the holder vanished meanwhile: the next round inserts
+            if holder["id"] in created:
+                continue  # held by a job of this very batch: answered below
             replay = idempotent_replay(
                 job_from_record(holder), holder["idempotency_expires_at"], jobs[i], now
             )  # KeyReused: the caller's transaction rolls back
             if replay is not None:
-                out[i] = replay
+                replays[i] = replay
             else:
                 stale.append(holder["seq"])
-                pending.append(i)
-        if stale:
-            await run(conn, Q["release_stale_keys"], seqs=stale, now=now)
-        if not pending:
-            break
+        vanished = any((jobs[i].owner, jobs[i].idempotency_key) not in by_key for i in missing)
+        if stale or vanished:
+            # Undo this round, free the stale keys, and insert the rest again in order.
+            await savepoint.rollback()
+            if stale:
+                await run(conn, Q["release_stale_keys"], seqs=stale, now=now)
+            for i, replay in replays.items():
+                out[i] = replay
+            pending = [i for i in pending if i not in replays]
+            continue
+        await savepoint.commit()
+        for i in pending:
+            row = created.get(jobs[i].id)
+            if row is not None:
+                out[i] = _created(row)
+            elif i in replays:
+                out[i] = replays[i]
+            else:  # a duplicate of a job created earlier in this batch
+                holder = by_key[(jobs[i].owner, jobs[i].idempotency_key)]
+                replay = idempotent_replay(
+                    job_from_record(holder), holder["idempotency_expires_at"], jobs[i], now
+                )
+                assert replay is not None, "a key taken in this batch is live"
+                out[i] = replay
+        break
     else:
         raise StoreUnavailable("could not settle idempotency keys after 5 rounds")
     return [i for i in out if i is not None]
