@@ -1,7 +1,8 @@
 """`make bench-sse`: one API process holding many SSE streams; memory, CPU and delivery delay.
 
     .venv/bin/python bench/sse.py [--streams 1000] [--window 10] [--backends sqlite,postgresql]
-                                  [--scenarios floor,jobs100,jobs1000,flush0] [--json FILE]
+                                  [--scenarios floor,jobs100,jobs1000,flush0,partials]
+                                  [--json FILE]
 
 For each backend (a SQLite file in a temporary directory; a fresh PostgreSQL database on
 --pg, created and dropped by the bench) and each scenario, real processes are started from
@@ -17,6 +18,9 @@ Scenarios (bench/README.md explains each figure):
   jobs1000  --streams streams on 1,000 jobs (one stream each).
   flush0    like jobs100 with LRO_PROGRESS_FLUSH_SECONDS=0 in the worker (every progress call
             written as soon as the previous write returns), plus its own idle floor.
+  partials  --partial-streams streams (100) on ONE job making --partial-rate partials/s (100)
+            with `ctx.partial({"t": time.time()})`: the `partial` events' delay, and every
+            stream's seq audit (each partial seen once, in order, none missing).
 
 Figures per row: RSS of the API process idle and with every stream open; its CPU (% of one
 core, utime+stime from /proc over the window); the worker's and the clients' CPU; the live
@@ -245,6 +249,8 @@ class Scenario:
     flush: float
     floor_seconds: float = 0.0
     """> 0: measure the idle floor (1 stream on 1 job) for this long before the load."""
+    event: str = "progress"
+    """The events timed: `progress` (jobs of sse_app.OPERATION) or `partial` (sse_app.PARTIALS)."""
 
 
 @dataclass
@@ -262,12 +268,18 @@ class Bench:
         return env
 
     async def submit(
-        self, app: LRO, n: int, interval: float, stop: Path, go: Path | None = None
+        self,
+        app: LRO,
+        n: int,
+        stop: Path,
+        go: Path | None = None,
+        operation: str = sse_app.OPERATION,
+        **params: Any,
     ) -> list[str]:
-        params = {"interval": interval, "stop": str(stop), "max_seconds": 150.0}
+        params |= {"stop": str(stop), "max_seconds": 150.0}
         if go is not None:
             params["go"] = str(go)
-        jobs = await app.submit_many([SubmitRequest(sse_app.OPERATION, params) for _ in range(n)])
+        jobs = await app.submit_many([SubmitRequest(operation, params) for _ in range(n)])
         return [job.id for job in jobs]
 
     async def run(self, sc: Scenario, backend: str, store_url: str) -> dict[str, Any]:
@@ -323,7 +335,7 @@ class Bench:
         """One stream on one job with nothing else running: the delay floor when `seconds`
         > 0, else a one-second warm-up of the server (only its audit is kept)."""
         stop = self.workdir / f"{tag}.stop-floor"
-        job = (await self.submit(app, 1, FLOOR_INTERVAL, stop))[0]
+        job = (await self.submit(app, 1, stop, interval=FLOOR_INTERVAL))[0]
         got_first = asyncio.Event()
         deadline = time.monotonic() + 30 + seconds  # the stream's own bound, terminal included
         follower = asyncio.create_task(
@@ -366,7 +378,13 @@ class Bench:
         wd = self.workdir
         out: dict[str, Any] = {}
         stop, go = wd / f"{tag}.stop-load", wd / f"{tag}.go"
-        ids = await self.submit(app, sc.jobs, self.args.interval, stop, go)
+        if sc.event == "partial":
+            rate = self.args.partial_rate
+            ids = await self.submit(app, sc.jobs, stop, go, sse_app.PARTIALS, rate=rate)
+            out["events_expected_per_s"] = sc.streams * rate
+        else:
+            ids = await self.submit(app, sc.jobs, stop, go, interval=self.args.interval)
+            out["events_expected_per_s"] = sc.streams / self.args.interval
         deadline = time.monotonic() + 60
         while (await app.store.list_jobs(QUEUED, datetime.now(UTC))).items:
             if time.monotonic() > deadline:
@@ -387,6 +405,7 @@ class Bench:
             argv = [sys.executable, str(BENCH_DIR / "sse_client.py"), "--port", str(port)]
             argv += ["--jobs", str(jobs_file), "--first", str(first), "--count", str(count)]
             argv += ["--out", str(outs[k]), "--ready", str(readies[k]), "--deadline", "150"]
+            argv += ["--event", sc.event]
             clients.append(procs.start(f"{tag}-client{k}", argv, dict(os.environ)))
         t_connect = time.monotonic()
         alive = [api, worker, *clients]
@@ -443,9 +462,32 @@ class Bench:
             delays += [d for a, d in pairs if w0 <= a < w1]
         out["load"] = latency_summary(delays)
         out["events_per_s"] = len(delays) / (w1 - w0)
-        out["events_expected_per_s"] = sc.streams / self.args.interval
         out["audit"] = audit(streams)
+        if sc.event == "partial":
+            out["partial_audit"] = await partial_audit(app, ids, streams)
         return out
+
+
+async def partial_audit(app: LRO, ids: list[str], streams: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each stream against what its job made (the handler's result): seqs it never saw
+    (skipped, or after its last one), seqs seen twice or out of order, streams incomplete."""
+    made: dict[str, int] = {}
+    for job_id in ids:
+        job = await app.store.get_job(job_id)
+        result = job.result if job is not None else None
+        made[job_id] = int(result["partials"]) if isinstance(result, dict) else -1
+    missing = incomplete = 0
+    for s in streams:
+        tail = max(0, made[s["job_id"]] - s["last_seq"])
+        missing += s["seq_missing"] + tail
+        incomplete += 1 if s["seq_missing"] or tail else 0
+    return {
+        "made": sum(made.values()),
+        "received": sum(s["partials"] for s in streams),
+        "missing": missing,
+        "repeated": sum(s["seq_repeated"] for s in streams),
+        "incomplete_streams": incomplete,
+    }
 
 
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
@@ -462,6 +504,10 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     if "flush0" in wanted:
         sc = Scenario("flush0", f"{n:,} streams on 100 jobs", 100, n, 0.0, args.floor_seconds)
         out.append(sc)
+    if "partials" in wanted:
+        k, rate = args.partial_streams, args.partial_rate
+        label = f"{k:,} streams on 1 job making {rate:g} partials/s"
+        out.append(Scenario("partials", label, 1, k, DEFAULT_FLUSH, event="partial"))
     return out
 
 
@@ -482,6 +528,14 @@ def rows(results: list[dict[str, Any]]) -> list[list[str]]:
             return "-"
         text = f"{a['gaps']} / {a['disorder']} / {a['no_terminal']}"
         return text + (f"  ({a['errors']} errors: {a['first_error']})" if a["errors"] else "")
+
+    def seqs(a: dict[str, Any] | None) -> str:
+        if not a:
+            return ""
+        return (
+            f"; partials {a['made']:,} made, seq missing / repeated {a['missing']} /"
+            f" {a['repeated']}, {a['incomplete_streams']} streams incomplete"
+        )
 
     table = []
     for r in results:
@@ -523,7 +577,7 @@ def rows(results: list[dict[str, Any]]) -> list[list[str]]:
                     f(r["load_average"], ".1f"),
                     f"{r['events_per_s']:,.0f} of {r['events_expected_per_s']:,.0f}",
                     lat(r["load"]),
-                    checks(r.get("audit")),
+                    checks(r.get("audit")) + seqs(r.get("partial_audit")),
                 ]
             )
         if "note" in r:
@@ -628,6 +682,8 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--scenarios", default="floor,jobs100,jobs1000,flush0")
+    parser.add_argument("--partial-streams", type=int, default=100)
+    parser.add_argument("--partial-rate", type=float, default=100.0, help="partials/s")
     parser.add_argument(
         "--pg",
         default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432"),

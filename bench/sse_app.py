@@ -1,4 +1,4 @@
-"""The app the SSE benchmark runs: one operation that reports progress in many small steps.
+"""The app the SSE benchmark runs: operations that report progress, or partial results, often.
 
 `lro serve sse_app:lro` / `lro worker sse_app:lro` (run from this directory) load it like
 any user app. Each step is one `ctx.progress` call whose step text is `t=<time.time()>` of
@@ -6,7 +6,8 @@ that call, so a client receiving the event can tell how long the change took to 
 (same machine, same clock). If `go` names a file, the job first waits (claimed, silent)
 until that file exists, so the bench can open every stream before the load starts. It
 runs until the file named by `stop` exists (checked at every step) or `max_seconds` have
-passed, then completes, which ends its event streams.
+passed, then completes, which ends its event streams. `bench.partials` does the same with
+`ctx.partial({"t": time.time()})` at a fixed rate instead of progress steps.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from lro import LRO, JobContext
 
 OPERATION = "bench.progress"
+PARTIALS = "bench.partials"
 STEP_PREFIX = "t="
 
 
@@ -33,6 +35,14 @@ class ProgressParams(BaseModel):
     """Path of a file whose existence ends the job (checked before each step)."""
     max_seconds: float = 120.0
     """Hard upper bound on the job's run time, whatever happens to the bench."""
+
+
+class PartialsParams(BaseModel):
+    rate: float = 100.0
+    """Partials per second, on a fixed schedule (a late one is made at once, not skipped)."""
+    go: str = ""
+    stop: str = ""
+    max_seconds: float = 120.0
 
 
 def exists(path: str) -> bool:
@@ -63,6 +73,20 @@ def make_app(store: str | None = None) -> LRO:
             ctx.progress(min(99.0, steps * 0.1), f"{STEP_PREFIX}{time.time():.6f}")
             await asyncio.sleep(params.interval)
         return {"steps": steps}
+
+    @app.operation(PARTIALS, route="/partials", max_attempts=1, estimated_duration=30)
+    async def partials(ctx: JobContext, params: PartialsParams) -> dict[str, int]:
+        """Make `rate` partials a second until told to stop; return how many were made,
+        so the bench can tell whether every stream saw all of them."""
+        deadline = time.monotonic() + params.max_seconds
+        if params.go:
+            await wait_for_file(params.go, deadline)
+        made, start = 0, time.monotonic()
+        while time.monotonic() < deadline and not exists(params.stop):
+            made += 1
+            ctx.partial({"t": time.time()})
+            await asyncio.sleep(max(0.0, start + made / params.rate - time.monotonic()))
+        return {"partials": made}
 
     return app
 

@@ -1,7 +1,7 @@
 """A cheap load generator for `GET /api/v1/jobs/{id}/events`: many SSE streams in one process.
 
     python bench/sse_client.py --port 8000 --jobs JOBS_FILE --first 0 --count 500 \
-        --out OUT.json --ready READY.json [--deadline 120]
+        --out OUT.json --ready READY.json [--deadline 120] [--event progress|partial]
 
 Stream k (for k in first .. first+count-1) follows job number k mod len(jobs), the jobs being
 one id per line of JOBS_FILE. Each stream is one plain asyncio connection speaking HTTP/1.1:
@@ -13,9 +13,12 @@ For every stream it records the events received, the first and last id, and ever
 was not the previous one + 1 (a gap) or not above it (disorder); for every live `progress`
 event (not the first event of a stream, which is the job's state at connect time) it
 records the arrival time and the delay since the worker's progress call (`t=<time>` in
-the step text). When every stream has its first event it writes READY (so the bench
-knows the load is in place); when every stream has ended (the job's terminal event closes
-it) or DEADLINE seconds have passed, it writes OUT as JSON and exits.
+the step text). With `--event partial` it times the `partial` events instead (`{"t": <time>}`
+is the partial's value) and audits their seq: each stream must see 1, 2, 3, ... once each
+(a seq skipped counts as missing, one not above the previous as repeated). When every
+stream has its first event it writes READY (so the bench knows the load is in place); when
+every stream has ended (the job's terminal event closes it) or DEADLINE seconds have
+passed, it writes OUT as JSON and exits.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from typing import Any
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 STEP_TIME = re.compile(rb'"step":"t=([0-9.]+)"')
+PARTIAL = re.compile(rb'^\{"seq":([0-9]+),"data":\{"t":([0-9.]+)\}')
+"""The server writes compact JSON (lro.api.stream): `{"seq":1,"data":{"t":1764...}}`."""
 CONNECT_LIMIT = 100
 """Connections being opened at once (the rest wait), so a thousand streams do not all hit
 the server's accept queue in the same millisecond."""
@@ -52,6 +57,12 @@ class StreamResult:
     """Ids not above the previous one."""
     terminal: str | None = None
     error: str | None = None
+    partials: int = 0
+    last_seq: int = 0
+    seq_missing: int = 0
+    """Partial seqs skipped (the stream never saw them)."""
+    seq_repeated: int = 0
+    """Partials whose seq was not above the previous one (a duplicate or out of order)."""
 
 
 @dataclass
@@ -63,12 +74,16 @@ class Samples:
 class Stream:
     """One SSE stream: connect, read until the server closes it, record what came."""
 
-    def __init__(self, host: str, port: int, path: str, job_id: str, samples: Samples) -> None:
+    def __init__(
+        self, host: str, port: int, path: str, job_id: str, samples: Samples, timed: str
+    ) -> None:
         self.host = host
         self.port = port
         self.path = path
         self.result = StreamResult(job_id)
         self.samples = samples
+        self.timed = timed
+        """The event whose delay is sampled: `progress` or `partial`."""
         self.first = asyncio.get_running_loop().create_future()
         """Resolved with True at the first event, False if the stream failed before it."""
         self._event: bytes = b""
@@ -160,14 +175,28 @@ class Stream:
         name = event.decode()
         if name in TERMINAL_EVENTS:
             r.terminal = name
+        stamp: bytes | None = None
+        if name == "partial":
+            match = PARTIAL.search(data)
+            if match:
+                seq, stamp = int(match.group(1)), match.group(2)
+                r.partials += 1
+                if seq <= r.last_seq:
+                    r.seq_repeated += 1
+                else:
+                    r.seq_missing += seq - r.last_seq - 1
+                    r.last_seq = seq
         if not self.first.done():
             self.first.set_result(True)  # the state at connect time: not a live delivery
             return
+        if name != self.timed:
+            return
         if name == "progress":
             match = STEP_TIME.search(data)
-            if match:
-                self.samples.arrival.append(now)
-                self.samples.delay.append(now - float(match.group(1)))
+            stamp = match.group(1) if match else None
+        if stamp is not None:
+            self.samples.arrival.append(now)
+            self.samples.delay.append(now - float(stamp))
 
 
 async def follow(
@@ -177,12 +206,14 @@ async def follow(
     deadline: float,
     on_ready: Callable[[int, float], None] | None = None,
     prefix: str = "/api/v1",
+    event: str = "progress",
 ) -> dict[str, Any]:
     """Open one stream per entry of `job_ids` (repeats allowed) and read them to the end;
-    `on_ready(connected, seconds)` is called once every stream has its first event."""
+    `on_ready(connected, seconds)` is called once every stream has its first event; the
+    delays sampled are those of `event` (`progress` or `partial`)."""
     samples = Samples()
     gate = asyncio.Semaphore(CONNECT_LIMIT)
-    streams = [Stream(host, port, f"{prefix}/jobs/{j}/events", j, samples) for j in job_ids]
+    streams = [Stream(host, port, f"{prefix}/jobs/{j}/events", j, samples, event) for j in job_ids]
     tasks = [asyncio.create_task(s.run(gate)) for s in streams]
     try:
         t0 = time.time()
@@ -215,6 +246,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--ready", type=Path)
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds from start")
+    parser.add_argument("--event", choices=["progress", "partial"], default="progress")
     args = parser.parse_args()
     jobs = args.jobs.read_text().split()
     wanted = [jobs[k % len(jobs)] for k in range(args.first, args.first + args.count)]
@@ -231,7 +263,7 @@ def main() -> None:
         if ready is not None:
             write_json(ready, {"connected": connected, "seconds": seconds})
 
-    result = runner(follow(args.host, args.port, wanted, deadline, on_ready))
+    result = runner(follow(args.host, args.port, wanted, deadline, on_ready, event=args.event))
     write_json(args.out, result)
 
 
