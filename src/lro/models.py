@@ -169,6 +169,9 @@ class Job:
     """Those of `depends_on` that have not ended yet; the job stays queued while any is."""
     dependency_policy: str | None = None
     """`always`: run even when a dependency failed or was cancelled."""
+    trace_context: str | None = None
+    """The submit request's W3C trace context (`lro.tracing`): its `traceparent`, then
+    `,` and its `tracestate` when it had one; the job's spans join that trace."""
 
     @property
     def is_terminal(self) -> bool:
@@ -208,6 +211,8 @@ class NewJob:
     depends_on: tuple[str, ...] = ()
     """Ids of existing jobs (or of jobs earlier in the same insert); see `Job`."""
     dependency_policy: str | None = None
+    trace_context: str | None = None
+    """See `Job.trace_context`."""
 
 
 @dataclass(frozen=True, slots=True)
