@@ -16,19 +16,36 @@ baggage is the application's business, not the job store's.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-try:
+
+def _extra_installed() -> bool:
+    """The `lro[otel]` extra's packages are all there (found, not imported). The API
+    alone is not enough: FastAPI itself depends on opentelemetry-api."""
+    try:
+        return all(
+            importlib.util.find_spec(name) is not None
+            for name in (
+                "opentelemetry.trace",
+                "opentelemetry.sdk.trace",
+                "opentelemetry.instrumentation.fastapi",
+                "opentelemetry.instrumentation.httpx",
+            )
+        )
+    except ImportError:  # a parent package is missing
+        return False
+
+
+AVAILABLE = _extra_installed()
+"""False without the extra: tracing is off, and costs nothing."""
+if AVAILABLE:
     from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    AVAILABLE = True
-except ImportError:  # the extra is not installed: tracing is off, and costs nothing
-    AVAILABLE = False
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
