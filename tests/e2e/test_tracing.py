@@ -6,14 +6,18 @@ tracing nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from tests.support.postgres import create_database, drop_database, url_for
 from tests.support.procs import API, ProcessGroup, is_terminal, start_server, wait_job
 from tests.support.receiver import Receiver
 
@@ -33,11 +37,28 @@ def console_spans(log: str) -> list[dict[str, Any]]:
     return spans
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """The group's SQLite file, or a fresh PostgreSQL database: there an idle embedded
+    worker is parked, and a submit may hand it the job directly (the row read from the
+    NOTIFY rather than from a claim), which must carry the trace context as well."""
+    if request.param == "sqlite":
+        yield None
+        return
+    name = asyncio.run(create_database())
+    try:
+        yield url_for(name)
+    finally:
+        asyncio.run(drop_database(name))
+
+
 def test_lro_serve_prints_the_jobs_trace_with_the_console_exporter(
-    procs: ProcessGroup,
+    procs: ProcessGroup, store_url: str | None
 ) -> None:
     receiver = Receiver().start()
     procs.env.update({"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "lro-e2e"})
+    if store_url is not None:
+        procs.env["LRO_STORE_URL"] = store_url
     base = start_server(procs, worker=True)
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
