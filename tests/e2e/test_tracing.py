@@ -164,3 +164,39 @@ def test_without_the_extra_tracing_does_nothing_and_jobs_run(tmp_path: Path) -> 
         "traceparent": None,
         "sdk_loaded": False,
     }
+
+
+def test_a_separate_worker_process_continues_the_submits_trace(procs: ProcessGroup) -> None:
+    """The API process and an `lro worker` process each export their own spans; the
+    worker's attempt joins the trace of the API's submit span through the stored context."""
+    receiver = Receiver().start()
+    procs.env.update({"OTEL_TRACES_EXPORTER": "console"})
+    base = start_server(procs, worker=False)
+    worker = procs.start("worker", ["worker"])
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            body = {"rows": 2, "delay_seconds": 0, "callback_url": receiver.url}
+            accepted = client.post(f"{API}/reports", json=body)
+            assert accepted.status_code == 202, accepted.text
+            job_id = accepted.json()["job_id"]
+            [request] = receiver.wait_requests(1)
+            ended = wait_job(client, job_id, is_terminal, what="to end", group=procs)
+            assert ended["status"] == "completed"
+    finally:
+        receiver.stop()
+    api = procs.procs[0]
+    for proc in (api, worker):
+        proc.signal(signal.SIGTERM)
+    for proc in (api, worker):
+        assert proc.wait_exit(30) == 0, proc.log()
+    api_spans = console_spans(api.log(tail=100_000))
+    worker_spans = console_spans(worker.log(tail=100_000))
+
+    [submit] = [s for s in api_spans if s["name"] == "POST /api/v1/reports"]
+    [attempt] = [s for s in worker_spans if s["name"] == "lro.attempt"]
+    assert attempt["attributes"]["lro.job_id"] == job_id
+    assert attempt["context"]["trace_id"] == submit["context"]["trace_id"]
+    assert attempt["parent_id"] == submit["context"]["span_id"]
+    assert f":{worker.pid}:" in attempt["attributes"]["lro.worker_id"]  # host:pid:uuid
+    sent_trace = request.headers["traceparent"].split("-")[1]
+    assert f"0x{sent_trace}" == submit["context"]["trace_id"]

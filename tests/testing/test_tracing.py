@@ -165,3 +165,42 @@ async def test_tracing_off_stores_no_context_and_sends_no_traceparent(tmp_path: 
         job: Any = await t.job(accepted.json()["job_id"])
     assert job.trace_context is None
     assert "traceparent" not in hook.headers
+
+
+async def test_a_retried_job_has_one_queue_wait_and_one_attempt_span_per_attempt(
+    tmp_path: Path, provider: TracerProvider
+) -> None:
+    """Submitted from Python inside the caller's span: that span is the stored parent."""
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = LRO()
+
+    @app.operation("flaky")
+    async def flaky(ctx: JobContext) -> str:
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return "ok"
+
+    async with run(app, path=tmp_path) as t:
+        with provider.get_tracer("test").start_as_current_span("caller") as caller:
+            job = await t.submit("flaky")
+        await t.run_until_idle()
+        assert (await t.job(job.id)).status.value == "completed"
+
+    finished = spans.get_finished_spans()
+    caller_id = caller.get_span_context().span_id
+    ours = sorted(
+        (s for s in finished if s.name.startswith("lro.")),
+        key=lambda s: (s.start_time or 0, s.name),
+    )
+    assert [
+        (s.name, (s.attributes or {})["lro.attempt"], (s.attributes or {}).get("lro.outcome"))
+        for s in ours
+    ] == [
+        ("lro.queue_wait", 1, None),
+        ("lro.attempt", 1, "retried"),
+        ("lro.queue_wait", 2, None),
+        ("lro.attempt", 2, "completing"),
+    ]
+    assert all(s.parent is not None and s.parent.span_id == caller_id for s in ours)
+    assert {s.context.trace_id for s in ours} == {caller.get_span_context().trace_id}
