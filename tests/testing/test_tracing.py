@@ -204,3 +204,28 @@ async def test_a_retried_job_has_one_queue_wait_and_one_attempt_span_per_attempt
     ]
     assert all(s.parent is not None and s.parent.span_id == caller_id for s in ours)
     assert {s.context.trace_id for s in ours} == {caller.get_span_context().trace_id}
+
+
+async def test_a_sync_handlers_steps_are_children_of_its_attempt(
+    tmp_path: Path, provider: TracerProvider
+) -> None:
+    """A sync handler runs in a pool thread, in a copy of the attempt's context."""
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = LRO()
+
+    @app.operation("steps.sync")
+    def two_steps(ctx: JobContext) -> int:
+        a = ctx.run_step_sync("first", lambda: 1)
+        return int(ctx.run_step_sync("second", lambda: a + 1))
+
+    async with run(app, path=tmp_path) as t:
+        job = await t.submit("steps.sync")
+        await t.run_until_idle()
+        assert (await t.job(job.id)).result == 2
+
+    finished = spans.get_finished_spans()
+    [attempt] = [s for s in finished if s.name == "lro.attempt"]
+    steps = [s for s in finished if s.name == "lro.step"]
+    assert [(s.attributes or {}).get("lro.step") for s in steps] == ["first", "second"]
+    assert all(s.parent is not None and s.parent.span_id == attempt.context.span_id for s in steps)
