@@ -170,8 +170,8 @@ class Job:
     dependency_policy: str | None = None
     """`always`: run even when a dependency failed or was cancelled."""
     trace_context: str | None = None
-    """The submit request's W3C trace context (`lro.tracing`): its `traceparent`, then
-    `,` and its `tracestate` when it had one; the job's spans join that trace."""
+    """The submit's W3C trace context (`lro.tracing`), a JSON object with its
+    `traceparent` (and `tracestate`); None when tracing was off. The job's spans join it."""
 
     @property
     def is_terminal(self) -> bool:
