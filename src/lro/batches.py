@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from lro import tracing
 from lro.dependencies import check_dependencies, check_policy
 from lro.errors import IdempotencyMismatch, KeyReused, NotSupported, Unprocessable
 from lro.labels import check_metadata, check_tags
@@ -198,6 +199,7 @@ async def submit_batch(lro: Runtime, request: BatchRequest) -> BatchInserted:
                 batch_id=batch_id,
                 depends_on=depends_on,
                 dependency_policy=policy,
+                trace_context=tracing.current_context(),
             )
         )
     if errors:

@@ -169,6 +169,9 @@ class Job:
     """Those of `depends_on` that have not ended yet; the job stays queued while any is."""
     dependency_policy: str | None = None
     """`always`: run even when a dependency failed or was cancelled."""
+    trace_context: str | None = None
+    """The submit's W3C trace context (`lro.tracing`), a JSON object with its
+    `traceparent` (and `tracestate`); None when tracing was off. The job's spans join it."""
 
     @property
     def is_terminal(self) -> bool:
@@ -208,6 +211,8 @@ class NewJob:
     depends_on: tuple[str, ...] = ()
     """Ids of existing jobs (or of jobs earlier in the same insert); see `Job`."""
     dependency_policy: str | None = None
+    trace_context: str | None = None
+    """See `Job.trace_context`."""
 
 
 @dataclass(frozen=True, slots=True)

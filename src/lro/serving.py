@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
+from lro import tracing
 from lro.api.metrics import register_process_gauges
 from lro.api.middleware import BodyLimitMiddleware, HeadMiddleware, SecurityHeadersMiddleware
 from lro.api.problems import install_problem_handlers
@@ -67,6 +68,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     app.add_middleware(HeadMiddleware)  # outermost: everything inside sees the GET
     app.include_router(lro.router)
     app.include_router(lro.operator_router)
+    tracing.instrument_app(app)
     return app
 
 

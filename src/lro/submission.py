@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from lro import tracing
 from lro.dependencies import check_dependencies, check_policy
 from lro.errors import (
     IdempotencyMismatch,
@@ -169,6 +170,7 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
     now = utcnow()
     ttl = timedelta(seconds=lro.settings.idempotency_ttl_seconds)
     new_jobs: list[NewJob] = []
+    trace_context = tracing.current_context()
     for req in requests:
         op = lro.operations.get(req.operation)
         if op is None or (op.name.startswith(INTERNAL_PREFIX) and not req.internal):
@@ -237,6 +239,7 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 metadata=metadata,
                 depends_on=depends_on,
                 dependency_policy=policy,
+                trace_context=trace_context,
             )
         )
     await check_depth(lro, new_jobs)

@@ -187,3 +187,18 @@ async def test_a_batch_that_frees_a_stale_key_is_still_claimed_in_batch_order(
     assert [(i.job.id, i.created) for i in inserted] == [(j.id, True) for j in batch]
     claimed = await claim(store, 10, at(20))
     assert [j.id for j in claimed] == [j.id for j in batch]
+
+
+async def test_the_submits_trace_context_is_stored_and_claimed_with_the_job(store: Store) -> None:
+    """`lro.tracing` stores the submit's W3C context; every attempt's spans read it back."""
+    context = '{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'
+    job = await submit(store, trace_context=context)
+    assert job.trace_context == context
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.trace_context == context
+    claimed = await claim_one(store, at(1))
+    assert claimed.trace_context == context
+    plain = await submit(store, at(2))
+    assert plain.trace_context is None
+    got = await store.get_job(plain.id)
+    assert got is not None and got.trace_context is None

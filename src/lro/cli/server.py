@@ -19,6 +19,7 @@ import math
 import signal
 from typing import TYPE_CHECKING
 
+from lro import tracing
 from lro.cli import CLIError
 from lro.cli.loading import DEFAULT_APP, configure, load_app, preflight, redact
 from lro.cli.parser import CommandParser
@@ -100,6 +101,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     if args.metrics_port is not None:
         serve_worker_metrics(app, args.metrics_host, args.metrics_port)
+    tracing.configure()  # the API process does it in create_app
     asyncio.run(_run_worker(app, app.settings.concurrency))
     return 0
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from lro import tracing
 from lro.background import cancel_and_wait
 from lro.deliveries import AttemptRecord, Delivery, DeliveryStatus, target_of
 from lro.errors import StoreUnavailable
@@ -279,14 +280,15 @@ class Dispatcher:
             separators=(",", ":"),
         )
         headers = headers_for(d.id, utcnow(), body, self._secrets or await self.secrets())
-        result = await send(
-            d.url,
-            body.encode(),
-            headers,
-            policy=self.policy,
-            timeout=self.timeout,
-            resolver=self._resolver,
-        )
+        with tracing.webhook_span(job, d.id, d.event_type, d.attempts):
+            result = await send(
+                d.url,
+                body.encode(),
+                headers,
+                policy=self.policy,
+                timeout=self.timeout,
+                resolver=self._resolver,
+            )
         record = decide(d, result, utcnow(), self.schedule)
         metrics = self._lro.metrics
         metrics.webhook_attempts.labels(_RESULTS[record.status]).inc()

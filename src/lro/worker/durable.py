@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from lro import tracing
 from lro.errors import LeaseLost
 from lro.models import Lease, utcnow
 from lro.store.steps import Resume, Steps
@@ -158,18 +159,19 @@ class AttemptDurable:
         found, stored = self._claim_name(name)
         if found:
             return stored
-        await self._start(name)
-        try:
-            if inspect.iscoroutinefunction(fn):
-                value = await fn(*args)
-            else:
-                value = await asyncio.to_thread(fn, *args)
-                if inspect.isawaitable(value):
-                    value = await value
-        except Exception:
-            await self._failed(name)
-            raise
-        return await self._finish(name, value)
+        with tracing.step_span(name):
+            await self._start(name)
+            try:
+                if inspect.iscoroutinefunction(fn):
+                    value = await fn(*args)
+                else:
+                    value = await asyncio.to_thread(fn, *args)
+                    if inspect.isawaitable(value):
+                        value = await value
+            except Exception:
+                await self._failed(name)
+                raise
+            return await self._finish(name, value)
 
     def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         if _running_loop() is self._loop:
@@ -184,15 +186,16 @@ class AttemptDurable:
         found, stored = self._claim_name(name)
         if found:
             return stored
-        self._on_loop(self._start(name))
-        try:
-            value = fn(*args)
-            if inspect.isawaitable(value):
-                value = self._on_loop(_awaited(value))
-        except Exception:
-            self._on_loop(self._failed(name))
-            raise
-        return self._on_loop(self._finish(name, value))
+        with tracing.step_span(name):
+            self._on_loop(self._start(name))
+            try:
+                value = fn(*args)
+                if inspect.isawaitable(value):
+                    value = self._on_loop(_awaited(value))
+            except Exception:
+                self._on_loop(self._failed(name))
+                raise
+            return self._on_loop(self._finish(name, value))
 
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint(self, value: Any) -> Awaitable[None]:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from lro import retry
+from lro import retry, tracing
 from lro.context import JobContext
 from lro.errors import PROBLEM_BASE, JobCancelled, JobError
 from lro.models import Completion, ErrorDetail, Failure, Job, Lease, ResultRef, Status, utcnow
@@ -230,7 +230,10 @@ class Executor:
     async def run(self, a: Attempt) -> Outcome:
         """Run the handler and record the outcome; returns what happened."""
         try:
-            return await self._run(a)
+            with tracing.attempt_span(a.job, a.job.worker_id) as span:
+                outcome = await self._run(a)
+                tracing.set_outcome(span, outcome.value)
+                return outcome
         finally:
             self.cleanup.end_staging(a.lease, a.ctx, a.thread)
 

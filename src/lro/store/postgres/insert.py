@@ -48,6 +48,7 @@ def insert_params(jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
         "batch_ids": [j.batch_id for j in jobs],
         "depends_on": [dumps(list(j.depends_on)) if j.depends_on else None for j in jobs],
         "dependency_policies": [j.dependency_policy for j in jobs],
+        "trace_contexts": [j.trace_context for j in jobs],
         # May be handed straight to a parked worker (0006): one job, due now. A batch is
         # queued, and the workers its notification wakes claim it in batches. A job with
         # a concurrency key never is: its limits are counted by the limited claim alone

@@ -73,6 +73,7 @@ def job_from_record(r: Record) -> Job:
         depends_on=_tags(loads(r["depends_on"])),
         waiting_on=_tags(loads(r["waiting_on"])),
         dependency_policy=r["dependency_policy"],
+        trace_context=r["trace_context"],
     )
 
 
@@ -124,6 +125,7 @@ def job_from_json(d: dict[str, Any]) -> Job:
         depends_on=_tags(d.get("depends_on")),
         waiting_on=_tags(d.get("waiting_on")),
         dependency_policy=d.get("dependency_policy"),
+        trace_context=d.get("trace_context"),
     )
 
 

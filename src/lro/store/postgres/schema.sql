@@ -321,6 +321,7 @@ CREATE TABLE public.lro_jobs (
     depends_on jsonb,
     waiting_on jsonb,
     dependency_policy text,
+    trace_context text,
     CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 )
 WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');

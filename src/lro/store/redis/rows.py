@@ -88,6 +88,7 @@ def job_from_hash(h: Hash) -> Job:
         lease_token=h.get("lease_token"),
         lease_expires_at=opt_time(lease_until),
         worker_id=h.get("worker_id"),
+        trace_context=h.get("trace_context"),
     )
 
 
@@ -124,6 +125,7 @@ def new_job_hash(new: NewJob, now: datetime, queue: str) -> dict[str, str]:
         "callback_progress": "1" if new.callback_progress else "0",
         "callback_target": None if new.callback_url is None else target_of(new.callback_url),
         "queue": queue,
+        "trace_context": new.trace_context,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

@@ -78,6 +78,7 @@ _JOB_FIELDS = [
     "depends_on",
     "waiting_on",
     "dependency_policy",
+    "trace_context",
 ]
 if [f.name for f in dataclasses.fields(Job)] != _JOB_FIELDS:  # pragma: no cover
     raise ImportError("lro.models.Job fields changed: update lro.store.sqlite.rows")
@@ -174,6 +175,7 @@ def job_from_row(row: Row) -> Job:
         () if r.depends_on is None else tuple(json.loads(r.depends_on)),
         () if r.waiting_on is None else tuple(json.loads(r.waiting_on)),
         r.dependency_policy,
+        r.trace_context,
     )
 
 
@@ -211,6 +213,7 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         "batch_id": new.batch_id,
         "depends_on": to_json(list(new.depends_on)) if new.depends_on else None,
         "dependency_policy": new.dependency_policy,
+        "trace_context": new.trace_context,
     }
     created = from_us(now_us)
     job = Job(
@@ -241,6 +244,7 @@ def new_job_params(new: NewJob, now_us: int) -> tuple[dict[str, Any], Job]:
         batch_id=new.batch_id,
         depends_on=tuple(new.depends_on),
         dependency_policy=new.dependency_policy,
+        trace_context=new.trace_context,
     )
     return values, job
 

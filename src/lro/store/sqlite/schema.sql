@@ -39,7 +39,7 @@ CREATE TABLE jobs (
     lease_token TEXT,
     lease_expires_at INTEGER,
     worker_id TEXT
-, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, queue TEXT NOT NULL DEFAULT 'default', concurrency_key TEXT, tags TEXT, metadata TEXT, batch_id TEXT, depends_on TEXT, waiting_on TEXT, dependency_policy TEXT);
+, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, queue TEXT NOT NULL DEFAULT 'default', concurrency_key TEXT, tags TEXT, metadata TEXT, batch_id TEXT, depends_on TEXT, waiting_on TEXT, dependency_policy TEXT, trace_context TEXT);
 
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'processing';
 

@@ -22,12 +22,12 @@ WITH input AS (
         :key_expiries::timestamptz[], :callback_progress::bool[], :callback_targets::text[],
         :queues::text[], :concurrency_keys::text[],
         :tags::text[], :metadata::text[], :batch_ids::text[], :depends_on::text[],
-        :dependency_policies::text[]
+        :dependency_policies::text[], :trace_contexts::text[]
     ) WITH ORDINALITY AS t(
         id, operation, params, owner, priority, max_attempts, timeout_seconds, run_at,
         estimated_duration_seconds, callback_url, idempotency_key, request_fingerprint,
         idempotency_expires_at, callback_progress, callback_target, queue, concurrency_key,
-        tags, metadata, batch_id, depends_on, dependency_policy, ord
+        tags, metadata, batch_id, depends_on, dependency_policy, trace_context, ord
     )
 ),
 idle AS (
@@ -50,7 +50,7 @@ ins AS (
         idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
         callback_target, attempt, worker_id, lease_token, lease_expires_at, started_at,
         queue, concurrency_key,
-        tags, metadata, batch_id, depends_on, dependency_policy
+        tags, metadata, batch_id, depends_on, dependency_policy, trace_context
     )
     SELECT input.id, operation,
            CASE WHEN taker.worker_id IS NULL THEN 'queued' ELSE 'processing' END,
@@ -64,7 +64,8 @@ ins AS (
            :now::timestamptz + taker.lease_seconds * interval '1 second',
            CASE WHEN taker.worker_id IS NOT NULL THEN :now::timestamptz END,
            queue, concurrency_key,
-           tags::jsonb, metadata::jsonb, batch_id, depends_on::jsonb, dependency_policy
+           tags::jsonb, metadata::jsonb, batch_id, depends_on::jsonb, dependency_policy,
+           trace_context
     FROM input LEFT JOIN taker ON input.ord = 1
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

@@ -24,12 +24,13 @@ INSERT INTO jobs (
     created_at, updated_at, estimated_duration_seconds, version, callback_url,
     idempotency_key, request_fingerprint, idempotency_expires_at, callback_progress,
     callback_target, queue, concurrency_key, tags, metadata, batch_id, depends_on,
-    dependency_policy
+    dependency_policy, trace_context
 ) VALUES (
     :id, :operation, 'queued', :params, :owner, :priority, :max_attempts, :timeout_seconds,
     :run_at, :now, :now, :estimated_duration_seconds, 1, :callback_url, :idempotency_key,
     :request_fingerprint, :idempotency_expires_at, :callback_progress, :callback_target,
-    :queue, :concurrency_key, :tags, :metadata, :batch_id, :depends_on, :dependency_policy
+    :queue, :concurrency_key, :tags, :metadata, :batch_id, :depends_on, :dependency_policy,
+    :trace_context
 )
 
 -- name: claim_jobs

@@ -7,4 +7,4 @@ max_attempts, timeout_seconds, run_at, created_at, updated_at, started_at, finis
 expires_at, estimated_duration_seconds, version, cancel_requested, result, result_ref,
 error, callback_url, idempotency_key, request_fingerprint, idempotency_expires_at,
 lease_token, lease_expires_at, worker_id, tags, metadata, batch_id, depends_on, waiting_on,
-dependency_policy
+dependency_policy, trace_context
