@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -146,8 +147,9 @@ async def test_bulk_cancel_then_retry_of_the_current_filter(tab: Tab, server: Se
 
         await page.locator("#filter-status").select_option("cancelled")
         await page.get_by_role("button", name="Retry all").click()
-        await expect(page.locator("#bulk-text")).to_have_text("completed 100%: 3 of 3 changed")
+        # The new bulk job replaces the last one on screen, then runs to its end.
         await expect(page.locator("#bulk-job")).to_contain_text("lro.bulk.retry")
+        await expect(page.locator("#bulk-text")).to_have_text("completed 100%: 3 of 3 changed")
         for job_id in mine:
             assert (await wait_job(lro, job_id)).status is Status.COMPLETED
         # The bulk job opens in the job panel like any other.
@@ -173,6 +175,7 @@ async def test_phone_width_fits_the_screen(tab: Tab, server: Served, tmp_path: P
     await page.set_viewport_size({"width": 375, "height": 812})
     await tab.sign_in("alice")
     await expect(page.locator("#operations-body tr").first).to_be_visible()
+    await expect(page.locator("#chart-throughput svg")).to_be_visible()
     # Nothing is wider than the screen: wide tables scroll inside their cards.
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
@@ -211,3 +214,44 @@ async def test_dark_and_light_follow_the_system_and_the_toggle(tab: Tab, server:
     assert await page.evaluate(BACKGROUND) == DARK
     await page.emulate_media(color_scheme="light")
     assert await page.evaluate(BACKGROUND) == LIGHT
+
+
+async def test_the_last_hour_is_charted_from_the_store(tab: Tab, server: Served) -> None:
+    lro, page = server.lro, tab.page
+    for _ in range(3):
+        await complete(lro, await start(lro, "carol-charts", HOSTILE), {"ok": True})
+    # carol's key is not configured: the admin sees everyone's figures, carol's included.
+    await tab.sign_in("admin")
+    await expect(page.locator("#timeline-charts")).to_be_visible()
+    body = (await _timeline(server))["buckets"]
+    finished = sum(b["completed"] + b["failed"] + b["cancelled"] for b in body)
+    assert finished >= 3
+    await expect(page.locator("#timeline-summary")).to_contain_text(f"{finished} finished")
+    bars = page.locator("#chart-throughput svg rect.bar-completed")
+    counts = [int(c) for c in await bars.evaluate_all("rs => rs.map(r => r.dataset.count)")]
+    assert sum(counts) == sum(b["completed"] for b in body)
+    await expect(page.locator("#chart-durations svg polyline.line-p95").first).to_be_attached()
+    await expect(page.locator("#timeline-note")).to_be_hidden()
+
+
+async def test_a_store_without_a_timeline_says_so(tab: Tab, server: Served) -> None:
+    store = server.lro.store
+    part = store.timeline  # type: ignore[attr-defined]
+    store.timeline = None  # type: ignore[attr-defined]  # as on Redis, for now
+    try:
+        await tab.sign_in("alice")
+        await expect(tab.page.locator("#timeline-note")).to_have_text(
+            "Charts are not available on this store."
+        )
+        await expect(tab.page.locator("#timeline-charts")).to_be_hidden()
+    finally:
+        store.timeline = part  # type: ignore[attr-defined]
+
+
+async def _timeline(server: Served) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        headers = {"Authorization": f"Bearer {KEYS['admin']}"}
+        r = await client.get(f"{PREFIX}/stats/timeline", headers=headers)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body

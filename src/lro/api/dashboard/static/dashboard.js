@@ -3,6 +3,7 @@
 // the API with the key typed into the sign-in form (see docs/dashboard.md).
 
 import { Api, Busy, Unauthorized } from './api.js';
+import { loadTimeline, resetTimeline } from './charts.js';
 import { DetailPanel } from './detail.js';
 import { loadOverview } from './overview.js';
 import { initTheme } from './theme.js';
@@ -76,6 +77,7 @@ function signIn(key) {
 
 function begin() {
   state.active = true;
+  resetTimeline();
   state.cursors = [null];
   state.page = 0;
   refresh();
@@ -115,7 +117,7 @@ async function refresh() {
     showDashboard(stats);
     renderCounts(stats);
     renderJobs(page);
-    await Promise.all([loadOverview(api), refreshBulk()]);
+    await Promise.all([loadOverview(api), loadTimeline(api), refreshBulk()]);
     if (seq !== state.seq) return;
     detail.refresh();
     notice('');
