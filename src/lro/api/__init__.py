@@ -27,6 +27,7 @@ from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
 from lro.api.submit import SubmitRoutes
+from lro.api.timeline import add_timeline_routes
 from lro.api.workers import add_worker_routes
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class LroRouter(APIRouter):
         add_long_job_routes(self._secured, lro)  # before /jobs/{id}/...: /jobs/bulk/...
         add_job_routes(self._secured, lro)
         add_stats_routes(self._secured, lro)
+        add_timeline_routes(self._secured, lro)
         add_operations_routes(self._secured, lro)
         add_stream_routes(self._secured, lro)
         add_delivery_routes(self._secured, lro)

@@ -553,6 +553,8 @@ CREATE INDEX lro_jobs_durations ON public.lro_jobs USING btree (operation, finis
 
 CREATE INDEX lro_jobs_expiry ON public.lro_jobs USING btree (expires_at) WHERE (expires_at IS NOT NULL);
 
+CREATE INDEX lro_jobs_finished ON public.lro_jobs USING btree (finished_at) WHERE (finished_at IS NOT NULL);
+
 CREATE UNIQUE INDEX lro_jobs_idempotency ON public.lro_jobs USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX lro_jobs_idempotency_expiry ON public.lro_jobs USING btree (idempotency_expires_at) WHERE (idempotency_key IS NOT NULL);
@@ -566,6 +568,8 @@ CREATE INDEX lro_jobs_limited_running ON public.lro_jobs USING btree (operation,
 CREATE INDEX lro_jobs_owner_active ON public.lro_jobs USING btree (owner) WHERE ((status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (owner <> ''::text));
 
 CREATE INDEX lro_jobs_owner_created ON public.lro_jobs USING btree (owner, created_at DESC, id DESC);
+
+CREATE INDEX lro_jobs_owner_finished ON public.lro_jobs USING btree (owner, finished_at) WHERE (finished_at IS NOT NULL);
 
 CREATE INDEX lro_limit_deltas_op ON public.lro_limit_deltas USING btree (operation, id);
 

@@ -25,6 +25,7 @@ from lro.store.postgres.outbox import PostgresOutbox
 from lro.store.postgres.quotas import PostgresQuotas
 from lro.store.postgres.schedules import PostgresSchedules
 from lro.store.postgres.steps import PostgresSteps
+from lro.store.postgres.timeline import PostgresTimeline
 from lro.store.postgres.workers import PostgresWorkers
 from lro.store.postgres.workload import PostgresWorkload
 from lro.store.types import Listener
@@ -65,6 +66,7 @@ class PostgresStore(PostgresJobs):
         self.batches = PostgresBatches(self.db)
         self.schedules = PostgresSchedules(self.db)
         self.workers: PostgresWorkers | None = PostgresWorkers(self.db)
+        self.timeline = PostgresTimeline(self.db)
         self.handoffs: PostgresHandoffs | None = PostgresHandoffs(self.db, self, self._session)
         """None turns hand-offs off for the workers of this store (tests of the claim
         path; see handoff.py)."""

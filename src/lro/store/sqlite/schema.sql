@@ -71,6 +71,10 @@ CREATE INDEX jobs_limited_running ON jobs (operation, concurrency_key)
 
 CREATE INDEX jobs_batch ON jobs (batch_id, seq) WHERE batch_id IS NOT NULL;
 
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+CREATE INDEX jobs_owner_finished ON jobs (owner, finished_at) WHERE finished_at IS NOT NULL;
+
 CREATE TRIGGER jobs_event_insert AFTER INSERT ON jobs
 BEGIN
     INSERT INTO events (job_id, version, kind, status, progress_pct, step, attempt, at)

@@ -22,6 +22,7 @@ from lro.store.sqlite.poll import EventPoll
 from lro.store.sqlite.quotas import SQLiteQuotas
 from lro.store.sqlite.schedules import SQLiteSchedules
 from lro.store.sqlite.steps import SQLiteSteps
+from lro.store.sqlite.timeline import SQLiteTimeline
 from lro.store.sqlite.workers import SQLiteWorkers
 from lro.store.sqlite.workload import SQLiteWorkload
 from lro.store.types import JobChange, Listener
@@ -52,6 +53,7 @@ class SQLiteStore(SQLiteJobs):
         self.batches = SQLiteBatches(self.db)
         self.schedules = SQLiteSchedules(self.db)
         self.workers: SQLiteWorkers | None = SQLiteWorkers(self.db)
+        self.timeline = SQLiteTimeline(self.db)
 
     @classmethod
     def from_url(cls, url: str, *, poll_interval: float = 0.02) -> SQLiteStore:

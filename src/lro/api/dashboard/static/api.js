@@ -71,7 +71,7 @@ export class Api {
   }
 
   /** fetch() a path under the API prefix: the Response when it is 2xx, else throws. */
-  async send(method, path, { headers = {}, signal } = {}) {
+  async send(method, path, { headers = {}, signal, body } = {}) {
     const all = { Accept: 'application/json', ...headers };
     const key = this.key;
     if (key) all.Authorization = `Bearer ${key}`;
@@ -79,6 +79,7 @@ export class Api {
       method,
       headers: all,
       signal,
+      body,
       cache: 'no-store',
       credentials: 'omit',
     });
@@ -97,5 +98,9 @@ export class Api {
 
   post(path, options) {
     return this.json('POST', path, options);
+  }
+
+  delete(path, options) {
+    return this.json('DELETE', path, options);
   }
 }

@@ -3,7 +3,10 @@
 // the API with the key typed into the sign-in form (see docs/dashboard.md).
 
 import { Api, Busy, Unauthorized } from './api.js';
+import { loadTimeline, resetTimeline } from './charts.js';
 import { DetailPanel } from './detail.js';
+import { loadOverview } from './overview.js';
+import { initTheme } from './theme.js';
 import {
   $, el, formatPct, formatShortTime, progressBar, setText, show, statusBadge,
 } from './dom.js';
@@ -25,6 +28,7 @@ const state = {
   page: 0,
   nextCursor: null,
   jobs: new Map(), // job_id -> the list item on screen
+  bulk: null, // the last bulk action's job, followed on each refresh until it ends
 };
 
 const detail = new DetailPanel(api, {
@@ -73,21 +77,28 @@ function signIn(key) {
 
 function begin() {
   state.active = true;
+  resetTimeline();
   state.cursors = [null];
   state.page = 0;
   refresh();
 }
 
 // -- the refresh loop --------------------------------------------------------------------
-function jobsPath() {
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+/** The filter as chosen in the form: the job list's query and the bulk actions' body. */
+function currentFilter() {
+  const filter = {};
   const status = $('filter-status').value;
   const operation = $('filter-operation').value;
   const tag = $('filter-tag').value.trim();
+  if (status) filter.status = status;
+  if (operation) filter.operation = operation;
+  if (tag) filter.tag = tag;
+  return filter;
+}
+
+function jobsPath() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...currentFilter() });
   const cursor = state.cursors[state.page];
-  if (status) query.set('status', status);
-  if (operation) query.set('operation', operation);
-  if (tag) query.set('tag', tag);
   if (cursor) query.set('cursor', cursor);
   return `/jobs?${query}`;
 }
@@ -106,6 +117,8 @@ async function refresh() {
     showDashboard(stats);
     renderCounts(stats);
     renderJobs(page);
+    await Promise.all([loadOverview(api), loadTimeline(api), refreshBulk()]);
+    if (seq !== state.seq) return;
     detail.refresh();
     notice('');
   } catch (error) {
@@ -229,6 +242,58 @@ function jobRow(job) {
   return row;
 }
 
+// -- bulk actions on the current filter ---------------------------------------------------
+const BULK_WORDS = { cancel: 'Cancel', retry: 'Retry' };
+
+async function bulk(action) {
+  const filter = currentFilter();
+  const what = Object.keys(filter).length
+    ? `every job that fits the filter (${Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ')})`
+    : 'every job you can see';
+  if (!window.confirm(`${BULK_WORDS[action]} ${what}?`)) return;
+  const button = $(`bulk-${action}`);
+  button.disabled = true;
+  try {
+    state.bulk = await api.json('POST', `/jobs/bulk/${action}`, {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(filter),
+    });
+    renderBulk();
+    refresh();
+  } catch (error) {
+    if (error instanceof Unauthorized) signOut(expiredMessage());
+    else notice(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function refreshBulk() {
+  if (!state.bulk || ['completed', 'failed', 'cancelled'].includes(state.bulk.status)) return;
+  state.bulk = await api.get(`/jobs/${encodeURIComponent(state.bulk.job_id)}`);
+  renderBulk();
+}
+
+function renderBulk() {
+  const job = state.bulk;
+  show($('bulk-status'), Boolean(job));
+  if (!job) return;
+  setText('bulk-job', `${job.operation} ${job.job_id.slice(0, 8)}`);
+  $('bulk-job').title = job.job_id;
+  $('bulk-progress').value = Number(job.progress_pct) || 0;
+  const result = job.status === 'completed' && job.result
+    ? `: ${job.result.changed} of ${job.result.matched} changed`
+    : '';
+  setText('bulk-text', `${job.status} ${formatPct(job.progress_pct)}${result}`);
+}
+
+$('bulk-cancel').addEventListener('click', () => bulk('cancel'));
+$('bulk-retry').addEventListener('click', () => bulk('retry'));
+$('bulk-job').addEventListener('click', (event) => {
+  event.preventDefault();
+  if (state.bulk) detail.open(state.bulk);
+});
+
 // -- wiring ------------------------------------------------------------------------------
 $('sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -265,6 +330,8 @@ $('jobs-body').addEventListener('click', (event) => {
   for (const row of $('jobs-body').rows) row.classList.toggle('selected', row === button.closest('tr'));
   detail.open(job);
 });
+
+initTheme($('theme'));
 
 // Without a stored key, the first refresh finds out whether the server needs one at all.
 begin();

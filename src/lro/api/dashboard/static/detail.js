@@ -12,6 +12,7 @@ const LIVE_TEXT = {
   reconnecting: 'reconnecting…',
   ended: 'finished',
   gone: 'this job no longer exists',
+  deleted: 'deleted',
 };
 
 function deliveryItem(d) {
@@ -41,6 +42,7 @@ export class DetailPanel {
     $('detail-close').addEventListener('click', () => this.close());
     $('detail-cancel').addEventListener('click', () => this.cancel());
     $('detail-retry').addEventListener('click', () => this.retry());
+    $('detail-delete').addEventListener('click', () => this.remove());
   }
 
   get jobId() {
@@ -51,6 +53,7 @@ export class DetailPanel {
   open(job) {
     this.close();
     this.job = job;
+    this.deleted = false;
     this.owner = job.owner ?? null;
     this.resultLink = job.result_link ?? null;
     this.controller = new AbortController();
@@ -70,7 +73,7 @@ export class DetailPanel {
 
   /** Called by the page's refresh: deliveries keep changing after a job ends. */
   refresh() {
-    if (this.job && TERMINAL.has(this.job.status)) this.loadDeliveries();
+    if (this.job && !this.deleted && TERMINAL.has(this.job.status)) this.loadDeliveries();
   }
 
   path(suffix = '') {
@@ -158,6 +161,29 @@ export class DetailPanel {
     }
   }
 
+  /** DELETE a finished job (and its result): the panel then says it is gone. */
+  async remove() {
+    const id = this.jobId;
+    if (!window.confirm(`Delete job ${id} and its result? This cannot be undone.`)) return;
+    const button = $('detail-delete');
+    button.disabled = true;
+    try {
+      await this.api.delete(this.path());
+      if (id !== this.jobId) return;
+      this.deleted = true;
+      this.setLive('deleted');
+      for (const name of ['detail-cancel', 'detail-retry', 'detail-delete']) show($(name), false);
+    } catch (error) {
+      if (id !== this.jobId) return;
+      button.disabled = false;
+      if (error instanceof ApiError && error.status === 409) {
+        this.onNotice('Only a finished job can be deleted; cancel it first.');
+      } else {
+        this.failed(error);
+      }
+    }
+  }
+
   async loadDeliveries() {
     const id = this.jobId;
     let page;
@@ -207,6 +233,9 @@ export class DetailPanel {
     const retry = $('detail-retry');
     show(retry, job.status === 'failed' || job.status === 'cancelled');
     retry.disabled = false;
+    const remove = $('detail-delete');
+    show(remove, TERMINAL.has(job.status));
+    remove.disabled = false;
   }
 
   renderError(error) {

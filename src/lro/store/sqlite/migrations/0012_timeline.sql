@@ -1,0 +1,4 @@
+-- The finished-jobs timeline (HTTP-CONTRACT §18, lro.store.timeline): the dashboard's
+-- charts read the jobs that ended in the last hour, everyone's or one owner's.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_owner_finished ON jobs (owner, finished_at) WHERE finished_at IS NOT NULL;
