@@ -45,6 +45,7 @@ class BulkParams(BaseModel):
     operation: str | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
+    tag: str | None = None
     all_owners: bool = False
 
 
@@ -60,6 +61,7 @@ def bulk_operations(lro: Runtime) -> list[Operation]:
             operation=params.operation,
             created_before=params.created_before,
             created_after=params.created_after,
+            tag=params.tag,
             exclude=ctx.job_id,
         )
         cap = min(MAX_MATCHED, lro.settings.max_step_result_bytes // ID_BYTES)

@@ -57,6 +57,7 @@ async def test_flows_routes_answer_501(tmp_path: Path) -> None:
                 await c.get(f"{PREFIX}/jobs", params={"created_before": "2026-01-01T00:00:00Z"}),
                 await c.get(f"{PREFIX}/schedules"),
                 await c.get(f"{PREFIX}/workers"),
+                await c.post(f"{PREFIX}/jobs/bulk/cancel", json={"tag": "t"}),
                 await c.post(
                     f"{PREFIX}/schedules", json={"operation": "ping", "cron": "0 3 * * *"}
                 ),

@@ -23,6 +23,7 @@ from tests.contract.helpers import (
 
 from lro.models import Completion, ErrorDetail, Failure, Status
 from lro.store import RescueParams, Store, SweepParams
+from lro.store.capabilities import has_flows
 from lro.store.steps import JobFilter, PartialWrite, RetryOutcome, Steps
 
 ERROR = ErrorDetail("https://example.com/problems/x", "X", "x", "x", False, 1)
@@ -214,3 +215,9 @@ async def test_select_jobs_filters_and_scopes(store: Store) -> None:
     # Expired jobs are gone for clients: not selected.
     later = at(5) + timedelta(seconds=RETENTION + 1)
     assert await steps.select_jobs(JobFilter(owner="alice"), later, 100) == [a1.id, a2.id]
+    if has_flows(store):  # jobs carry tags only where the store keeps them (§15)
+        t1 = await submit(store, at(5.1), owner="alice", tags=("nightly", "eu"))
+        t2 = await submit(store, at(5.2), owner="bob", tags=("nightly",))
+        assert await ids(owner="alice", tag="nightly") == [t1.id]
+        assert await ids(owner=None, tag="nightly") == [t1.id, t2.id]
+        assert await ids(owner=None, tag="eu", operation="x") == []

@@ -22,6 +22,7 @@ from lro.api.views import api_base, job_response, not_found, visible_job
 from lro.errors import Conflict, NotSupported, Unprocessable
 from lro.models import Status, utcnow
 from lro.resource import job_url, rfc3339
+from lro.store.capabilities import has_flows
 from lro.store.steps import RetryOutcome, Steps
 from lro.submission import SubmitRequest, validation_problem
 
@@ -63,7 +64,13 @@ class BulkFilter(BaseModel):
 
     status: Status | None = None
     operation: str | None = Field(default=None, min_length=1, max_length=200)
-    tag: str | None = Field(default=None, description="Not supported yet on this server.")
+    tag: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="Only jobs carrying this tag (one tag, as in the job list's `tag`).",
+    )
     created_before: datetime | None = None
     created_after: datetime | None = None
 
@@ -86,12 +93,6 @@ def parse_filter(body: dict[str, Any]) -> BulkFilter:
         where = BulkFilter.model_validate(body)
     except ValidationError as exc:
         raise validation_problem(exc) from None
-    if where.tag is not None:
-        raise Unprocessable(
-            "Filtering bulk actions by tag needs job tags, which this server does not "
-            "store yet; filter by status, operation, created_before or created_after.",
-            extensions={"errors": [{"pointer": "/tag", "detail": "tags are not supported"}]},
-        )
     for name in ("created_before", "created_after"):
         value = getattr(where, name)
         if value is not None and value.utcoffset() is None:
@@ -210,14 +211,21 @@ def add_long_job_routes(router: APIRouter, lro: Runtime) -> None:
 def _bulk_endpoint(lro: Runtime, action: str) -> Any:
     async def bulk(request: Request, caller: Owner) -> Response:
         steps_or_501(lro)
+        flows = has_flows(lro.store)
         # An empty body is `{}`: every job of the caller.
         read = await read_object(request, lro, "The body must be a JSON object (a filter).")
         where = parse_filter(read.body)
+        if where.tag is not None and not flows:
+            raise NotSupported(
+                "This server's job store keeps no tags (HTTP-CONTRACT §19): filter by "
+                "status, operation, created_before or created_after."
+            )
         params = {
             "statuses": [s.value for s in where.statuses()],
             "operation": where.operation,
             "created_before": rfc3339(where.created_before),
             "created_after": rfc3339(where.created_after),
+            "tag": where.tag,
             "all_owners": caller.admin,
         }
         req = SubmitRequest(operation=f"lro.bulk.{action}", params=params, internal=True)

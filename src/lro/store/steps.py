@@ -111,6 +111,8 @@ class JobFilter:
     operation: str | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
+    tag: str | None = None
+    """Only jobs carrying this tag (HTTP-CONTRACT §15); a store without flows never gets one."""
     exclude: str | None = None
     """A job id left out: the bulk job itself."""
 

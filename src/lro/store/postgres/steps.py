@@ -154,6 +154,7 @@ class PostgresSteps:
             operation=where.operation,
             before=where.created_before,
             after=where.created_after,
+            tag=where.tag,
             exclude=where.exclude,
             limit=limit,
         )

@@ -200,6 +200,7 @@ class SQLiteSteps:
             "operation": where.operation,
             "before": None if where.created_before is None else to_us(where.created_before),
             "after": None if where.created_after is None else to_us(where.created_after),
+            "tag": where.tag,
             "exclude": where.exclude,
             "limit": limit,
         }

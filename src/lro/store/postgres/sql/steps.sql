@@ -158,6 +158,7 @@ WHERE (:owner::text IS NULL OR owner = :owner::text)
   AND (:operation::text IS NULL OR operation = :operation::text)
   AND (:before::timestamptz IS NULL OR created_at < :before::timestamptz)
   AND (:after::timestamptz IS NULL OR created_at > :after::timestamptz)
+  AND (:tag::text IS NULL OR id IN (SELECT job_id FROM lro_job_tags WHERE tag = :tag::text))
   AND (:exclude::text IS NULL OR id <> :exclude::text)
 ORDER BY created_at, id
 LIMIT :limit

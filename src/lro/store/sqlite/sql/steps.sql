@@ -98,6 +98,7 @@ WHERE (:owner IS NULL OR owner = :owner)
   AND (:operation IS NULL OR operation = :operation)
   AND (:before IS NULL OR created_at < :before)
   AND (:after IS NULL OR created_at > :after)
+  AND (:tag IS NULL OR id IN (SELECT job_id FROM job_tags WHERE tag = :tag))
   AND (:exclude IS NULL OR id <> :exclude)
 ORDER BY created_at, id
 LIMIT :limit
