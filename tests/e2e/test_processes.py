@@ -190,7 +190,7 @@ def test_migrate_prints_the_schema_version(procs: ProcessGroup) -> None:
         (["worker", "lro.demo:nothing"], "has no attribute 'nothing'"),
         (["worker", "lro.demo:generate_report"], "not an lro.LRO object"),
         (["serve", "--store", "mysql://db/lro"], "unsupported store URL"),
-        (["migrate", "--store", "redis://localhost"], "unsupported store URL"),
+        (["migrate", "--store", "mongodb://localhost"], "unsupported store URL"),
     ],
 )
 def test_operator_mistakes_get_one_line_errors(
