@@ -118,3 +118,28 @@ async def test_busy_counts_the_slots_running_a_job(tmp_path: Path) -> None:
         finally:
             release.set()
             await worker.stop()
+
+
+async def test_a_worker_lists_the_queues_it_serves_and_their_operations(tmp_path: Path) -> None:
+    """`queues` is what the worker claims from (HTTP-CONTRACT §13, `--queues`), not a
+    fixed `default`: one serving `media` lists it and its operations alone; one serving
+    every queue lists each queue its app's operations are on."""
+    lro = make_lro(tmp_path)
+
+    @lro.operation("media.resize", queue="media")
+    async def resize(ctx: JobContext) -> None:
+        return None
+
+    async with lro.running():
+        for queues, want_queues in (("media", ["media"]), (None, ["default", "media"])):
+            worker = lro.worker(1, queues=queues)
+            await worker.start()
+            try:
+                [item] = (await get_workers(lro)).json()["items"]
+            finally:
+                await worker.stop()
+            assert item["queues"] == want_queues
+            if queues == "media":
+                assert item["operations"] == ["media.resize"]
+            else:
+                assert item["operations"] == sorted(lro.operations)

@@ -40,3 +40,10 @@ async def add(ctx: JobContext, params: AddParams) -> dict[str, int]:
             await asyncio.sleep(0.02)
     await ctx.progress(70, "adding")
     return {"sum": params.a + params.b}
+
+
+@lro.operation("interop.media", route="/media", queue="media", max_attempts=2)
+async def media(ctx: JobContext, params: AddParams) -> dict[str, int]:
+    """The same sum on the BullMQ queue `media` (HTTP-CONTRACT §19: an operation's jobs go
+    to the BullMQ queue its `queue` names)."""
+    return {"sum": params.a + params.b}

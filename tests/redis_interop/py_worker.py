@@ -1,7 +1,8 @@
 """A plain Python BullMQ worker that knows nothing of lro: `python py_worker.py REDIS_URL
-[--remove]` (`--remove`: removeOnComplete / removeOnFail, BullMQ deletes finished jobs).
+[--remove] [--queue NAME]` (`--remove`: removeOnComplete / removeOnFail, BullMQ deletes
+finished jobs; `--queue`: the BullMQ queue it serves, `default` unless given).
 
-It serves the BullMQ queue `default` the way any team's worker would, with the `bullmq`
+It serves its BullMQ queue the way any team's worker would, with the `bullmq`
 package alone: `job.updateProgress(40)`, then (once the gate file `<job id>.go` exists
 in `data["gate"]`, when given) `job.updateProgress({"pct": 70, "step": "adding"})`, and
 returns `{"sum": a + b}`; `data["fail"]` makes it throw that message instead.
@@ -32,7 +33,7 @@ async def process(job: Any, token: str) -> dict[str, int]:
     return {"sum": data["a"] + data["b"]}
 
 
-async def main(url: str, remove: bool) -> None:
+async def main(url: str, remove: bool, queue: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -40,11 +41,13 @@ async def main(url: str, remove: bool) -> None:
     opts: dict[str, Any] = {"connection": url, "prefix": "bull"}
     if remove:
         opts.update(removeOnComplete=True, removeOnFail=True)
-    worker = Worker("default", process, opts)
+    worker = Worker(queue, process, opts)
     print(f"py_worker {os.getpid()} ready", flush=True)
     await stop.wait()
     await worker.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], "--remove" in sys.argv[2:]))
+    rest = sys.argv[2:]
+    name = rest[rest.index("--queue") + 1] if "--queue" in rest else "default"
+    asyncio.run(main(sys.argv[1], "--remove" in rest, name))

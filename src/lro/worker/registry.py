@@ -23,14 +23,12 @@ from lro.background import cancel_and_wait
 from lro.models import utcnow
 from lro.store.base import WorkerInfo
 from lro.store.rules import workers_seen_after
+from lro.worker.claiming import served_operations
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
 
 log = logging.getLogger("lro.worker")
-
-DEFAULT_QUEUES = ("default",)
-"""Operations have no queue of their own yet: every worker serves the one queue."""
 
 
 class Registered(Protocol):
@@ -44,6 +42,10 @@ class Registered(Protocol):
 
     @property
     def busy(self) -> int: ...
+
+    @property
+    def queues(self) -> frozenset[str] | None:
+        """The queues it serves (`--queues`); None: every queue of its app."""
 
 
 class Registration:
@@ -60,12 +62,16 @@ class Registration:
 
     def info(self, now: datetime) -> WorkerInfo:
         worker = self._worker
+        # What it claims (lro.worker.claiming): the operations of the queues it serves;
+        # a worker serving every queue lists the queues its app's operations are on.
+        served = served_operations(self._lro.operations, worker.queues)
+        queues = worker.queues or {op.limits.queue for op in served.values()}
         return WorkerInfo(
             worker_id=worker.id,
             host=socket.gethostname(),
             pid=os.getpid(),
-            queues=DEFAULT_QUEUES,
-            operations=tuple(sorted(self._lro.operations)),
+            queues=tuple(sorted(queues)),
+            operations=tuple(sorted(served)),
             concurrency=worker.concurrency,
             busy=worker.busy,
             started_at=self._started_at or now,

@@ -67,7 +67,9 @@ def client_options() -> dict[str, Any]:
 class Settings:
     """What a `redis://` / `rediss://` URL says: the server, the database number, and the
     key prefixes (`?prefix=` BullMQ's, default `bull`; `?lro_prefix=` lro's, default
-    `lro`), the queue jobs go to (`?queue=`, default `default`)."""
+    `lro`). There is no `?queue=`: a job goes to the BullMQ queue named by its
+    operation's `queue` (HTTP-CONTRACT §19), so one store serves every queue; a URL that
+    still says `?queue=` is refused rather than silently ignored."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -76,7 +78,12 @@ class Settings:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.bull_prefix = query.pop("prefix", "bull")
         self.lro_prefix = query.pop("lro_prefix", "lro") + ":"
-        self.queue = query.pop("queue", "default")
+        if "queue" in query:
+            raise ValueError(
+                "the Redis store URL takes no ?queue= any more: a job goes to the BullMQ "
+                "queue named by its operation's queue (@lro.operation(queue=...), "
+                "default 'default')"
+            )
         retention = query.pop("retention_seconds", None)
         self.retention_seconds = None if retention is None else float(retention)
         rest = "&".join(f"{k}={v}" for k, v in query.items())

@@ -105,7 +105,6 @@ class RedisJobs:
 
     async def _insert(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
         conn = self._conn
-        queue = conn.settings.queue
         async with conn.transaction() as txn:
             pipe: Any = txn  # redis-py's pipeline types replies `bytes | str`; these are str
             idem = sorted(
@@ -149,7 +148,7 @@ class RedisJobs:
                             out.append(replay)
                             continue
                         release.append(h["id"])
-                fields = new_job_hash(new, now, queue)
+                fields = new_job_hash(new, now, new.queue)
                 job = job_from_hash(fields)
                 out.append(Inserted(job, created=True, accepted=job))
                 writes.append((new, fields))
@@ -160,7 +159,9 @@ class RedisJobs:
             pipe.multi()
             conn.queue_script(pipe, "insert", {"jobs": [f for _, f in writes], "release": release})
             for new, fields in writes:
-                name, bkeys, argv = add_script_call(new, fields, conn.settings.bull_prefix, queue)
+                name, bkeys, argv = add_script_call(
+                    new, fields, conn.settings.bull_prefix, new.queue
+                )
                 conn.queue_bullmq(pipe, name, bkeys, argv)
             await pipe.execute()
         conn.dispatch([[i.job.id, "1", "queued", "0"] for i in out if i.created])

@@ -3,7 +3,8 @@
 `RedisStore` composes the package's parts and owns their lifecycle: the connection
 layer (`connection.Connection`: clients, scripts, listeners), the feed (`feed.Feed`:
 other processes' changes and plain BullMQ workers' events), the job verbs
-(`jobs.RedisJobs`, which it extends), and the outbox, quotas and blobs. There is no
+(`jobs.RedisJobs`, which it extends), and the outbox, quotas, blobs and the worker
+registry. There is no
 schema to migrate: the record layout is rows.py and lua/common.lua.
 """
 
@@ -18,6 +19,7 @@ from lro.store.redis.feed import Feed
 from lro.store.redis.jobs import RedisJobs
 from lro.store.redis.outbox import RedisOutbox
 from lro.store.redis.quotas import RedisQuotas
+from lro.store.redis.workers import RedisWorkers
 from lro.store.types import Listener
 
 LAYOUT_VERSION = 1
@@ -38,11 +40,9 @@ class RedisStore(RedisJobs):
     steps: None = None
     batches: None = None
     schedules: None = None
-    workers: None = None
     """The parts of HTTP-CONTRACT §13 (limits), §14 (steps, checkpoints, partials), §16
-    (schedules), §17 (batches) and §18's worker registry are not on Redis yet: the SQL
-    backends have them, and lro reads None as "none here" (refused at start-up, a 501
-    problem, or no workers listed)."""
+    (schedules) and §17 (batches) are not on Redis yet: the SQL backends have them, and
+    lro reads None as "none here" (refused at start-up or a 501 problem)."""
 
     def __init__(self, url: str) -> None:
         self.conn = Connection(url)
@@ -51,6 +51,7 @@ class RedisStore(RedisJobs):
         self.outbox = RedisOutbox(self.conn)
         self.quotas = RedisQuotas(self.conn)
         self.blobs = RedisBlobs(self.conn)
+        self.workers = RedisWorkers(self.conn)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
