@@ -52,7 +52,8 @@ _BODY = {
 }
 
 
-def schedule_resource(s: Schedule) -> dict[str, Any]:
+def _spec_of(s: Schedule) -> dict[str, Any]:
+    """The fields a schedule is declared with (what a PATCH starts from)."""
     return {
         "schedule_id": s.id,
         "operation": s.operation,
@@ -64,25 +65,17 @@ def schedule_resource(s: Schedule) -> dict[str, Any]:
         "paused": s.paused,
         "tags": list(s.tags),
         "callback_url": s.callback_url,
+    }
+
+
+def schedule_resource(s: Schedule) -> dict[str, Any]:
+    """The declared fields, then what the scheduler keeps."""
+    return {
+        **_spec_of(s),
         "next_run_at": rfc3339(s.next_run_at),
         "last_run_at": rfc3339(s.last_run_at),
         "last_job_id": s.last_job_id,
         "created_at": rfc3339(s.created_at),
-    }
-
-
-def _spec_of(s: Schedule) -> dict[str, Any]:
-    return {
-        "schedule_id": s.id,
-        "operation": s.operation,
-        "params": s.params,
-        "cron": s.cron,
-        "interval_seconds": s.interval_seconds,
-        "timezone": s.timezone,
-        "overlap": s.overlap,
-        "paused": s.paused,
-        "tags": list(s.tags),
-        "callback_url": s.callback_url,
     }
 
 
