@@ -29,6 +29,7 @@ const state = {
   nextCursor: null,
   jobs: new Map(), // job_id -> the list item on screen
   bulk: null, // the last bulk action's job, followed on each refresh until it ends
+  trouble: false, // the notice on screen is the refresh loop's own (it clears it when well again)
 };
 
 const detail = new DetailPanel(api, {
@@ -37,7 +38,14 @@ const detail = new DetailPanel(api, {
 });
 
 // -- notices and sign-in -----------------------------------------------------------------
-function notice(message) {
+/**
+ * Show a message on the notice line. An action's answer (a refused bulk action, a job that
+ * had already finished) stays until the next action replaces it: a refresh that was in
+ * flight when the answer came must not wipe it before anyone could read it. Only the
+ * refresh loop's own trouble notices are cleared by the refresh loop.
+ */
+function notice(message, { trouble = false } = {}) {
+  state.trouble = trouble && Boolean(message);
   setText('notice', message || '');
   show($('notice'), Boolean(message));
 }
@@ -120,7 +128,7 @@ async function refresh() {
     await Promise.all([loadOverview(api), loadTimeline(api), refreshBulk()]);
     if (seq !== state.seq) return;
     detail.refresh();
-    notice('');
+    if (state.trouble) notice('');
   } catch (error) {
     if (seq !== state.seq) return;
     if (error instanceof Unauthorized) {
@@ -128,7 +136,7 @@ async function refresh() {
       return;
     }
     delay = error instanceof Busy ? error.retryAfter * 1000 : REFRESH_MS * 2;
-    notice(troubleMessage(error, delay));
+    notice(troubleMessage(error, delay), { trouble: true });
   }
   state.timer = setTimeout(refresh, delay);
 }
@@ -251,6 +259,7 @@ async function bulk(action) {
     ? `every job that fits the filter (${Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ')})`
     : 'every job you can see';
   if (!window.confirm(`${BULK_WORDS[action]} ${what}?`)) return;
+  notice('');
   const button = $(`bulk-${action}`);
   button.disabled = true;
   try {

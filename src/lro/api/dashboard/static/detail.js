@@ -123,6 +123,7 @@ export class DetailPanel {
 
   async cancel() {
     const id = this.jobId;
+    this.onNotice(''); // the last action's answer gives way to this one's
     const button = $('detail-cancel');
     button.disabled = true;
     try {
@@ -141,6 +142,7 @@ export class DetailPanel {
 
   async retry() {
     const id = this.jobId;
+    this.onNotice(''); // the last action's answer gives way to this one's
     const button = $('detail-retry');
     button.disabled = true;
     try {
@@ -165,6 +167,7 @@ export class DetailPanel {
   async remove() {
     const id = this.jobId;
     if (!window.confirm(`Delete job ${id} and its result? This cannot be undone.`)) return;
+    this.onNotice(''); // the last action's answer gives way to this one's
     const button = $('detail-delete');
     button.disabled = true;
     try {
