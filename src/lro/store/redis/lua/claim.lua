@@ -34,9 +34,10 @@ for _, h in ipairs(heads) do
   local id = string.sub(m, 49)
   rcall("ZREM", P .. "ready:" .. op, m)
   local j = load(id)
-  if j and j.status == "queued" and (not bull_exists(j) or bull_take(j) > 0) then
+  local in_bull = j and bull_exists(j)
+  if j and j.status == "queued" and (not in_bull or bull_take(j) > 0) then
     n = n + 1
-    if bull_exists(j) then bull_activate(j, A.tokens[n], A.lock_ms, A.now) end
+    if in_bull then bull_activate(j, A.tokens[n], A.lock_ms, A.now) end
     rcall("HDEL", jk(id), "rk")
     j.rk = nil
     change(j, {status = "processing", attempt = tostring(tonumber(j.attempt) + 1),

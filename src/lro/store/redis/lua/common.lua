@@ -156,8 +156,11 @@ end
 
 local function bull_take(j)
   local b = bk(j.queue)
-  return rcall("LREM", b .. "wait", 0, j.id) + rcall("ZREM", b .. "prioritized", j.id)
-    + rcall("ZREM", b .. "delayed", j.id) + rcall("LREM", b .. "paused", 0, j.id)
+  -- BullMQ pushes on the left of `wait` and its workers take from the right, so the
+  -- job lro claims (the oldest) is near the right end: LREM from the tail (count -1)
+  -- stops there instead of scanning the whole list, which made a drain quadratic.
+  return rcall("LREM", b .. "wait", -1, j.id) + rcall("ZREM", b .. "prioritized", j.id)
+    + rcall("ZREM", b .. "delayed", j.id) + rcall("LREM", b .. "paused", -1, j.id)
 end
 
 local function bull_waiting(j)

@@ -10,10 +10,18 @@ end
 for _, j in ipairs(A.jobs) do
   if rcall("EXISTS", jk(j.id)) == 0 then
     j.seq = tostring(rcall("INCR", P .. "seq"))
+    -- A job due at once goes straight to its operation's ready set, where the next claim
+    -- finds it without first moving it out of `delayed` (the pickup's shortest path).
+    local due = tonumber(j.run_at) <= tonumber(j.created_at)
+    if due then j.rk = ready_member(j) end
     rcall("HSET", jk(j.id), unpack(flat_of(j)))
     rcall("RPUSH", jk(j.id) .. ":events", cjson.encode({"1", "status", "queued", j.progress_pct,
       "", false, "0", "0", j.created_at}))
-    enter_indexes(j, "queued")
+    if due then
+      rcall("ZADD", P .. "ready:" .. j.operation, 0, j.rk)
+    else
+      enter_indexes(j, "queued")
+    end
     local created = string.format("%017.0f|%s", tonumber(j.created_at), j.id)
     rcall("ZADD", P .. "owner:" .. j.owner, 0, created)
     rcall("ZADD", P .. "all", 0, created)
