@@ -23,6 +23,7 @@ from lro.store.types import (
     Firing,
     HandoffSubscription,
     LimitedOperation,
+    LimitUsage,
     NewBatch,
     Schedule,
     WorkerInfo,
@@ -264,6 +265,16 @@ class Workload(Protocol):
         """Per operation, when the owner's (None: anyone's) oldest due, queued job became
         due; operations with none are absent. Writes nothing."""
 
+    async def usage(
+        self, operations: Sequence[LimitedOperation], now: datetime
+    ) -> list[LimitUsage]:
+        """Per operation, in the order given: its keyed `processing` jobs, and its due
+        (`run_at <= now`), queued keyed jobs that `claim_limited` at `now` would not give
+        out, by the first limit that holds them (`rules.held_back`, fed the per-key due
+        and running counts and the rate window's claims as the claim reads them; the
+        window is read, never pruned). Reads the limited indexes, never other jobs.
+        Writes nothing."""
+
 
 class Batches(Protocol):
     """Batches of jobs submitted together (HTTP-CONTRACT §17). A store without them has
@@ -301,6 +312,10 @@ class Batches(Protocol):
     async def batch_jobs(self, batch_id: str) -> list[Job]:
         """The batch's jobs still stored, in the order they were submitted. Writes
         nothing."""
+
+    async def count_batches(self) -> dict[str, int]:
+        """How many batch rows are `open` (`unfinished > 0`) and `finished` (0), both
+        keys always present; every owner's. Writes nothing."""
 
     async def sweep_batches(self, now: datetime, limit: int) -> int:
         """Delete up to `limit` batch rows whose `expires_at <= now` (their last job's

@@ -9,6 +9,8 @@ next backend:
   `after_lost_lease` and the caller's `RetryPolicy`, the same backoff the worker uses).
 * `wait_seconds`: how long a token bucket that refused a take needs to refill.
 * `workers_seen_after`: when a registered worker counts as dead.
+* `held_back`: which due, queued jobs of a limited operation the claim would not give
+  out now, and why (the claim's own arithmetic, read without claiming).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from lro.errors import KeyReused
 from lro.models import ErrorDetail, Inserted, Job, NewJob, Status
 from lro.retry import LostLease, RetryPolicy, after_lost_lease
+from lro.store.types import LimitedOperation, LimitUsage
 
 WORKER_LOST_TYPE = "https://lro.dev/problems/worker-lost"
 
@@ -107,3 +110,38 @@ def workers_seen_after(now: datetime, lease_seconds: float) -> datetime:
     it is dead. Workers beat every lease/3, so a live one is never near it, and a killed
     one drops out within 2 x the lease of its last beat."""
     return now - timedelta(seconds=2 * lease_seconds)
+
+
+def held_back(
+    spec: LimitedOperation,
+    due: dict[str, int],
+    running: dict[str, int],
+    started: int,
+) -> LimitUsage:
+    """The claim's arithmetic applied to every due job at once: `due` and `running` are
+    the operation's keyed `queued`-and-due and `processing` jobs per key, `started` its
+    claims in the rate window (now - P, now]. A key offers at most its free slots (the
+    rest are held by `key`); of what the keys offer, the free share of `concurrency`
+    passes (the rest: `concurrency`); of that, the free share of the window (the rest:
+    `rate`). The claim's per-call batch size and rounds are not limits: they are left
+    out, so `due - held` is what claims would start now, however many it takes."""
+    in_use = sum(running.values())
+    offered = 0
+    for key, n in due.items():
+        if spec.key_concurrency is None:
+            offered += n
+        else:
+            offered += min(n, max(0, spec.key_concurrency - running.get(key, 0)))
+    passed = offered
+    if spec.concurrency is not None:
+        passed = min(passed, max(0, spec.concurrency - in_use))
+    started_now = passed
+    if spec.rate_limit is not None:
+        started_now = min(passed, max(0, spec.rate_limit - started))
+    return LimitUsage(
+        operation=spec.operation,
+        slots_in_use=in_use,
+        held_key=sum(due.values()) - offered,
+        held_concurrency=offered - passed,
+        held_rate=passed - started_now,
+    )

@@ -78,6 +78,22 @@ class LimitedOperation:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitUsage:
+    """One limited operation's slots and held-back jobs now (`Workload.usage`; the
+    `lro_operation_slots_in_use` and `lro_jobs_held_back` metrics). Each due, queued job
+    the claim would not give out now is counted once, by the first limit that holds it,
+    in the order the claim applies them: its key's `key_concurrency`, then the
+    operation's `concurrency`, then its `rate_limit` window (`rules.held_back`)."""
+
+    operation: str
+    slots_in_use: int
+    """The operation's keyed jobs `processing`: what its `concurrency` counts."""
+    held_key: int = 0
+    held_concurrency: int = 0
+    held_rate: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RescueParams:
     now: datetime
     retention_seconds: float

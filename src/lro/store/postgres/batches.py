@@ -129,6 +129,10 @@ class PostgresBatches:
         rows = await self._db.read(Q["batch_jobs"], id=batch_id)
         return [job_from_record(r) for r in rows]
 
+    async def count_batches(self) -> dict[str, int]:
+        [row] = await self._db.read(Q["batch_totals"])
+        return {"open": int(row["open"]), "finished": int(row["finished"])}
+
     async def sweep_batches(self, now: datetime, limit: int) -> int:
         rows = await self._db.fetch_retrying(Q["sweep_batches"], now=now, limit=limit)
         return int(rows[0]["n"])

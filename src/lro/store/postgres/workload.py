@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from lro.models import Job
 from lro.store.postgres.connection import Database, run
 from lro.store.postgres.rows import PACKAGE, Conn, Record, change_of, job_from_record
+from lro.store.rules import held_back
 from lro.store.sql import load_numbered
-from lro.store.types import ClaimParams, LimitedOperation
+from lro.store.types import ClaimParams, LimitedOperation, LimitUsage
 
 Q = load_numbered(PACKAGE, "workload.sql", "rows.sql")
 
@@ -81,6 +82,26 @@ class PostgresWorkload:
         else:
             rows = await self._db.read(Q["oldest_queued_owner"], owner=owner, now=now)
         return {r["operation"]: r["due_since"] for r in rows}
+
+    async def usage(
+        self, operations: Sequence[LimitedOperation], now: datetime
+    ) -> list[LimitUsage]:
+        # Counted from the jobs' own status (the indexes the claim uses), not from
+        # lro_limit_keys, whose counts wait for the next claim to fold their deltas.
+        found = []
+        for spec in operations:
+            op = spec.operation
+            due_rows = await self._db.read(Q["usage_due"], operation=op, now=now)
+            running_rows = await self._db.read(Q["usage_running"], operation=op)
+            due = {r["key"]: int(r["n"]) for r in due_rows}
+            running = {r["key"]: int(r["n"]) for r in running_rows}
+            started = 0
+            if spec.rate_limit is not None and spec.rate_period_seconds is not None:
+                since = now - timedelta(seconds=spec.rate_period_seconds)
+                rows = await self._db.read(Q["usage_started"], operation=op, since=since)
+                started = int(rows[0]["n"])
+            found.append(held_back(spec, due, running, started))
+        return found
 
 
 async def _claim_operation(

@@ -130,6 +130,10 @@ class SQLiteBatches:
     async def batch_jobs(self, batch_id: str) -> list[Job]:
         return await self._db.read(lambda conn: _jobs(conn, batch_id))
 
+    async def count_batches(self) -> dict[str, int]:
+        row = await self._db.read(lambda c: c.execute(Q["batch_totals"]).fetchone())
+        return {"open": int(row["open"]), "finished": int(row["finished"])}
+
     async def sweep_batches(self, now: datetime, limit: int) -> int:
         args = {"now": to_us(now), "limit": limit}
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from lro.models import Job
+from lro.store.rules import held_back
 from lro.store.sql import load_queries
 from lro.store.sqlite.connection import Changes, Database
 from lro.store.sqlite.rows import (
@@ -36,7 +37,7 @@ from lro.store.sqlite.rows import (
     seconds_to_us,
     to_us,
 )
-from lro.store.types import ClaimParams, LimitedOperation
+from lro.store.types import ClaimParams, LimitedOperation, LimitUsage
 
 Q = load_queries(PACKAGE, "workload.sql", "rows.sql")
 
@@ -92,6 +93,31 @@ class SQLiteWorkload:
         args = {"owner": owner, "now": to_us(now)}
         rows = await self._db.read(lambda c: c.execute(query, args).fetchall())
         return {r["operation"]: from_us(r["due_since"]) for r in rows}
+
+    async def usage(
+        self, operations: Sequence[LimitedOperation], now: datetime
+    ) -> list[LimitUsage]:
+        now_us = to_us(now)
+
+        def read(conn: sqlite3.Connection) -> list[LimitUsage]:
+            conn.execute("BEGIN")  # every operation's figures from one snapshot
+            try:
+                return [_usage(conn, spec, now_us) for spec in operations]
+            finally:
+                conn.execute("COMMIT")
+
+        return await self._db.read(read)
+
+
+def _usage(conn: sqlite3.Connection, spec: LimitedOperation, now_us: int) -> LimitUsage:
+    op = {"operation": spec.operation}
+    due = {r["key"]: r["n"] for r in conn.execute(Q["usage_due"], {**op, "now": now_us})}
+    running = {r["key"]: r["n"] for r in conn.execute(Q["usage_running"], op)}
+    started = 0
+    if spec.rate_limit is not None and spec.rate_period_seconds is not None:
+        since = now_us - seconds_to_us(spec.rate_period_seconds)
+        started = int(conn.execute(Q["started_since"], {**op, "since": since}).fetchone()[0])
+    return held_back(spec, due, running, started)
 
 
 def _budget(conn: sqlite3.Connection, spec: LimitedOperation, left: int, now_us: int) -> int:

@@ -54,3 +54,9 @@ WITH gone AS (
     RETURNING 1
 )
 SELECT count(*) AS n FROM gone
+
+-- name: batch_totals
+-- Open and finished batch rows, for the metrics (one pass over the batches, not their jobs).
+SELECT coalesce(sum(CASE WHEN unfinished > 0 THEN 1 ELSE 0 END), 0) AS open,
+       coalesce(sum(CASE WHEN unfinished > 0 THEN 0 ELSE 1 END), 0) AS finished
+FROM lro_batches

@@ -212,3 +212,22 @@ WHERE seq IN (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING seq
+
+-- name: usage_due
+-- Per key, the due queued jobs the limited claim could take (an index-only range of
+-- lro_jobs_limited: the operation's queued keyed jobs, never other jobs).
+SELECT concurrency_key AS key, count(*) AS n FROM lro_jobs
+WHERE operation = :operation AND status = 'queued' AND concurrency_key IS NOT NULL
+  AND run_at <= :now
+GROUP BY concurrency_key
+
+-- name: usage_running
+-- Per key, the keyed jobs running (lro_jobs_limited_running).
+SELECT concurrency_key AS key, count(*) AS n FROM lro_jobs
+WHERE operation = :operation AND status = 'processing' AND concurrency_key IS NOT NULL
+GROUP BY concurrency_key
+
+-- name: usage_started
+-- The rate window's claims, as fold counts them (read only: fold prunes).
+SELECT coalesce(sum(n), 0)::int AS n FROM lro_limit_starts
+WHERE operation = :operation AND at > :since

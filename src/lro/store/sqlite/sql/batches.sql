@@ -39,3 +39,9 @@ SELECT {{job_columns}} FROM jobs WHERE batch_id = :id ORDER BY seq
 -- name: sweep_batches
 DELETE FROM batches
 WHERE id IN (SELECT id FROM batches WHERE expires_at <= :now ORDER BY expires_at LIMIT :limit)
+
+-- name: batch_totals
+-- Open and finished batch rows, for the metrics (one pass over the batches, not their jobs).
+SELECT coalesce(sum(CASE WHEN unfinished > 0 THEN 1 ELSE 0 END), 0) AS open,
+       coalesce(sum(CASE WHEN unfinished > 0 THEN 0 ELSE 1 END), 0) AS finished
+FROM batches

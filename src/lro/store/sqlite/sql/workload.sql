@@ -104,3 +104,17 @@ WHERE seq IN (
     SELECT seq FROM jobs
     WHERE status = 'queued' AND concurrency_key IS NOT NULL AND operation = :operation
 )
+
+-- name: usage_due
+-- Per key, the due queued jobs the limited claim could take (an index-only range of
+-- jobs_limited: the operation's queued keyed jobs, never other jobs).
+SELECT concurrency_key AS key, count(*) AS n FROM jobs
+WHERE operation = :operation AND status = 'queued' AND concurrency_key IS NOT NULL
+  AND run_at <= :now
+GROUP BY concurrency_key
+
+-- name: usage_running
+-- Per key, the keyed jobs running (jobs_limited_running).
+SELECT concurrency_key AS key, count(*) AS n FROM jobs
+WHERE operation = :operation AND status = 'processing' AND concurrency_key IS NOT NULL
+GROUP BY concurrency_key
