@@ -4,10 +4,11 @@ Two kinds, kept apart on purpose:
 * **Process metrics** (counters and histograms) record what happened *here*: jobs
   submitted through this process, attempts its workers ran, webhooks it sent, streams it
   holds. Prometheus sums them across processes (`sum by (operation) (rate(...))`).
-* **Store metrics** (`lro_jobs`, `lro_queue_oldest_age_seconds`,
-  `lro_webhook_deliveries_pending`) are read from the store when `/metrics` is scraped,
-  so every API process reports the same, global figures; aggregate them with `max`, not
-  `sum`. A read is reused for `STORE_CACHE_SECONDS`, so many scrapers cost one query.
+* **Store metrics** (`lro_jobs`, `lro_queue_oldest_age_seconds`, the limits' and
+  schedules' figures...: lro.metrics_store) are read from the store when `/metrics` is
+  scraped, so every API process reports the same, global figures; aggregate them with
+  `max`, not `sum`. A read is reused for `STORE_CACHE_SECONDS`, so many scrapers cost
+  one read.
 
 Each LRO has its own registry, so two apps in one process (tests, mounted sub-apps) never
 share or collide over a metric. The hot paths only bump a counter or observe a histogram,
@@ -17,8 +18,8 @@ both a few microseconds against the hundreds a job costs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lro.models import Status
+from lro.limits import Limits
+from lro.metrics_store import Declared, StoreCollector, StoreSnapshot, read_store
 from lro.store.base import Store
 
 STORE_CACHE_SECONDS = 1.0
@@ -52,6 +54,10 @@ WEBHOOK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 OUTCOMES = ("completed", "failed", "retried", "cancelled", "released", "lost")
 
+STEP_OUTCOMES = ("completed", "failed", "replayed")
+"""A step that ran to its end, one whose function raised, and one an earlier attempt had
+completed (its stored result returned without running it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class OperationMetrics:
@@ -62,17 +68,12 @@ class OperationMetrics:
     queue_wait: Any
     duration: Any
     outcomes: dict[str, Any]
+    steps: dict[str, Any]
+    partials: Any
 
-
-@dataclass(slots=True)
-class StoreSnapshot:
-    """The store's figures at `taken` (monotonic seconds)."""
-
-    taken: float
-    up: bool
-    counts: list[tuple[str, Status, int]] = field(default_factory=list)
-    oldest_age: dict[str, float] = field(default_factory=dict)
-    pending_deliveries: int = 0
+    def long_job(self, event: str) -> None:
+        """Count a step outcome (STEP_OUTCOMES) or, for "partial", one partial result."""
+        (self.partials if event == "partial" else self.steps[event]).inc()
 
 
 class Metrics:
@@ -117,6 +118,19 @@ class Metrics:
             "Jobs this process's workers got directly from a submit instead of claiming.",
             registry=r,
         )
+        self.steps = Counter(
+            "lro_job_steps",
+            "Durable steps (ctx.run_step) this process's workers ended, by outcome: "
+            "completed, failed, replayed (completed by an earlier attempt, not run again).",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.partials = Counter(
+            "lro_job_partials",
+            "Partial results (ctx.partial) this process's workers emitted.",
+            ["operation"],
+            registry=r,
+        )
         self.webhook_attempts = Counter(
             "lro_webhook_attempts",
             "Webhook delivery attempts sent from this process, by result: delivered, retry "
@@ -133,7 +147,7 @@ class Metrics:
         self._operations: dict[str, OperationMetrics] = {}
         self._live = _LiveCollector()
         r.register(self._live)
-        self._store = _StoreCollector()
+        self._store = StoreCollector()
         r.register(self._store)
 
     def operation(self, name: str) -> OperationMetrics:
@@ -144,6 +158,8 @@ class Metrics:
                 queue_wait=self.queue_wait.labels(name),
                 duration=self.duration.labels(name),
                 outcomes={o: self.attempts.labels(name, o) for o in OUTCOMES},
+                steps={o: self.steps.labels(name, o) for o in STEP_OUTCOMES},
+                partials=self.partials.labels(name),
             )
         return found
 
@@ -154,30 +170,29 @@ class Metrics:
         return self._live.add(name, help_text, read)
 
     # -- the store's figures ---------------------------------------------------------------------
-    async def refresh_store(self, store: Store, now: datetime, operations: Iterable[str]) -> None:
-        """Read the store's figures unless a read younger than STORE_CACHE_SECONDS exists.
+    async def refresh_store(
+        self,
+        store: Store,
+        now: datetime,
+        operations: Iterable[str],
+        *,
+        limits: Mapping[str, Limits] | None = None,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        """Read the store's figures (lro.metrics_store) unless a read younger than
+        STORE_CACHE_SECONDS exists. `limits`: each operation's declaration, for the limit
+        families; `lease_seconds`: the lease, which says when a registered worker is dead.
         A failing store is reported as `lro_store_up 0`, not as a failed scrape."""
         current = self._store.snapshot
         mono = time.monotonic()
         if current is not None and mono - current.taken < STORE_CACHE_SECONDS:
             return
+        declared = Declared(operations, limits or {}, lease_seconds)
         try:
-            counts = await store.job_counts(None, now)
-            oldest = await store.oldest_queued(now)
-            pending = await store.outbox.pending_deliveries()
+            self._store.snapshot = await read_store(store, now, declared, mono)
         except Exception:
             self._store.snapshot = StoreSnapshot(mono, up=False)
             raise
-        self._store.snapshot = StoreSnapshot(
-            mono,
-            up=True,
-            counts=[(c.operation, c.status, c.count) for c in counts],
-            oldest_age={
-                op: max(0.0, (now - oldest[op]).total_seconds()) if op in oldest else 0.0
-                for op in {*operations, *oldest}
-            },
-            pending_deliveries=pending,
-        )
 
     def render(self) -> bytes:
         body: bytes = generate_latest(self.registry)
@@ -214,44 +229,6 @@ class _LiveCollector(Collector):
         for (name, pairs), value in totals.items():
             families[name].add_metric([v for _, v in pairs], value)
         yield from families.values()
-
-
-class _StoreCollector(Collector):
-    def __init__(self) -> None:
-        self.snapshot: StoreSnapshot | None = None
-
-    def collect(self) -> Iterator[Metric]:
-        snap = self.snapshot
-        if snap is None:
-            return  # a worker-only process: the API processes report the store
-        up = GaugeMetricFamily(
-            "lro_store_up", "1 when the last read of the store's figures worked."
-        )
-        up.add_metric([], 1.0 if snap.up else 0.0)
-        yield up
-        if not snap.up:
-            return
-        jobs = GaugeMetricFamily(
-            "lro_jobs",
-            "Jobs in the store by operation and status (all processes).",
-            labels=["operation", "status"],
-        )
-        for operation, status, count in snap.counts:
-            jobs.add_metric([operation, status.value], count)
-        yield jobs
-        age = GaugeMetricFamily(
-            "lro_queue_oldest_age_seconds",
-            "How long the oldest due, queued job of each operation has waited (0 when none).",
-            labels=["operation"],
-        )
-        for operation, seconds in sorted(snap.oldest_age.items()):
-            age.add_metric([operation], seconds)
-        yield age
-        pending = GaugeMetricFamily(
-            "lro_webhook_deliveries_pending", "Webhook deliveries waiting to be sent or retried."
-        )
-        pending.add_metric([], snap.pending_deliveries)
-        yield pending
 
 
 __all__ = ["Metrics", "StoreSnapshot"]

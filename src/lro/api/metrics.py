@@ -60,7 +60,13 @@ def add_metrics_route(app: APIRouter, lro: Runtime) -> None:
             raise Forbidden("Metrics cover every principal's jobs: use an admin's key.")
         try:
             await lro.start()
-            await lro.metrics.refresh_store(lro.store, utcnow(), user_operations(lro.operations))
+            await lro.metrics.refresh_store(
+                lro.store,
+                utcnow(),
+                user_operations(lro.operations),
+                limits={name: op.limits for name, op in lro.operations.items()},
+                lease_seconds=lro.settings.lease_seconds,
+            )
         except Exception as exc:
             # Reported in the body as lro_store_up 0: a scrape must still show what this
             # process itself did while the store is away.

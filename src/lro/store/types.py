@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lro.limits import Limits
 from lro.models import Job, NewJob, Status
 from lro.retry import RetryPolicy
 
@@ -75,6 +76,19 @@ class LimitedOperation:
     rate_limit: int | None = None
     rate_period_seconds: float | None = None
     fair: bool = False
+
+    @classmethod
+    def declared(cls, operation: str, limits: Limits) -> LimitedOperation:
+        """What `limits` (an operation's declaration) asks of the claim."""
+        rate = limits.rate_limit
+        return cls(
+            operation=operation,
+            concurrency=limits.concurrency,
+            key_concurrency=limits.key_concurrency,
+            rate_limit=None if rate is None else rate[0],
+            rate_period_seconds=None if rate is None else float(rate[1]),
+            fair=limits.fair,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,16 +48,7 @@ def served_operations(
 
 
 def limited_spec(op: Operation) -> LimitedOperation:
-    limits = op.limits
-    rate = limits.rate_limit
-    return LimitedOperation(
-        operation=op.name,
-        concurrency=limits.concurrency,
-        key_concurrency=limits.key_concurrency,
-        rate_limit=None if rate is None else rate[0],
-        rate_period_seconds=None if rate is None else float(rate[1]),
-        fair=limits.fair,
-    )
+    return LimitedOperation.declared(op.name, op.limits)
 
 
 class ClaimPlan:

@@ -88,8 +88,11 @@ class AttemptDurable:
         checkpoints: CheckpointWriter,
         partials: PartialWriter,
         limits: Limits | None = None,
+        count: Callable[[str], None] | None = None,
     ) -> None:
         self._steps = steps
+        self._count = count or _ignore
+        """Told each step outcome and partial (`OperationMetrics.long_job`)."""
         self._lease = lease
         self._loop = loop
         self._checkpoints = checkpoints
@@ -129,6 +132,7 @@ class AttemptDurable:
                 )
             self._seen.add(name)
         if name in self._resume.completed:
+            self._count("replayed")
             return True, self._resume.completed[name]
         return False, None
 
@@ -140,6 +144,7 @@ class AttemptDurable:
         # A step that failed did not run to its end: the handler may try it again.
         with self._lock:
             self._seen.discard(name)
+        self._count("failed")
         await self._steps.fail_step(self._lease, name, utcnow())
 
     async def _finish(self, name: str, value: Any) -> Any:
@@ -153,6 +158,7 @@ class AttemptDurable:
             raise
         if not await self._steps.finish_step(self._lease, name, stored, utcnow()):
             raise self._lost(f"recording step {name!r}")
+        self._count("completed")
         return stored
 
     async def run_step(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -228,6 +234,7 @@ class AttemptDurable:
                     "LRO_MAX_PARTIALS_BYTES",
                 )
             self._partial_bytes = total
+        self._count("partial")
         if _running_loop() is self._loop:
             self._partials.add(self._lease, stored)
         else:  # a sync handler's thread: FIFO onto the loop keeps the order
@@ -238,6 +245,10 @@ class AttemptDurable:
         refused): a retry resumes from the last checkpoint, awaited or not."""
         await self._partials.settle(self._lease.job_id)
         await self._checkpoints.settle(self._lease.job_id)
+
+
+def _ignore(event: str) -> None:
+    pass
 
 
 async def _awaited(value: Any) -> Any:

@@ -217,7 +217,8 @@ class Executor:
         durable = None
         if steps is not None and checkpoints is not None and partials is not None:
             loop = asyncio.get_running_loop()
-            durable = AttemptDurable(steps, lease, loop, checkpoints, partials, self._limits)
+            count = self._lro.metrics.operation(job.operation).long_job
+            durable = AttemptDurable(steps, lease, loop, checkpoints, partials, self._limits, count)
         ctx = JobContext(
             job,
             result_store=self._lro.result_store,
