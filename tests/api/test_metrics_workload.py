@@ -240,3 +240,37 @@ async def _schedules(t: Harness, now: object) -> None:
             create=True,
         )
         assert stored is not None
+
+
+@pytest.mark.redis
+async def test_a_store_without_the_parts_reports_none_of_their_families(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis has no workload, batches or schedules part: their families are absent
+    (not zeros, which would read as "nothing held back"); its worker registry is there."""
+    from tests.support.redis import fresh_database as fresh_redis
+
+    monkeypatch.setattr("lro.metrics.STORE_CACHE_SECONDS", 0.0)
+    app = LRO(settings=Settings(result_dir=str(tmp_path / "results")))
+
+    @app.operation("ping")
+    async def ping(ctx: JobContext) -> None:
+        pass
+
+    async with fresh_redis() as url, run(app, path=tmp_path, settings={"store_url": url}) as t:
+        await t.submit("ping")
+        await t.run_until_idle()
+        async with t.background_worker():
+            during = await scrape(t)
+        found = await scrape(t)
+    assert pick(during, "lro_workers_live") == {(): 1}
+    assert pick(found, "lro_workers_live") == {(): 0}
+    assert pick(found, "lro_jobs") == {lab(operation="ping", status="completed"): 1}
+    names = {name for name, _ in found}
+    for absent in (
+        "lro_operation_slots_in_use",
+        "lro_jobs_held_back",
+        "lro_schedule_lag_seconds",
+        "lro_batches",
+    ):
+        assert absent not in names
