@@ -172,3 +172,55 @@ async def test_a_batch_job_names_its_batch_and_what_it_waits_on(tab: Tab, server
     await tab.open_job(second)
     await expect(page.locator("#detail-batch")).to_have_text(batch["batch_id"])
     await expect(page.locator("#detail-waiting")).to_have_text(first)
+
+
+async def submit_echo(server: Served, text: str) -> str:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        r = await client.post(
+            f"{PREFIX}/echo",
+            json={"text": text},
+            headers={"Authorization": f"Bearer {KEYS['alice']}"},
+        )
+        assert r.status_code == 202, r.text
+        job_id: str = r.json()["job_id"]
+        return job_id
+
+
+async def test_search_narrows_the_list_and_holds_back_bulk_actions(
+    tab: Tab, server: Served
+) -> None:
+    lro, page = server.lro, tab.page
+    failing = await submit_report(server, "search", fail=True)
+    GATES["search"].set()
+    async with running_worker(lro, 1):
+        assert (await wait_job(lro, failing)).status is Status.FAILED
+    one, two = await submit_echo(server, "one"), await submit_echo(server, "two")
+    await tab.sign_in("alice")
+    await expect(tab.row(one)).to_be_visible()
+
+    search = page.locator("#filter-q")
+    await search.fill(one[:13])  # an id prefix
+    await search.press("Enter")
+    await expect(tab.row(two)).to_have_count(0)
+    await expect(tab.row(one)).to_be_visible()
+    await expect(page.locator("#jobs-body tr")).to_have_count(1)
+    await expect(page.get_by_role("button", name="Cancel all")).to_be_disabled()
+    await expect(page.get_by_role("button", name="Retry all")).to_be_disabled()
+    await expect(page.locator("#bulk-no-search")).to_be_visible()
+
+    await search.fill("printing FAILED")  # the error title, in any case
+    await search.press("Enter")
+    await expect(tab.row(failing)).to_be_visible()
+    await expect(tab.row(one)).to_have_count(0)
+
+    await search.fill(HOSTILE)  # matches nothing, and is sent as a query value only
+    await search.press("Enter")
+    await expect(page.locator("#jobs-empty")).to_be_visible()
+
+    await search.fill("")
+    await search.press("Enter")
+    await expect(tab.row(one)).to_be_visible()
+    await expect(tab.row(two)).to_be_visible()
+    await expect(page.get_by_role("button", name="Cancel all")).to_be_enabled()
+    await expect(page.locator("#bulk-no-search")).to_be_hidden()
+    assert await page.evaluate("window.__xss === undefined")

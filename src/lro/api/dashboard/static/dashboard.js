@@ -92,7 +92,7 @@ function begin() {
 }
 
 // -- the refresh loop --------------------------------------------------------------------
-/** The filter as chosen in the form: the job list's query and the bulk actions' body. */
+/** The filter as chosen in the form, less the search: the bulk actions' body. */
 function currentFilter() {
   const filter = {};
   const status = $('filter-status').value;
@@ -104,8 +104,19 @@ function currentFilter() {
   return filter;
 }
 
+/**
+ * The text search (HTTP-CONTRACT §15 `q`). Only the list takes it: the bulk actions'
+ * filter (§14) has no `q`, so they are not offered while a search is typed, rather than
+ * acting on more jobs than the list shows.
+ */
+function currentSearch() {
+  return $('filter-q').value.trim();
+}
+
 function jobsPath() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...currentFilter() });
+  const q = currentSearch();
+  if (q) query.set('q', q);
   const cursor = state.cursors[state.page];
   if (cursor) query.set('cursor', cursor);
   return `/jobs?${query}`;
@@ -254,6 +265,7 @@ function jobRow(job) {
 const BULK_WORDS = { cancel: 'Cancel', retry: 'Retry' };
 
 async function bulk(action) {
+  if (currentSearch()) return; // not offered: see currentSearch
   const filter = currentFilter();
   const what = Object.keys(filter).length
     ? `every job that fits the filter (${Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ')})`
@@ -273,7 +285,7 @@ async function bulk(action) {
     if (error instanceof Unauthorized) signOut(expiredMessage());
     else notice(error.message);
   } finally {
-    button.disabled = false;
+    button.disabled = Boolean(currentSearch());
   }
 }
 
@@ -313,11 +325,23 @@ $('sign-in-form').addEventListener('submit', (event) => {
 $('sign-out').addEventListener('click', () => signOut());
 
 $('filters').addEventListener('submit', (event) => event.preventDefault());
-$('filters').addEventListener('change', () => {
+function showBulkButtons() {
+  const searching = Boolean(currentSearch());
+  $('bulk-cancel').disabled = searching;
+  $('bulk-retry').disabled = searching;
+  show($('bulk-no-search'), searching);
+}
+
+function filtersChanged() {
+  showBulkButtons();
   state.cursors = [null];
   state.page = 0;
   refresh();
-});
+}
+
+$('filters').addEventListener('change', filtersChanged);
+// Clearing a search box with its own × button fires `search`, not always `change`.
+$('filter-q').addEventListener('search', filtersChanged);
 
 $('older').addEventListener('click', () => {
   if (!state.nextCursor) return;
