@@ -224,3 +224,86 @@ async def test_search_narrows_the_list_and_holds_back_bulk_actions(
     await expect(page.get_by_role("button", name="Cancel all")).to_be_enabled()
     await expect(page.locator("#bulk-no-search")).to_be_hidden()
     assert await page.evaluate("window.__xss === undefined")
+
+
+async def submit_batch(server: Served, who: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        r = await client.post(
+            f"{PREFIX}/batches",
+            json={"jobs": jobs},
+            headers={"Authorization": f"Bearer {KEYS[who]}"},
+        )
+        assert r.status_code == 202, r.text
+        batch: dict[str, Any] = r.json()
+        return batch
+
+
+async def test_batches_show_progress_counts_and_their_jobs(
+    tab: Tab, server: Served, tmp_path: Path
+) -> None:
+    lro, page = server.lro, tab.page
+    GATES["batch"] = asyncio.Event()
+    batch = await submit_batch(
+        server,
+        "alice",
+        [
+            {"operation": "report", "params": {"gate": "batch"}, "ref": "slow"},
+            {"operation": "echo", "params": {"text": "after"}, "depends_on": ["slow"]},
+            {"operation": "echo", "params": {"text": "alone"}},
+        ],
+    )
+    slow, after, alone = (j["job_id"] for j in batch["jobs"])
+    bobs = await submit_batch(server, "bob", [{"operation": "echo", "params": {"text": "b"}}])
+    row = page.locator(f'#batches-body tr[data-batch-id="{batch["batch_id"]}"]')
+    cells = row.locator("td")
+    async with running_worker(lro, 2):
+        await wait_job(lro, alone)
+        await wait_job(lro, slow, lambda job: job.step == "waiting for the gate")
+        await tab.sign_in("alice")
+        await expect(row).to_be_visible()
+        await expect(cells.nth(1)).to_have_text("processing")
+        await expect(row.locator(".count-queued")).to_have_text("1")
+        await expect(row.locator(".count-processing")).to_have_text("1")
+        await expect(row.locator(".count-completed")).to_have_text("1")
+        await expect(row.locator(".total")).to_have_text("3")
+        # Bob's batch is not alice's: not listed.
+        await expect(
+            page.locator(f'#batches-body tr[data-batch-id="{bobs["batch_id"]}"]')
+        ).to_have_count(0)
+
+        await row.locator("button.batch-link").click()
+        await expect(page.locator("#batch-jobs-id")).to_have_text(batch["batch_id"])
+        jobs = page.locator("#batch-jobs-body tr")
+        await expect(jobs).to_have_count(3)
+        waiting = page.locator(f'#batch-jobs-body tr[data-job-id="{after}"] td').nth(5)
+        await expect(waiting).to_have_text(slow[:8])
+        await page.screenshot(path=tmp_path / "desktop.png", full_page=True)
+        await page.locator(f'#batch-jobs-body tr[data-job-id="{slow}"] button').click()
+        await expect(page.locator("#detail-id")).to_have_text(slow)
+
+        GATES["batch"].set()
+        await wait_job(lro, after)
+        await expect(cells.nth(1)).to_have_text("completed")
+        await expect(row.locator(".count-completed")).to_have_text("3")
+        await expect(cells.nth(2)).to_contain_text("100%")
+        await expect(
+            page.locator(f'#batch-jobs-body tr[data-job-id="{after}"] .status')
+        ).to_have_text("completed")
+
+    # By id: someone else's batch, or hostile text, is "no batch", as text.
+    for wrong in (bobs["batch_id"], HOSTILE):
+        await page.locator("#batch-id").fill(wrong)
+        await page.get_by_role("button", name="Open batch").click()
+        await expect(page.locator("#batches-note")).to_have_text(
+            f"There is no batch {wrong} (or it expired)."
+        )
+    # The job panel's batch link selects the batch again.
+    await tab.open_job(after)
+    await page.locator("#detail-batch").click()
+    await expect(page.locator("#batch-jobs-id")).to_have_text(batch["batch_id"])
+    await page.set_viewport_size({"width": 375, "height": 812})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await page.screenshot(path=tmp_path / "phone.png", full_page=True)
+    assert (tmp_path / "desktop.png").stat().st_size > 0
+    assert (tmp_path / "phone.png").stat().st_size > 0
+    assert await page.evaluate("window.__xss === undefined")

@@ -3,6 +3,7 @@
 // the API with the key typed into the sign-in form (see docs/dashboard.md).
 
 import { Api, Busy, Unauthorized } from './api.js';
+import { BatchesPanel } from './batches.js';
 import { loadTimeline, resetTimeline } from './charts.js';
 import { DetailPanel } from './detail.js';
 import { loadOverview } from './overview.js';
@@ -35,6 +36,11 @@ const state = {
 const detail = new DetailPanel(api, {
   onUnauthorized: () => signOut(expiredMessage()),
   onNotice: (message) => notice(message),
+});
+
+const batches = new BatchesPanel(api, {
+  onOpenJob: (job) => detail.open(job),
+  onUnauthorized: () => signOut(expiredMessage()),
 });
 
 // -- notices and sign-in -----------------------------------------------------------------
@@ -85,6 +91,7 @@ function signIn(key) {
 
 function begin() {
   state.active = true;
+  batches.reset();
   resetTimeline();
   state.cursors = [null];
   state.page = 0;
@@ -136,7 +143,9 @@ async function refresh() {
     showDashboard(stats);
     renderCounts(stats);
     renderJobs(page);
-    await Promise.all([loadOverview(api), loadTimeline(api), refreshBulk()]);
+    await Promise.all([
+      loadOverview(api), loadTimeline(api), refreshBulk(), batches.refresh(page.items),
+    ]);
     if (seq !== state.seq) return;
     detail.refresh();
     if (state.trouble) notice('');
@@ -307,6 +316,11 @@ function renderBulk() {
     : '';
   setText('bulk-text', `${job.status} ${formatPct(job.progress_pct)}${result}`);
 }
+
+$('detail-batch').addEventListener('click', () => {
+  const id = $('detail-batch').textContent;
+  if (id) batches.open(id);
+});
 
 $('bulk-cancel').addEventListener('click', () => bulk('cancel'));
 $('bulk-retry').addEventListener('click', () => bulk('retry'));

@@ -287,7 +287,7 @@ export class DetailPanel {
   renderFlow(job) {
     const batch = job.batch_id ?? null;
     show($('detail-batch-label'), batch !== null);
-    show($('detail-batch'), batch !== null);
+    show($('detail-batch-cell'), batch !== null);
     setText('detail-batch', batch ?? '');
     const waiting = job.waiting_on ?? [];
     show($('detail-waiting-label'), waiting.length > 0);
