@@ -9,6 +9,7 @@ partial values must show as text.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 from pydantic import BaseModel
 from tests.api.helpers import PREFIX, make_lro
 from tests.browser.conftest import KEY_SPEC, KEYS, Tab
@@ -307,3 +308,29 @@ async def test_batches_show_progress_counts_and_their_jobs(
     assert (tmp_path / "desktop.png").stat().st_size > 0
     assert (tmp_path / "phone.png").stat().st_size > 0
     assert await page.evaluate("window.__xss === undefined")
+
+
+async def test_the_open_jobs_row_follows_its_stream_between_refreshes(
+    tab: Tab, server: Served
+) -> None:
+    lro, page = server.lro, tab.page
+    job_id = await submit_report(server, "row")
+    async with running_worker(lro, 1):
+        await wait_job(lro, job_id, lambda job: job.step == "waiting for the gate")
+        await tab.sign_in("alice")
+        await expect(tab.row(job_id).locator(".status")).to_have_text("processing")
+
+        # From here every read of the list fails: only the panel's stream can move the row.
+        async def refuse(route: Route) -> None:
+            await route.abort()
+
+        await page.route(re.compile(r"/api/v1/jobs\?"), refuse)
+        await tab.open_job(job_id)
+        await expect(page.locator("#detail-live")).to_have_text("following live")
+        GATES["row"].set()
+        await expect(page.locator("#detail-status")).to_have_text("completed")
+        await expect(tab.row(job_id).locator(".status")).to_have_text("completed")
+        await expect(tab.row(job_id).locator("td.progress span")).to_have_text("100%")
+        await expect(tab.row(job_id)).to_have_class("selected")
+        await expect(page.locator("#notice")).to_be_visible()  # the refresh did fail
+    await page.unroute(re.compile(r"/api/v1/jobs\?"))

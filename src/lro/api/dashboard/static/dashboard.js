@@ -36,6 +36,7 @@ const state = {
 const detail = new DetailPanel(api, {
   onUnauthorized: () => signOut(expiredMessage()),
   onNotice: (message) => notice(message),
+  onChange: (job) => updateRow(job),
 });
 
 const batches = new BatchesPanel(api, {
@@ -243,6 +244,21 @@ function renderJobs(page) {
   $('newer').disabled = state.page === 0;
   $('older').disabled = !page.next_cursor;
   setText('page-number', `page ${state.page + 1}`);
+}
+
+/**
+ * The open job's row follows the panel's event stream at once, without waiting for the
+ * next refresh (which may move it off the page if it no longer fits the filter). Only
+ * that row: a stream per row would soon take all six connections a browser allows a host
+ * over HTTP/1.1 (see docs/dashboard.md, "Why the job list polls").
+ */
+function updateRow(job) {
+  const shown = state.jobs.get(job.job_id);
+  if (!shown || Date.parse(job.updated_at) < Date.parse(shown.updated_at)) return;
+  const merged = { ...shown, ...job, result_link: job.result_link ?? shown.result_link };
+  state.jobs.set(job.job_id, merged);
+  const row = Array.from($('jobs-body').rows).find((r) => r.dataset.jobId === job.job_id);
+  if (row) row.replaceWith(jobRow(merged));
 }
 
 function jobRow(job) {

@@ -34,11 +34,13 @@ export class DetailPanel {
    * @param api the Api
    * @param onUnauthorized called when the key stops working (back to sign-in)
    * @param onNotice called with a message for the page's notice line
+   * @param onChange called with the job each time the panel shows a newer state of it
    */
-  constructor(api, { onUnauthorized, onNotice }) {
+  constructor(api, { onUnauthorized, onNotice, onChange = () => {} }) {
     this.api = api;
     this.onUnauthorized = onUnauthorized;
     this.onNotice = onNotice;
+    this.onChange = onChange;
     this.job = null;
     this.controller = null;
     this.output = new JobOutput(api, (error) => this.failed(error));
@@ -231,6 +233,7 @@ export class DetailPanel {
 
   render(job) {
     this.job = job;
+    this.onChange(job);
     setText('detail-id', job.job_id);
     const status = $('detail-status');
     status.textContent = job.cancel_requested && !TERMINAL.has(job.status)
