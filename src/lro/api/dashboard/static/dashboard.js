@@ -3,6 +3,7 @@
 // the API with the key typed into the sign-in form (see docs/dashboard.md).
 
 import { Api, Busy, Unauthorized } from './api.js';
+import { BatchesPanel } from './batches.js';
 import { loadTimeline, resetTimeline } from './charts.js';
 import { DetailPanel } from './detail.js';
 import { loadOverview } from './overview.js';
@@ -35,6 +36,12 @@ const state = {
 const detail = new DetailPanel(api, {
   onUnauthorized: () => signOut(expiredMessage()),
   onNotice: (message) => notice(message),
+  onChange: (job) => updateRow(job),
+});
+
+const batches = new BatchesPanel(api, {
+  onOpenJob: (job) => detail.open(job),
+  onUnauthorized: () => signOut(expiredMessage()),
 });
 
 // -- notices and sign-in -----------------------------------------------------------------
@@ -85,6 +92,7 @@ function signIn(key) {
 
 function begin() {
   state.active = true;
+  batches.reset();
   resetTimeline();
   state.cursors = [null];
   state.page = 0;
@@ -92,7 +100,7 @@ function begin() {
 }
 
 // -- the refresh loop --------------------------------------------------------------------
-/** The filter as chosen in the form: the job list's query and the bulk actions' body. */
+/** The filter as chosen in the form, less the search: the bulk actions' body. */
 function currentFilter() {
   const filter = {};
   const status = $('filter-status').value;
@@ -104,8 +112,19 @@ function currentFilter() {
   return filter;
 }
 
+/**
+ * The text search (HTTP-CONTRACT §15 `q`). Only the list takes it: the bulk actions'
+ * filter (§14) has no `q`, so they are not offered while a search is typed, rather than
+ * acting on more jobs than the list shows.
+ */
+function currentSearch() {
+  return $('filter-q').value.trim();
+}
+
 function jobsPath() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...currentFilter() });
+  const q = currentSearch();
+  if (q) query.set('q', q);
   const cursor = state.cursors[state.page];
   if (cursor) query.set('cursor', cursor);
   return `/jobs?${query}`;
@@ -125,7 +144,9 @@ async function refresh() {
     showDashboard(stats);
     renderCounts(stats);
     renderJobs(page);
-    await Promise.all([loadOverview(api), loadTimeline(api), refreshBulk()]);
+    await Promise.all([
+      loadOverview(api), loadTimeline(api), refreshBulk(), batches.refresh(page.items),
+    ]);
     if (seq !== state.seq) return;
     detail.refresh();
     if (state.trouble) notice('');
@@ -225,6 +246,21 @@ function renderJobs(page) {
   setText('page-number', `page ${state.page + 1}`);
 }
 
+/**
+ * The open job's row follows the panel's event stream at once, without waiting for the
+ * next refresh (which may move it off the page if it no longer fits the filter). Only
+ * that row: a stream per row would soon take all six connections a browser allows a host
+ * over HTTP/1.1 (see docs/dashboard.md, "Why the job list polls").
+ */
+function updateRow(job) {
+  const shown = state.jobs.get(job.job_id);
+  if (!shown || Date.parse(job.updated_at) < Date.parse(shown.updated_at)) return;
+  const merged = { ...shown, ...job, result_link: job.result_link ?? shown.result_link };
+  state.jobs.set(job.job_id, merged);
+  const row = Array.from($('jobs-body').rows).find((r) => r.dataset.jobId === job.job_id);
+  if (row) row.replaceWith(jobRow(merged));
+}
+
 function jobRow(job) {
   const open = el('button', { className: 'job-link', text: job.job_id.slice(0, 8), title: job.job_id });
   open.type = 'button';
@@ -254,6 +290,7 @@ function jobRow(job) {
 const BULK_WORDS = { cancel: 'Cancel', retry: 'Retry' };
 
 async function bulk(action) {
+  if (currentSearch()) return; // not offered: see currentSearch
   const filter = currentFilter();
   const what = Object.keys(filter).length
     ? `every job that fits the filter (${Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ')})`
@@ -273,7 +310,7 @@ async function bulk(action) {
     if (error instanceof Unauthorized) signOut(expiredMessage());
     else notice(error.message);
   } finally {
-    button.disabled = false;
+    button.disabled = Boolean(currentSearch());
   }
 }
 
@@ -296,6 +333,11 @@ function renderBulk() {
   setText('bulk-text', `${job.status} ${formatPct(job.progress_pct)}${result}`);
 }
 
+$('detail-batch').addEventListener('click', () => {
+  const id = $('detail-batch').textContent;
+  if (id) batches.open(id);
+});
+
 $('bulk-cancel').addEventListener('click', () => bulk('cancel'));
 $('bulk-retry').addEventListener('click', () => bulk('retry'));
 $('bulk-job').addEventListener('click', (event) => {
@@ -313,11 +355,23 @@ $('sign-in-form').addEventListener('submit', (event) => {
 $('sign-out').addEventListener('click', () => signOut());
 
 $('filters').addEventListener('submit', (event) => event.preventDefault());
-$('filters').addEventListener('change', () => {
+function showBulkButtons() {
+  const searching = Boolean(currentSearch());
+  $('bulk-cancel').disabled = searching;
+  $('bulk-retry').disabled = searching;
+  show($('bulk-no-search'), searching);
+}
+
+function filtersChanged() {
+  showBulkButtons();
   state.cursors = [null];
   state.page = 0;
   refresh();
-});
+}
+
+$('filters').addEventListener('change', filtersChanged);
+// Clearing a search box with its own × button fires `search`, not always `change`.
+$('filter-q').addEventListener('search', filtersChanged);
 
 $('older').addEventListener('click', () => {
   if (!state.nextCursor) return;

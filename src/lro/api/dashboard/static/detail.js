@@ -1,9 +1,11 @@
 // The job panel: one job followed live through its event stream, with its error, its
-// result link, its webhook deliveries, a Cancel button, and a Retry button for a failed
-// or cancelled job (HTTP-CONTRACT §14: it runs again under its id).
+// metadata, its steps and partial results (output.js), its result link, its webhook
+// deliveries, a Cancel button, and a Retry button for a failed or cancelled job
+// (HTTP-CONTRACT §14: it runs again under its id).
 
 import { ApiError, Unauthorized } from './api.js';
 import { $, el, formatPct, formatTime, sameOrigin, setText, show } from './dom.js';
+import { JobOutput } from './output.js';
 import { TERMINAL, follow } from './sse.js';
 
 const LIVE_TEXT = {
@@ -32,13 +34,16 @@ export class DetailPanel {
    * @param api the Api
    * @param onUnauthorized called when the key stops working (back to sign-in)
    * @param onNotice called with a message for the page's notice line
+   * @param onChange called with the job each time the panel shows a newer state of it
    */
-  constructor(api, { onUnauthorized, onNotice }) {
+  constructor(api, { onUnauthorized, onNotice, onChange = () => {} }) {
     this.api = api;
     this.onUnauthorized = onUnauthorized;
     this.onNotice = onNotice;
+    this.onChange = onChange;
     this.job = null;
     this.controller = null;
+    this.output = new JobOutput(api, (error) => this.failed(error));
     $('detail-close').addEventListener('click', () => this.close());
     $('detail-cancel').addEventListener('click', () => this.cancel());
     $('detail-retry').addEventListener('click', () => this.retry());
@@ -59,8 +64,10 @@ export class DetailPanel {
     this.controller = new AbortController();
     show($('detail'), true);
     this.render(job);
+    this.output.reset(this.path());
     this.setLive('connecting');
     this.loadDeliveries();
+    this.output.loadSteps();
     this.follow(this.controller);
   }
 
@@ -68,12 +75,18 @@ export class DetailPanel {
     if (this.controller) this.controller.abort();
     this.controller = null;
     this.job = null;
+    this.output.reset(null);
     show($('detail'), false);
   }
 
-  /** Called by the page's refresh: deliveries keep changing after a job ends. */
+  /**
+   * Called by the page's refresh: deliveries keep changing after a job ends, and a running
+   * job's steps change without an event of the job (a step is not a state).
+   */
   refresh() {
-    if (this.job && !this.deleted && TERMINAL.has(this.job.status)) this.loadDeliveries();
+    if (!this.job || this.deleted) return;
+    if (TERMINAL.has(this.job.status)) this.loadDeliveries();
+    else this.output.loadSteps();
   }
 
   path(suffix = '') {
@@ -82,15 +95,28 @@ export class DetailPanel {
 
   async follow(controller) {
     const current = () => controller === this.controller;
+    let partialsRead = false;
+    const readPartials = () => {
+      // Once, after the stream is live: what came before is in this read, the rest in events.
+      if (partialsRead) return;
+      partialsRead = true;
+      this.output.loadPartials();
+    };
     try {
       await follow(this.api, this.path('/events'), {
         signal: controller.signal,
-        onState: (state) => current() && this.setLive(state),
+        onState: (state) => {
+          if (!current()) return;
+          this.setLive(state);
+          if (state === 'live' || state === 'ended') readPartials();
+        },
         onEvent: (name, job) => {
           if (!current()) return;
           this.render(job);
+          this.output.loadSteps();
           if (TERMINAL.has(name)) this.finished();
         },
+        onPartial: (partial) => current() && this.output.add(partial),
       });
     } catch (error) {
       if (current()) this.failed(error);
@@ -207,6 +233,7 @@ export class DetailPanel {
 
   render(job) {
     this.job = job;
+    this.onChange(job);
     setText('detail-id', job.job_id);
     const status = $('detail-status');
     status.textContent = job.cancel_requested && !TERMINAL.has(job.status)
@@ -218,6 +245,11 @@ export class DetailPanel {
     setText('detail-step', job.step ?? '—');
     setText('detail-operation', job.operation);
     setText('detail-tags', (job.tags ?? []).join(', ') || '—');
+    this.renderFlow(job);
+    const metadata = job.metadata ?? {};
+    const hasMetadata = Object.keys(metadata).length > 0;
+    show($('detail-metadata'), hasMetadata);
+    setText('detail-metadata-value', hasMetadata ? JSON.stringify(metadata, null, 2) : '');
     show($('detail-owner-label'), this.owner !== null);
     show($('detail-owner'), this.owner !== null);
     setText('detail-owner', this.owner ?? '');
@@ -248,6 +280,22 @@ export class DetailPanel {
     setText('detail-error-detail', error.detail);
     setText('detail-error-code', error.code);
     setText('detail-error-retryable', error.retryable ? 'retryable' : 'not retryable');
+    const attempts = Number(error.attempts);
+    setText('detail-error-attempts', attempts > 0
+      ? `, after ${attempts === 1 ? '1 attempt' : `${attempts} attempts`}`
+      : '');
+  }
+
+  /** The batch a job came in and the jobs it still waits for (HTTP-CONTRACT §17). */
+  renderFlow(job) {
+    const batch = job.batch_id ?? null;
+    show($('detail-batch-label'), batch !== null);
+    show($('detail-batch-cell'), batch !== null);
+    setText('detail-batch', batch ?? '');
+    const waiting = job.waiting_on ?? [];
+    show($('detail-waiting-label'), waiting.length > 0);
+    show($('detail-waiting'), waiting.length > 0);
+    setText('detail-waiting', waiting.join(', '));
   }
 
   renderResult(job) {

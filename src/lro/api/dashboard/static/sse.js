@@ -73,12 +73,14 @@ function sleep(ms, signal) {
 
 /**
  * Follow a job's event stream until its terminal event: onEvent(name, job) for each
- * change of the job (its partial results are skipped), onState('live' | 'reconnecting' | 'ended') as the connection changes. A
+ * change of the job, onPartial({seq, data}) for each of its partial results (skipped
+ * without onPartial: they are not the job), onState('live' | 'reconnecting' | 'ended')
+ * as the connection changes. A
  * dropped stream is resumed with Last-Event-ID, so no change is missed or repeated;
  * 429/503 wait for Retry-After. Rejects with the ApiError of a 4xx answer (401 included)
  * for the caller to handle; aborting `signal` ends it quietly.
  */
-export async function follow(api, path, { onEvent, onState, signal }) {
+export async function follow(api, path, { onEvent, onPartial, onState, signal }) {
   let lastEventId = '';
   let retryMs = 1000;
   while (!signal.aborted) {
@@ -100,7 +102,10 @@ export async function follow(api, path, { onEvent, onState, signal }) {
         for (const event of parser.push(value)) {
           lastEventId = event.lastEventId;
           // A partial result (HTTP-CONTRACT §14) carries {seq, data}, not the job.
-          if (event.type === 'partial') continue;
+          if (event.type === 'partial') {
+            if (onPartial) onPartial(JSON.parse(event.data));
+            continue;
+          }
           onEvent(event.type, JSON.parse(event.data));
           if (TERMINAL.has(event.type)) {
             onState('ended');
