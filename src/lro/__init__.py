@@ -68,7 +68,7 @@ def __getattr__(name: str) -> Any:
         package = missing_server_package(exc)
         if package is None:
             raise
-        raise ImportError(server_missing_message(f"lro.{name}", package), name=exc.name) from exc
+        raise ImportError(server_missing_message(f"lro.{name}", package), name=exc.name) from None
     value = getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
