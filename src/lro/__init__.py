@@ -2,6 +2,8 @@
 
 Names are imported on first use (PEP 562), so `import lro.client` — what a user of an
 lro-based service installs — does not load the server (FastAPI, the stores, the worker).
+`pip install lro` is that client alone; the server names (`LRO`, `Settings`, ...) need
+`pip install 'lro[server]'`, and without it asking for one says so (lro.extras).
 """
 
 from __future__ import annotations
@@ -58,7 +60,16 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'lro' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    try:
+        module = importlib.import_module(home)
+    except ModuleNotFoundError as exc:
+        from lro.extras import missing_server_package, server_missing_message
+
+        package = missing_server_package(exc)
+        if package is None:
+            raise
+        raise ImportError(server_missing_message(f"lro.{name}", package), name=exc.name) from None
+    value = getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

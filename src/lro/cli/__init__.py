@@ -9,6 +9,9 @@ its own that is imported only when that command runs.
 that defines the command's arguments (see `lro.cli.parser`). Adding a command is a module
 with that function plus one line here. Mistakes an operator can fix end with a one-line
 message and exit status 1 (`CLIError`), or 2 for a bad command line (argparse's own).
+
+`pip install lro` installs the job commands only; `lro serve | worker | migrate` without
+the `lro[server]` extra end with one line naming it, status 1 (lro.extras).
 """
 
 from __future__ import annotations
@@ -108,11 +111,30 @@ def fail(message: str, status: int = 1) -> NoReturn:
     raise SystemExit(status)
 
 
+def _without_server(exc: ModuleNotFoundError, command: str | None) -> None:
+    """End with one line when `exc` is a missing package of the `server` extra; a command's
+    module or its run can hit one (the server side is imported late, see lro.cli.parser)."""
+    from lro.extras import missing_server_package, server_missing_message
+
+    package = missing_server_package(exc)
+    if package is None:
+        return
+    what = f"`lro {command}`" if command else "this command"
+    fail(server_missing_message(what, package))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except ModuleNotFoundError as exc:
+        _without_server(exc, None)
+        raise
     setup_logging(args.log_level)
     try:
         return int(args.func(args))
+    except ModuleNotFoundError as exc:
+        _without_server(exc, args.command)
+        raise
     except CLIError as exc:
         if args.log_level == "debug" and exc.__cause__ is not None:
             log.debug("details", exc_info=exc.__cause__)

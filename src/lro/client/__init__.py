@@ -11,8 +11,9 @@
 `AsyncClient` has the same methods as coroutines. Both retry what is safe to retry
 (network errors, 429/502/503/504, honouring Retry-After), make every submit idempotent,
 and follow jobs over Server-Sent Events with a polling fallback; see docs/client.md.
-Errors are drawn in `lro.client.errors`. This package imports nothing else of lro, so it
-works against any lro server without the server's dependencies being used.
+Errors are drawn in `lro.client.errors`. This package imports nothing else of lro and none
+of the server's packages (import-linter holds both lines), so it works against any lro
+server with only `pip install lro`, without the `server` extra.
 """
 
 from lro.client._async import AsyncClient
