@@ -48,7 +48,8 @@ async def report(ctx: JobContext, params: ReportParams) -> dict[str, Any]:
     await ctx.run_step(f"load {HOSTILE}", _rows, 2)
     ctx.partial({"row": 1, "name": HOSTILE})
     ctx.partial(HOSTILE)
-    await ctx.progress(50, "waiting for the gate")
+    await ctx.progress(25, "waiting for the gate")
+    await ctx.progress(50, "waiting for the gate")  # the timeline's one line for both
     await GATES[params.gate].wait()
     if params.fail:
         raise JobError("the printer is on fire", code="printer_fire", title="Printing failed")
@@ -334,3 +335,32 @@ async def test_the_open_jobs_row_follows_its_stream_between_refreshes(
         await expect(tab.row(job_id)).to_have_class("selected")
         await expect(page.locator("#notice")).to_be_visible()  # the refresh did fail
     await page.unroute(re.compile(r"/api/v1/jobs\?"))
+
+
+async def test_the_timeline_replays_every_change_and_coalesces_progress(
+    tab: Tab, server: Served
+) -> None:
+    lro, page = server.lro, tab.page
+    job_id = await submit_report(server, "timeline", fail=True)
+    GATES["timeline"].set()  # both attempts run through and fail
+    async with running_worker(lro, 1):
+        assert (await wait_job(lro, job_id)).status is Status.FAILED
+    await tab.sign_in("alice")
+    await tab.open_job(job_id)
+    # The panel shows the job as it is, never a replayed earlier state...
+    await expect(page.locator("#detail-status")).to_have_text("failed")
+    # ...and the timeline every change from the first, one line per run of progress.
+    lines = page.locator("#detail-timeline-list li span")
+    await expect(lines).to_have_text(
+        [
+            "queued · attempt 0",
+            "processing · attempt 1",
+            "progress 50% · attempt 1 · waiting for the gate",
+            re.compile(r"^queued · attempt 1"),
+            "processing · attempt 2",
+            "progress 50% · attempt 2 · waiting for the gate",
+            re.compile(r"^failed · attempt 2"),
+        ]
+    )
+    await expect(page.locator("#detail-timeline-list li time")).to_have_count(7)
+    await expect(page.locator("#detail-status")).to_have_text("failed")

@@ -6,6 +6,7 @@
 import { ApiError, Unauthorized } from './api.js';
 import { $, el, formatPct, formatTime, sameOrigin, setText, show } from './dom.js';
 import { JobOutput } from './output.js';
+import { Timeline } from './timeline.js';
 import { TERMINAL, follow } from './sse.js';
 
 const LIVE_TEXT = {
@@ -44,6 +45,7 @@ export class DetailPanel {
     this.job = null;
     this.controller = null;
     this.output = new JobOutput(api, (error) => this.failed(error));
+    this.timeline = new Timeline();
     $('detail-close').addEventListener('click', () => this.close());
     $('detail-cancel').addEventListener('click', () => this.cancel());
     $('detail-retry').addEventListener('click', () => this.retry());
@@ -65,6 +67,7 @@ export class DetailPanel {
     show($('detail'), true);
     this.render(job);
     this.output.reset(this.path());
+    this.timeline.reset();
     this.setLive('connecting');
     this.loadDeliveries();
     this.output.loadSteps();
@@ -110,8 +113,13 @@ export class DetailPanel {
           this.setLive(state);
           if (state === 'live' || state === 'ended') readPartials();
         },
+        fromStart: true,
         onEvent: (name, job) => {
           if (!current()) return;
+          this.timeline.add(name, job);
+          // The replay's earlier states go to the timeline only: the panel (and the list
+          // row it updates) never steps back from the state it already shows.
+          if (Date.parse(job.updated_at) < Date.parse(this.job.updated_at)) return;
           this.render(job);
           this.output.loadSteps();
           if (TERMINAL.has(name)) this.finished();

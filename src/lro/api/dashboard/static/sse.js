@@ -78,10 +78,12 @@ function sleep(ms, signal) {
  * as the connection changes. A
  * dropped stream is resumed with Last-Event-ID, so no change is missed or repeated;
  * 429/503 wait for Retry-After. Rejects with the ApiError of a 4xx answer (401 included)
- * for the caller to handle; aborting `signal` ends it quietly.
+ * for the caller to handle; aborting `signal` ends it quietly. With `fromStart` the
+ * stream begins at the job's first event: each replayed event carries the job as it was.
  */
-export async function follow(api, path, { onEvent, onPartial, onState, signal }) {
-  let lastEventId = '';
+export async function follow(api, path, { onEvent, onPartial, onState, signal, fromStart = false }) {
+  // fromStart: Last-Event-ID 0, so the stream replays the job's whole history first.
+  let lastEventId = fromStart ? '0' : '';
   let retryMs = 1000;
   while (!signal.aborted) {
     let delay = null; // the server's retry: time, unless it asked for longer
