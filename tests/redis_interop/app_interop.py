@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +28,9 @@ class AddParams(BaseModel):
     """Fail with this message instead of answering (plain workers throw it)."""
     ms: int = Field(0, ge=0, le=60_000)
     """A plain worker sleeps this long at 40% (the Node worker killed mid-job)."""
+    partials: list[Any] = []
+    """Partial results, made after the gate: `ctx.partial(value)` here, and
+    `job.updateProgress({"partial": value})` in the plain workers (HTTP-CONTRACT §19)."""
 
 
 @lro.operation("interop.add", route="/add", estimated_duration=1, max_attempts=2)
@@ -38,6 +42,8 @@ async def add(ctx: JobContext, params: AddParams) -> dict[str, int]:
             if ctx.cancelled:
                 raise JobCancelled(f"job {ctx.job_id} was cancelled")
             await asyncio.sleep(0.02)
+    for value in params.partials:
+        await ctx.partial(value)
     await ctx.progress(70, "adding")
     return {"sum": params.a + params.b}
 
