@@ -222,7 +222,7 @@ async def test_without_the_capability_the_routes_answer_501(
     lro: LRO, client: httpx.AsyncClient
 ) -> None:
     job_id = (await submit(client))["job_id"]
-    lro.store.steps = None  # type: ignore[misc]  # a backend without long jobs (Redis, for now)
+    lro.store.steps = None  # type: ignore[misc]  # a backend without long jobs
     for method, path in (
         ("GET", f"/jobs/{job_id}/steps"),
         ("GET", f"/jobs/{job_id}/partials"),

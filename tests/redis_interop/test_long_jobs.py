@@ -42,6 +42,13 @@ WORKERS: dict[str, Callable[[ProcessGroup, str], LroProcess]] = {
 }
 
 
+def submit_partials(client: httpx.Client, **body: Any) -> str:
+    r = client.post(f"{API}/add-partials", json=body)
+    assert r.status_code == 202, r.text
+    job_id: str = r.json()["job_id"]
+    return job_id
+
+
 def partials(client: httpx.Client, job_id: str, **params: int) -> dict[str, Any]:
     r = client.get(f"{API}/jobs/{job_id}/partials", params=params)
     assert r.status_code == 200, r.text
@@ -56,7 +63,7 @@ def test_a_plain_workers_partial_progress_is_an_lro_partial(
     base = start_api(procs, worker=False)
     WORKERS[worker](procs, redis_url)
     with httpx.Client(base_url=base, timeout=10) as client:
-        job_id = submit(client, a=1, b=2, gate=str(tmp_path), partials=VALUES)
+        job_id = submit_partials(client, a=1, b=2, gate=str(tmp_path), partials=VALUES)
         wait_job(client, job_id, "at 40%", procs, status="processing", progress_pct=40)
         assert partials(client, job_id) == {"items": [], "next_after": 0}
         (tmp_path / f"{job_id}.go").touch()
@@ -98,7 +105,7 @@ def test_a_second_process_adds_no_partial_twice(
     other = start_server(procs, worker=False, name="api-2", extra=[APP])
     start_py_worker(procs, redis_url)
     with httpx.Client(base_url=base, timeout=10) as client:
-        job_id = submit(client, a=2, b=2, partials=VALUES)
+        job_id = submit_partials(client, a=2, b=2, partials=VALUES)
         wait_job(client, job_id, "completed", procs, status="completed")
     with httpx.Client(base_url=other, timeout=10) as client:
         body = partials(client, job_id)
@@ -138,7 +145,7 @@ def test_lro_workers_steps_and_partials_on_redis(procs: ProcessGroup, tmp_path: 
     base = start_api(procs, worker=False)
     procs.start("worker", ["worker", APP])
     with httpx.Client(base_url=base, timeout=10) as client:
-        job_id = submit(client, a=3, b=4, partials=VALUES)
+        job_id = submit_partials(client, a=3, b=4, partials=VALUES)
         wait_job(client, job_id, "completed", procs, status="completed")
         body = partials(client, job_id)
         assert [i["data"] for i in body["items"]] == VALUES

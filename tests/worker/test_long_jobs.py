@@ -321,7 +321,7 @@ async def test_plain_checkpoints_coalesce_and_the_last_is_written_before_the_out
 
 
 async def test_without_the_capability_the_context_refuses_clearly(tmp_path: Path) -> None:
-    """A store without long jobs (`steps is None`, the Redis backend for now): the calls
+    """A store without long jobs (`steps is None`, a third-party store): the calls
     raise LongJobsUnsupported at the call site; `last_checkpoint` is None."""
     errors: list[str] = []
     async with app_on("sqlite", tmp_path) as app:

@@ -1,7 +1,8 @@
 -- Bring lro's record of a job up to what BullMQ says of it, after a plain BullMQ worker
 -- (Node or Python, knowing nothing of lro) changed it. A = {ids, dids, now, expires_at,
 -- hints = {job id: ["completed", returnvalue] | ["failed", failedReason]}, progress =
--- {job id: [[event id, pct | null, step | null, partial (JSON text) | null, size]]}}.
+-- {job id: [[event id, pct | null, step | null, partial (JSON text) | null, size]]}
+-- (optional)}.
 --
 -- `progress` is the job's progress events from BullMQ's stream, in order (the feed
 -- reads them; BullMQ's hash keeps only the last): each becomes its lro change, a
@@ -27,10 +28,12 @@ local function progress_update(j, pct, step)
   return nil
 end
 
+local PROGRESS = (type(A.progress) == "table") and A.progress or {}
+
 local function take_progress_events(j, did)
   local seen = j.bull_sid or ""
   local last = seen
-  for _, e in ipairs(A.progress[j.id] or {}) do
+  for _, e in ipairs(PROGRESS[j.id] or {}) do
     if e[1] > seen then
       local pct = (e[2] ~= cjson.null) and tonumber(e[2]) or nil
       local step = (e[3] ~= cjson.null) and e[3] or nil
