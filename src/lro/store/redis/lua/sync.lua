@@ -30,6 +30,13 @@ end
 
 local PROGRESS = (type(A.progress) == "table") and A.progress or {}
 
+local function has_partials(id)
+  for _, e in ipairs(PROGRESS[id] or {}) do
+    if e[4] ~= cjson.null then return true end
+  end
+  return false
+end
+
 local function take_progress_events(j, did)
   local seen = j.bull_sid or ""
   local last = seen
@@ -145,6 +152,14 @@ local function sync_one(id, did)
     local pct, step = progress_of(f[4])
     local upd = progress_update(j, pct, step)
     if upd then change(j, upd, A.now, did) end
+  end
+  if (completed or failed) and j.status == "processing" and A.hints[id] == nil
+      and has_partials(id) then
+    -- A worker's partials come before its end in BullMQ's stream. These events held
+    -- some but not the end (the worker finished after the feed read them, or the read
+    -- cut between): the end is left to the events that bring it, so every partial the
+    -- worker made is stored before the terminal state, as lro's own worker does.
+    return
   end
   if completed then
     local rv = f[2]
