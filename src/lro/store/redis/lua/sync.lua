@@ -147,19 +147,22 @@ local function sync_one(id, did)
   end
   if j.status == "processing" and j.external == "1" and (active or completed or failed) then
     take_progress_events(j, did)
-    -- BullMQ's hash has the latest progress even where its events were not read (the
-    -- stream trimmed before lro looked): taken too, a no-op when the events said it.
-    local pct, step = progress_of(f[4])
-    local upd = progress_update(j, pct, step)
-    if upd then change(j, upd, A.now, did) end
-  end
-  if (completed or failed) and j.status == "processing" and A.hints[id] == nil
-      and has_partials(id) then
-    -- A worker's partials come before its end in BullMQ's stream. These events held
-    -- some but not the end (the worker finished after the feed read them, or the read
-    -- cut between): the end is left to the events that bring it, so every partial the
-    -- worker made is stored before the terminal state, as lro's own worker does.
-    return
+    if (completed or failed) and A.hints[id] == nil and has_partials(id) then
+      -- A worker's partials come before its end in BullMQ's stream. These events held
+      -- some but not the end (the worker finished after the feed read them, or the
+      -- read cut between): the end is left to the events that bring it, so every
+      -- partial the worker made is stored before the terminal state, as lro's own
+      -- worker does.
+      return
+    end
+    if completed or failed then
+      -- BullMQ's hash has the last progress even where its events were not read (the
+      -- stream trimmed before lro looked): taken at the end, a no-op when the events
+      -- said it. Not before: the events still to come would then be out of order.
+      local pct, step = progress_of(f[4])
+      local upd = progress_update(j, pct, step)
+      if upd then change(j, upd, A.now, did) end
+    end
   end
   if completed then
     local rv = f[2]
