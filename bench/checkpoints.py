@@ -1,8 +1,8 @@
 """The cost of a long job's durable calls (HTTP-CONTRACT §14): per checkpoint, per step and
 per partial, in microseconds of handler time and in store writes, on SQLite and (with
---pg) PostgreSQL.
+--pg) PostgreSQL and (with --redis) Redis.
 
-    .venv/bin/python bench/checkpoints.py [--items 100000] [--jobs 8] [--pg postgresql://...]
+    .venv/bin/python bench/checkpoints.py [--items 100000] [--jobs 8] [--pg] [--redis]
 
 Each figure runs a real worker in this process on a fresh database, with handlers that do
 nothing but the call under test in a loop, and compares with the same loop without it:
@@ -182,6 +182,15 @@ async def main_async(args: argparse.Namespace) -> None:
                 return await measure(url, tmp, args.items, args.jobs, "PostgreSQL")
 
         runs.append(("postgres", pg))
+    if args.redis:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.redis import fresh_database as fresh_redis
+
+        async def rd(tmp: Path) -> list[Figure]:
+            async with fresh_redis() as url:
+                return await measure(url, tmp, args.items, args.jobs, "Redis")
+
+        runs.append(("redis", rd))
     print(
         "| figure | calls | wall s | µs per call (over the bare loop) | store writes | per call |"
     )
@@ -197,6 +206,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--pg", action="store_true", help="also on a fresh test database")
+    parser.add_argument("--redis", action="store_true", help="also on a fresh Redis database")
     args: Any = parser.parse_args()
     asyncio.run(main_async(args))
 

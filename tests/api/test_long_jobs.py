@@ -1,15 +1,17 @@
 """Long-job routes (HTTP-CONTRACT §14): /steps, /partials, POST .../retry, bulk cancel and
-retry as jobs, their problems, and 501 on a store without the capability. The worker's
-part is played through the store's own verbs, except for the bulk jobs, which a real
-worker runs."""
+retry as jobs, their problems, and 501 on a store without the capability, on SQLite and
+on Redis (the `lro` fixture here). The worker's part is played through the store's own
+verbs, except for the bulk jobs, which a real worker runs."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.api.helpers import (
     PREFIX,
     assert_problem,
@@ -25,6 +27,28 @@ from tests.worker.helpers import running_worker, wait_job
 from lro import LRO, Status
 from lro.models import utcnow
 from lro.store.steps import PartialWrite, Steps
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def lro(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LRO]:
+    """The API tests' app (tests/api/conftest.py), on each backend with long jobs."""
+    if request.param == "sqlite":
+        app = make_lro(tmp_path)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.stop()
+        return
+    from tests.support.redis import fresh_database
+
+    async with fresh_database() as url:
+        app = make_lro(tmp_path, store_url=url)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.stop()
 
 
 def steps_of(lro: LRO) -> Steps:
@@ -222,7 +246,7 @@ async def test_without_the_capability_the_routes_answer_501(
     lro: LRO, client: httpx.AsyncClient
 ) -> None:
     job_id = (await submit(client))["job_id"]
-    lro.store.steps = None  # type: ignore[misc]  # a backend without long jobs (Redis, for now)
+    lro.store.steps = None  # type: ignore[misc]  # a backend without long jobs
     for method, path in (
         ("GET", f"/jobs/{job_id}/steps"),
         ("GET", f"/jobs/{job_id}/partials"),

@@ -31,8 +31,8 @@ ERROR = ErrorDetail("https://example.com/problems/x", "X", "x", "x", False, 1)
 
 def steps_of(store: Store) -> Steps:
     if store.steps is None:
-        # A backend difference by capability: without a long-jobs part (the Redis backend,
-        # for now) the API answers 501 and the context raises LongJobsUnsupported.
+        # A backend difference by capability: without a long-jobs part (a third-party store)
+        # the API answers 501 and the context raises LongJobsUnsupported.
         pytest.skip("this backend has no long-jobs part (Store.steps is None)")
     return store.steps
 

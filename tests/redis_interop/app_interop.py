@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,12 @@ class AddParams(BaseModel):
     """A plain worker sleeps this long at 40% (the Node worker killed mid-job)."""
 
 
+class PartialsParams(AddParams):
+    partials: list[Any] = []
+    """Partial results, made after the gate: `ctx.partial(value)` here, and
+    `job.updateProgress({"partial": value})` in the plain workers (HTTP-CONTRACT §19)."""
+
+
 @lro.operation("interop.add", route="/add", estimated_duration=1, max_attempts=2)
 async def add(ctx: JobContext, params: AddParams) -> dict[str, int]:
     await ctx.progress(40, "started")
@@ -38,6 +45,15 @@ async def add(ctx: JobContext, params: AddParams) -> dict[str, int]:
             if ctx.cancelled:
                 raise JobCancelled(f"job {ctx.job_id} was cancelled")
             await asyncio.sleep(0.02)
+    await ctx.progress(70, "adding")
+    return {"sum": params.a + params.b}
+
+
+@lro.operation("interop.partials", route="/add-partials", max_attempts=2)
+async def add_partials(ctx: JobContext, params: PartialsParams) -> dict[str, int]:
+    """`interop.add` that makes partial results (on the BullMQ queue `default` too)."""
+    for value in params.partials:
+        await ctx.partial(value)
     await ctx.progress(70, "adding")
     return {"sum": params.a + params.b}
 

@@ -4,8 +4,9 @@ finished jobs; `--queue`: the BullMQ queue it serves, `default` unless given).
 
 It serves its BullMQ queue the way any team's worker would, with the `bullmq`
 package alone: `job.updateProgress(40)`, then (once the gate file `<job id>.go` exists
-in `data["gate"]`, when given) `job.updateProgress({"pct": 70, "step": "adding"})`, and
-returns `{"sum": a + b}`; `data["fail"]` makes it throw that message instead.
+in `data["gate"]`, when given) `job.updateProgress({"partial": value})` for each of
+`data["partials"]`, `job.updateProgress({"pct": 70, "step": "adding"})`, and returns
+`{"sum": a + b}`; `data["fail"]` makes it throw that message instead.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ async def process(job: Any, token: str) -> dict[str, int]:
         go = Path(data["gate"]) / f"{job.id}.go"
         while not go.exists():  # noqa: ASYNC110 - a stat() per 20 ms
             await asyncio.sleep(0.02)
+    for value in data.get("partials") or []:
+        await job.updateProgress({"partial": value})
     if data.get("fail"):
         raise RuntimeError(data["fail"])
     await job.updateProgress({"pct": 70, "step": "adding"})

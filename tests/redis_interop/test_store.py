@@ -98,3 +98,71 @@ async def sync(store: RedisStore, job_id: str) -> None:
         "hints": {"": ["", ""]},
     }
     store.conn.dispatch(await store.conn.run("sync", args))
+
+
+async def test_a_plain_workers_partials_cut_by_the_feeds_read_all_come_before_its_end(
+    redis_url: str,
+) -> None:
+    """The feed reads BullMQ's events in batches and syncs from BullMQ's state: when a
+    read holds a plain worker's first partials but the worker has finished since (its
+    later partials and its `completed` event in the next read), the end waits for the
+    read that brings it, so every partial is stored, in order, before the terminal
+    state, and the progress made after them comes after them; reading the same events
+    again adds nothing."""
+    from bullmq import Job, Queue
+    from bullmq.redis_connection import RedisConnection
+    from bullmq.scripts import Scripts
+
+    store = await make_store(redis_url)
+    assert isinstance(store, RedisStore)
+    await store.feed.close()  # the test plays the feed's reads
+    bull = RedisConnection(redis_url)
+    scripts = Scripts("bull", "default", bull)
+    queue = Queue("default", {"connection": redis_url, "prefix": "bull"})
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    stream = "bull:default:events"
+    try:
+        job = await submit(store, utcnow())
+        start = (await client.xrevrange(stream, count=1))[0][0]
+        assert await _bullmq_takes(scripts, "worker-a") == job.id
+        bjob = await Job.fromId(queue, job.id)
+        assert bjob is not None
+        for value in ({"row": 1}, "two", [3], None):
+            await bjob.updateProgress({"partial": value})
+        await bjob.updateProgress({"pct": 70, "step": "adding"})
+        await bjob.moveToCompleted({"rows": 4}, "worker-a", fetchNext=False)
+        entries = await client.xrange(stream, f"({start}", "+")
+        events = [f["event"] for _, f in entries]
+        progress = [n for n, e in enumerate(events) if e == "progress"]
+        assert len(progress) == 5 and events.index("completed") > progress[-1]
+        cut = progress[1] + 1  # the first read ends after the second partial
+
+        await store.feed._sync(stream, entries[:cut])
+        held = await current(store, job.id)
+        # Neither the end nor the 70 % BullMQ's hash already says: both come after.
+        assert (held.status, held.progress_pct, held.step) == (Status.PROCESSING, 0, None)
+        partials = await store.steps.partials(job.id, 0, 10)
+        assert [p.data for p in partials] == [{"row": 1}, "two"]
+
+        await store.feed._sync(stream, entries[cut:])
+        done = await current(store, job.id)
+        assert (done.status, done.result) == (Status.COMPLETED, {"rows": 4})
+        partials = await store.steps.partials(job.id, 0, 10)
+        assert [(p.seq, p.data) for p in partials] == [
+            (1, {"row": 1}),
+            (2, "two"),
+            (3, [3]),
+            (4, None),
+        ]
+        kinds = [e.kind for e in await store.events_after(job.id, 0)]
+        assert kinds[-6:] == ["partial"] * 4 + ["progress", "completed"]
+        assert (done.progress_pct, done.step) == (100, "adding")
+
+        await store.feed._sync(stream, entries)  # another process, reading it all
+        assert (await current(store, job.id)).version == done.version
+        assert len(await store.steps.partials(job.id, 0, 10)) == 4
+    finally:
+        await client.aclose()
+        await queue.close()
+        await bull.close()
+        await store.close()

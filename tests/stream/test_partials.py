@@ -1,21 +1,44 @@
 """Partial results over SSE (HTTP-CONTRACT §14): `event: partial` with `{"seq", "data"}` in
 the job's one event-id sequence, followed live, through a reconnect with Last-Event-ID
 (none lost or repeated), and replayed from the start by a late follower, on a real server
-on both backends. The worker's part is played through the store's verbs."""
+on every backend. The worker's part is played through the store's verbs."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
-from tests.api.helpers import PREFIX, claim, complete, lease
-from tests.stream.conftest import Served
+from tests.api.helpers import PREFIX, claim, complete, lease, make_lro
+from tests.stream.conftest import Served, serve
 from tests.stream.test_events import EVENT_TIMEOUT, open_stream, submit
 
 from lro.models import utcnow
 from lro.store.steps import PartialWrite
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
+    """The stream tests' server (tests/stream/conftest.py), on every backend with long jobs."""
+    if request.param == "sqlite":
+        async for s in serve(make_lro(tmp_path)):
+            yield s
+        return
+    if request.param == "postgres":
+        from tests.support.postgres import fresh_database
+    else:
+        from tests.support.redis import fresh_database  # type: ignore[assignment]
+    async with fresh_database() as url:
+        async for s in serve(make_lro(tmp_path, store_url=url)):
+            yield s
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Long jobs in a real worker, on both backends (HTTP-CONTRACT §14): steps run once per
+"""Long jobs in a real worker, on every backend (HTTP-CONTRACT §14): steps run once per
 job across attempts, the checkpoint comes back on the next attempt, a step's result must
 be JSON, step names are unique, partials are all stored before the terminal state, and a
 zombie attempt's step write is refused (the handler is stopped with LeaseLost)."""
@@ -23,7 +23,11 @@ from lro.models import Lease, utcnow
 from lro.store import ClaimParams, RescueParams
 from lro.store.steps import Steps
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 
 
 @contextlib.asynccontextmanager
@@ -38,9 +42,15 @@ async def app_on(kind: str, tmp_path: Path) -> AsyncIterator[LRO]:
         finally:
             await app.stop()
         return
-    from tests.support.postgres import fresh_database
+    if kind == "redis":
+        from tests.support.redis import fresh_database as fresh_redis
 
-    async with fresh_database() as url:
+        fresh = fresh_redis()
+    else:
+        from tests.support.postgres import fresh_database
+
+        fresh = fresh_database()
+    async with fresh as url:
         app = LRO(store=url, settings=settings)
         try:
             yield app
@@ -311,7 +321,7 @@ async def test_plain_checkpoints_coalesce_and_the_last_is_written_before_the_out
 
 
 async def test_without_the_capability_the_context_refuses_clearly(tmp_path: Path) -> None:
-    """A store without long jobs (`steps is None`, the Redis backend for now): the calls
+    """A store without long jobs (`steps is None`, a third-party store): the calls
     raise LongJobsUnsupported at the call site; `last_checkpoint` is None."""
     errors: list[str] = []
     async with app_on("sqlite", tmp_path) as app:

@@ -9,8 +9,9 @@ the lease's is written, so a zombie attempt can neither record a step, move the
 checkpoint nor add a partial. Everything here goes with its job: `Store.delete_job` and
 `Store.sweep` remove a job's steps, checkpoint and partials in the same transaction.
 
-A store without this capability (the Redis/BullMQ backend, for now) has `steps = None`;
-the API answers `501` and the handler's context raises `LongJobsUnsupported`.
+Every bundled backend has it (SQLite, PostgreSQL, Redis). A store without this capability
+has `steps = None`; the API answers `501` and the handler's context raises
+`LongJobsUnsupported`.
 
 Rows, per job:
 

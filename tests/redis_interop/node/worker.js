@@ -1,7 +1,8 @@
 // A plain Node BullMQ worker that knows nothing of lro: `node worker.js REDIS_URL`.
 // It serves the queue `default` with the npm `bullmq` package alone, as any team's
 // worker would: updateProgress(40); then it sleeps `data.ms` (the test SIGKILLs it
-// then) or waits for the gate file `<job id>.go` in `data.gate`; throws `data.fail`
+// then) or waits for the gate file `<job id>.go` in `data.gate`; then
+// updateProgress({partial: value}) for each of `data.partials`; throws `data.fail`
 // when given; else updateProgress({pct: 70, step: "adding"}) and returns the sum.
 // Short locks and stalled checks, so a killed worker's job is recovered within seconds.
 'use strict';
@@ -20,6 +21,7 @@ async function processor(job) {
     const go = path.join(data.gate, `${job.id}.go`);
     while (!fs.existsSync(go)) await sleep(20);
   }
+  for (const value of data.partials || []) await job.updateProgress({ partial: value });
   if (data.fail) throw new Error(data.fail);
   await job.updateProgress({ pct: 70, step: 'adding' });
   return { sum: data.a + data.b, pid: process.pid };

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from datetime import timedelta
@@ -31,6 +32,7 @@ from lro.errors import StoreUnavailable
 from lro.models import utcnow
 from lro.store.redis.connection import Connection
 from lro.store.redis.rows import changes_of, delivery_id, us_text
+from lro.store.redis.steps import partial_text
 
 _log = logging.getLogger("lro.store.redis")
 
@@ -41,6 +43,33 @@ DEFAULT_RETENTION = 604_800.0
 
 _NOT_A_CHANGE = frozenset({"added", "removed", "duplicated", "deduplicated", "drained", "cleaned"})
 """BullMQ events that change nothing lro tracks ("added": lro's own insert wrote it)."""
+
+
+def progress_hint(entry_id: str, fields: dict[str, str]) -> list[Any]:
+    """A plain worker's `job.updateProgress(data)` as sync.lua takes it: [event id (fixed
+    width, so ids compare as strings), pct, step, partial (JSON text), its size]. A
+    number is a pct; an object may carry "pct", "step" and "partial" (HTTP-CONTRACT §19:
+    {"partial": value} is a partial result); anything else moves nothing."""
+    ms, _, seq = entry_id.partition("-")
+    sid = f"{int(ms):016d}-{int(seq or 0):010d}"
+    try:
+        data = json.loads(fields.get("data", "null"))
+    except ValueError:
+        data = None
+    pct: float | None = None
+    step: str | None = None
+    partial: list[Any] = [None, 0]
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        pct = float(data)
+    elif isinstance(data, dict):
+        raw_pct = data.get("pct")
+        if isinstance(raw_pct, int | float) and not isinstance(raw_pct, bool):
+            pct = float(raw_pct)
+        if isinstance(data.get("step"), str):
+            step = data["step"]
+        if "partial" in data:
+            partial = partial_text(data["partial"])
+    return [sid, pct, step, *partial]
 
 
 class Feed:
@@ -144,7 +173,8 @@ class Feed:
     async def _sync(self, stream: str, entries: list[tuple[str, dict[str, str]]]) -> None:
         ids: list[str] = []
         hints: dict[str, list[str]] = {}
-        for _, fields in entries:
+        progress: dict[str, list[list[Any]]] = {}
+        for entry_id, fields in entries:
             job_id = fields.get("jobId")
             event = fields.get("event")
             if fields.get("lro") == "1" or event in _NOT_A_CHANGE:
@@ -153,7 +183,9 @@ class Feed:
                 continue
             if job_id and job_id not in ids:
                 ids.append(job_id)
-            if job_id and event == "completed":
+            if job_id and event == "progress":
+                progress.setdefault(job_id, []).append(progress_hint(entry_id, fields))
+            elif job_id and event == "completed":
                 hints[job_id] = ["completed", fields.get("returnvalue", "null")]
             elif job_id and event == "failed":
                 hints[job_id] = ["failed", fields.get("failedReason", "")]
@@ -166,6 +198,7 @@ class Feed:
                 "now": us_text(now),
                 "expires_at": us_text(now + timedelta(seconds=self.retention_seconds)),
                 "hints": hints or {"": ["", ""]},  # a JSON object even when empty
+                "progress": progress or {"": []},
             }
             conn.dispatch(await conn.run("sync", args))
             self.synced += len(ids)

@@ -3,8 +3,8 @@
 `RedisStore` composes the package's parts and owns their lifecycle: the connection
 layer (`connection.Connection`: clients, scripts, listeners), the feed (`feed.Feed`:
 other processes' changes and plain BullMQ workers' events), the job verbs
-(`jobs.RedisJobs`, which it extends), and the outbox, quotas, blobs and the worker
-registry. There is no
+(`jobs.RedisJobs`, which it extends), and the outbox, quotas, blobs, the worker
+registry and the long-jobs part (`steps.RedisSteps`). There is no
 schema to migrate: the record layout is rows.py and lua/common.lua.
 """
 
@@ -19,6 +19,7 @@ from lro.store.redis.feed import Feed
 from lro.store.redis.jobs import RedisJobs
 from lro.store.redis.outbox import RedisOutbox
 from lro.store.redis.quotas import RedisQuotas
+from lro.store.redis.steps import RedisSteps
 from lro.store.redis.workers import RedisWorkers
 from lro.store.types import Listener
 
@@ -37,12 +38,11 @@ class RedisStore(RedisJobs):
     handoffs: None = None
     """A BullMQ queue is a Redis list workers block on: a submit already wakes them."""
     workload: None = None
-    steps: None = None
     batches: None = None
     schedules: None = None
-    """The parts of HTTP-CONTRACT §13 (limits), §14 (steps, checkpoints, partials), §16
-    (schedules) and §17 (batches) are not on Redis yet: the SQL backends have them, and
-    lro reads None as "none here" (refused at start-up or a 501 problem)."""
+    """The parts of HTTP-CONTRACT §13 (limits), §16 (schedules) and §17 (batches) are not
+    on Redis yet: the SQL backends have them, and lro reads None as "none here" (refused
+    at start-up or a 501 problem). Long jobs (§14) are here: `steps`."""
 
     def __init__(self, url: str) -> None:
         self.conn = Connection(url)
@@ -52,6 +52,7 @@ class RedisStore(RedisJobs):
         self.quotas = RedisQuotas(self.conn)
         self.blobs = RedisBlobs(self.conn)
         self.workers = RedisWorkers(self.conn)
+        self.steps = RedisSteps(self.conn)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:

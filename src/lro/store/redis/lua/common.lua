@@ -98,7 +98,8 @@ end
 -- One committed change of a job: version + 1, its event, the deliveries it calls for,
 -- the indexes its status moves it between, and a line on the change feed. `did` is a
 -- fresh delivery id (32 hex digits) from the caller, used if a delivery is written.
-local function change(j, upd, now, did)
+-- `as_kind` names the event where the fields cannot tell it (a partial result).
+local function change(j, upd, now, did, as_kind)
   local old_status, old_cancel = j.status, j.cancel_requested
   local old_pct, old_step = j.progress_pct, j.step
   set_fields(j, upd)
@@ -114,6 +115,7 @@ local function change(j, upd, now, did)
   else
     kind = "status"
   end
+  if as_kind then kind = as_kind end
   local requested = (j.cancel_requested == "1" and old_cancel ~= "1") and "1" or "0"
   rcall("RPUSH", jk(j.id) .. ":events", cjson.encode({j.version, kind, j.status,
     j.progress_pct, j.step or "", j.step ~= nil, j.attempt, requested, now}))
@@ -258,8 +260,22 @@ local function delete_job(j)
   local created = string.format("%017.0f|%s", tonumber(j.created_at), j.id)
   rcall("ZREM", P .. "owner:" .. j.owner, created)
   rcall("ZREM", P .. "all", created)
-  rcall("DEL", k, k .. ":events", k .. ":deliveries", k .. ":blobs", k .. ":progress_delivery")
+  rcall("DEL", k, k .. ":events", k .. ":deliveries", k .. ":blobs", k .. ":progress_delivery",
+    k .. ":steps", k .. ":checkpoint", k .. ":partials", k .. ":partial_at", k .. ":partial_bytes")
   if bull_exists(j) then bull_remove(j) end
+end
+
+-- One partial result of a processing job (lro.store.steps.Steps.append_partials): the
+-- job's version + 1 and its event of kind `partial`, then the partial itself, its seq
+-- the list's length: `:partials` holds [version, data (JSON text), created_at] in seq
+-- order, `:partial_at` maps a version (event id) to its seq, `:partial_bytes` counts
+-- the JSON text (`size`, as the caller measured it) for the size limit.
+local function append_partial(j, data, size, now)
+  change(j, {}, now, "", "partial")
+  local k = jk(j.id)
+  local seq = rcall("RPUSH", k .. ":partials", cjson.encode({j.version, data, now}))
+  rcall("HSET", k .. ":partial_at", j.version, seq)
+  rcall("INCRBY", k .. ":partial_bytes", size)
 end
 
 local function changes_out()

@@ -1,12 +1,61 @@
 -- Bring lro's record of a job up to what BullMQ says of it, after a plain BullMQ worker
 -- (Node or Python, knowing nothing of lro) changed it. A = {ids, dids, now, expires_at,
--- hints = {job id: ["completed", returnvalue] | ["failed", failedReason]}}.
+-- hints = {job id: ["completed", returnvalue] | ["failed", failedReason]}, progress =
+-- {job id: [[event id, pct | null, step | null, partial (JSON text) | null, size]]}
+-- (optional)}.
+--
+-- `progress` is the job's progress events from BullMQ's stream, in order (the feed
+-- reads them; BullMQ's hash keeps only the last): each becomes its lro change, a
+-- {"partial": value} one an lro partial result (common.lua: append_partial). The job
+-- remembers the last event id it took (`bull_sid`, fixed width so strings compare as
+-- ids), so a process that reads the same events again adds nothing twice.
 --
 -- Every process's reader of BullMQ's event stream calls this for the jobs the events
 -- name; it reads BullMQ's state, not the event, so it is idempotent and order-proof:
 -- the first caller writes the change (version + 1, event, deliveries), the others find
 -- nothing to do. A job lro already ended stays as lro ended it (a cancel stays
 -- `cancelled`, though BullMQ lists it as failed).
+-- The pct / step a plain worker's progress names, as lro's progress rule takes it
+-- (clamped, never decreasing); nil when nothing moves.
+local function progress_update(j, pct, step)
+  local upd = {}
+  if pct then
+    pct = math.min(100, math.max(0, pct))
+    if pct > tonumber(j.progress_pct) then upd.progress_pct = tostring(pct) end
+  end
+  if step and step ~= j.step then upd.step = step end
+  if next(upd) then return upd end
+  return nil
+end
+
+local PROGRESS = (type(A.progress) == "table") and A.progress or {}
+
+local function has_partials(id)
+  for _, e in ipairs(PROGRESS[id] or {}) do
+    if e[4] ~= cjson.null then return true end
+  end
+  return false
+end
+
+local function take_progress_events(j, did)
+  local seen = j.bull_sid or ""
+  local last = seen
+  for _, e in ipairs(PROGRESS[j.id] or {}) do
+    if e[1] > seen then
+      local pct = (e[2] ~= cjson.null) and tonumber(e[2]) or nil
+      local step = (e[3] ~= cjson.null) and e[3] or nil
+      local upd = progress_update(j, pct, step)
+      if upd then change(j, upd, A.now, did) end
+      if e[4] ~= cjson.null then append_partial(j, e[4], e[5], A.now) end
+      if e[1] > last then last = e[1] end
+    end
+  end
+  if last ~= seen then
+    j.bull_sid = last
+    rcall("HSET", jk(j.id), "bull_sid", last)
+  end
+end
+
 local function sync_one(id, did)
   local j = load(id)
   if not j or TERMINAL[j.status] then return end
@@ -18,6 +67,7 @@ local function sync_one(id, did)
     if hint == nil or hint[1] == "" then return end
     local upd = {finished_at = A.now, expires_at = A.expires_at, lease_token = false,
       lease_expires_at = false}
+    take_progress_events(j, did)
     if j.status == "queued" then  -- it ran and ended before lro saw it taken
       upd.started_at = A.now
       upd.attempt = tostring(tonumber(j.attempt) + 1)
@@ -96,14 +146,23 @@ local function sync_one(id, did)
       A.now, did)
   end
   if j.status == "processing" and j.external == "1" and (active or completed or failed) then
-    local pct, step = progress_of(f[4])
-    local upd = {}
-    if pct then
-      pct = math.min(100, math.max(0, pct))
-      if pct > tonumber(j.progress_pct) then upd.progress_pct = tostring(pct) end
+    take_progress_events(j, did)
+    if (completed or failed) and A.hints[id] == nil and has_partials(id) then
+      -- A worker's partials come before its end in BullMQ's stream. These events held
+      -- some but not the end (the worker finished after the feed read them, or the
+      -- read cut between): the end is left to the events that bring it, so every
+      -- partial the worker made is stored before the terminal state, as lro's own
+      -- worker does.
+      return
     end
-    if step and step ~= j.step then upd.step = step end
-    if next(upd) then change(j, upd, A.now, did) end
+    if completed or failed then
+      -- BullMQ's hash has the last progress even where its events were not read (the
+      -- stream trimmed before lro looked): taken at the end, a no-op when the events
+      -- said it. Not before: the events still to come would then be out of order.
+      local pct, step = progress_of(f[4])
+      local upd = progress_update(j, pct, step)
+      if upd then change(j, upd, A.now, did) end
+    end
   end
   if completed then
     local rv = f[2]
