@@ -8,6 +8,7 @@ import collections
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,14 +273,29 @@ async def submit_many(
     in_flight: int = 16,
 ) -> list[str]:
     """POST each `(route, body)` to the APIs in turn, at most `in_flight` at once; every
-    answer must be 202. Returns the job ids in submission order."""
+    answer must be 202. Returns the job ids in submission order.
+
+    Each submit carries an Idempotency-Key and is sent again when it got no answer (a
+    kept-alive connection the server closed as the request went out, on a loaded
+    machine), as a careful client does (HTTP-CONTRACT §6): the key makes the retry return
+    the first job instead of making a second, which the callers' counts would catch."""
     limits = httpx.Limits(max_connections=in_flight)
     clients = [httpx.AsyncClient(base_url=u, timeout=30, limits=limits) for u in base_urls]
     gate = asyncio.Semaphore(in_flight)
+    run = uuid.uuid4().hex
 
     async def one(i: int, route: str, body: dict[str, object]) -> str:
+        headers = {"Idempotency-Key": f"submit-many-{run}-{i}"}
         async with gate:
-            resp = await clients[i % len(clients)].post(f"{API}{route}", json=body)
+            for tries_left in range(2, -1, -1):
+                try:
+                    resp = await clients[i % len(clients)].post(
+                        f"{API}{route}", json=body, headers=headers
+                    )
+                    break
+                except httpx.TransportError:
+                    if not tries_left:
+                        raise
         assert resp.status_code == 202, f"submit {i} to {base_urls[i % len(clients)]}: {resp.text}"
         return str(resp.json()["job_id"])
 

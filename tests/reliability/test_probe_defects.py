@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import urllib.parse
 from typing import Any
 
@@ -89,8 +90,15 @@ async def retry_at_once(base: str, path: str) -> list[int]:
 
 @backends()
 def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdict) -> None:
-    receiver = Receiver(delay=0.3).start()
+    # The receiver holds each attempt until the test lets it answer, so "while the attempt
+    # is in flight" is a state the test makes, not a race against a timer (a fixed 0.3 s
+    # delay could end before 50 retries were answered on a loaded machine). The delivery
+    # timeout is far above any hold, so no attempt is cut short and sent again.
+    hold = threading.Event()
+    hold.set()
+    receiver = Receiver(hold=hold).start()
     rig.group.env["LRO_WEBHOOK_RETRY_SCHEDULE"] = "0.5,0.5"
+    rig.group.env["LRO_WEBHOOK_TIMEOUT_SECONDS"] = "120"
     try:
         api = rig.start_api()  # it dispatches webhooks, and so does the worker
         rig.start_worker(concurrency=1)
@@ -113,15 +121,17 @@ def test_concurrent_retries_of_a_delivery_never_overlap(rig: Rig, verdict: Verdi
             answers: list[int] = []
             for _ in range(ROUNDS):
                 # 50 retries of the ended delivery at once, then 50 more while the
-                # attempt they caused is in flight at the receiver.
+                # attempt they caused is held in flight at the receiver.
+                hold.clear()
                 answers += asyncio.run(retry_at_once(api.base_url, path))
                 rig.wait(
                     lambda: receiver.in_flight(message) > 0,
-                    timeout=30,
+                    timeout=60,
                     what="a retried attempt in flight",
                     interval=0.01,
                 )
                 answers += asyncio.run(retry_at_once(api.base_url, path))
+                hold.set()
                 final = rig.wait(
                     lambda: (
                         (d := delivery()).get("status") != "pending"
