@@ -18,6 +18,20 @@ local function us_to_ms(us) return math.floor(tonumber(us) / 1000) end
 
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 
+-- An optional argument of a call: JSON null arrives as cjson.null, and reads as nil here.
+local function opt(v)
+  if v == cjson.null then return nil end
+  return v
+end
+
+-- A list filter's statuses as a set; nil (any status) when the filter names none.
+local function status_set(statuses)
+  if opt(statuses) == nil then return nil end
+  local set = {}
+  for _, s in ipairs(statuses) do set[s] = true end
+  return set
+end
+
 local function load(id)
   local flat = rcall("HGETALL", jk(id))
   if #flat == 0 then return nil end

@@ -1,13 +1,8 @@
 -- A page of jobs, newest first. A = {index, before, limit, now, statuses | nil,
 -- operation | nil}: walks the owner's (or everyone's) index from `before` (a ZRANGEBYLEX
 -- bound), skipping expired jobs and those the filters leave out.
-local wanted = nil
-if A.statuses ~= nil and A.statuses ~= cjson.null then
-  wanted = {}
-  for _, s in ipairs(A.statuses) do wanted[s] = true end
-end
-local op = A.operation
-if op == cjson.null then op = nil end
+local wanted = status_set(A.statuses)
+local op = opt(A.operation)
 local now = tonumber(A.now)
 local out = {}
 local bound = A.before

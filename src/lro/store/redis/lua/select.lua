@@ -2,15 +2,9 @@
 -- (lro.store.steps.Steps.select_jobs). A = {index, from, to, limit, now, statuses | nil,
 -- operation | nil, exclude | nil}: walks the owner's (or everyone's) created-order index
 -- between two ZRANGEBYLEX bounds (the created range). Writes nothing.
-local wanted = nil
-if A.statuses ~= nil and A.statuses ~= cjson.null then
-  wanted = {}
-  for _, s in ipairs(A.statuses) do wanted[s] = true end
-end
-local op = A.operation
-if op == cjson.null then op = nil end
-local exclude = A.exclude
-if exclude == cjson.null then exclude = nil end
+local wanted = status_set(A.statuses)
+local op = opt(A.operation)
+local exclude = opt(A.exclude)
 local now = tonumber(A.now)
 local out = {}
 local bound = A.from
