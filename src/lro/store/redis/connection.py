@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -113,6 +113,11 @@ class Connection:
         }
         self.opened = False
         self.closed = False
+        self.handoff_sink: Callable[[str, str, Sequence[str]], None] | None = None
+        """Where the feed sends a hand-off line (worker id, the origin of the process it
+        parked in, row): the hand-off part."""
+        self.reconnect_sink: Callable[[], None] | None = None
+        """Called when the feed reads again after losing its connection."""
 
     def key(self, name: str) -> str:
         return self.settings.lro_prefix + name

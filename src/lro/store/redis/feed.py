@@ -130,6 +130,7 @@ class Feed:
         changes_key = conn.key("changes")
         loop = asyncio.get_running_loop()
         next_look = 0.0
+        lost = False
         while not self._stopping:
             try:
                 if loop.time() >= next_look:
@@ -138,6 +139,10 @@ class Feed:
                     await self._new_queues()
                 assert self._reader is not None
                 got = await self._reader.xread(dict(self._ids), count=500, block=BLOCK_MS)
+                if lost:
+                    lost = False
+                    if conn.reconnect_sink is not None:
+                        conn.reconnect_sink()
                 for stream, entries in got or []:
                     if not entries or self._stopping:
                         continue
@@ -150,6 +155,7 @@ class Feed:
                 if conn.closed or self._stopping:
                     return
                 _log.warning("lro's Redis feed lost its connection (%s); retrying", exc)
+                lost = True
                 await asyncio.sleep(0.5)
             except Exception:
                 _log.exception("lro's Redis feed failed; retrying")
@@ -165,8 +171,18 @@ class Feed:
                 self._ids[stream] = cursor or "0-0"
 
     def _dispatch(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        origin = self._conn.origin
-        lines = [[f["j"], f["v"], f["s"], f["c"]] for _, f in entries if f.get("o") != origin]
+        conn = self._conn
+        origin = conn.origin
+        lines = []
+        for _, f in entries:
+            worker = f.get("h")
+            if worker is not None:
+                # A hand-off (lro.store.redis.handoff), its submitter's own included: an
+                # embedded worker is handed its jobs through here too.
+                if conn.handoff_sink is not None:
+                    conn.handoff_sink(worker, f.get("p", ""), json.loads(f["r"]))
+            elif f.get("o") != origin:
+                lines.append([f["j"], f["v"], f["s"], f["c"]])
         if lines and self._conn.listeners:
             self._conn.listeners.dispatch(changes_of(lines))
 

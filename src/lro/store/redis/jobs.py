@@ -77,6 +77,12 @@ def _jobs(raw: Sequence[Any]) -> list[Job | None]:
     return [job_from_hash(hash_of(r)) if r else None for r in raw]
 
 
+def _may_hand_off(new: NewJob) -> bool:
+    """A job the submit may hand to a parked worker (lro.store.base's hand-off rule): its
+    limits are counted only in the claim, and a job that waits on others is not due."""
+    return new.concurrency_key is None and not new.depends_on
+
+
 class RedisJobs:
     """The job verbs, on a `Connection` (see the module docstring)."""
 
@@ -157,14 +163,29 @@ class RedisJobs:
             if not writes:
                 return out
             pipe.multi()
-            conn.queue_script(pipe, "insert", {"jobs": [f for _, f in writes], "release": release})
+            # BullMQ's add first: a job handed off is then moved on to BullMQ's active list
+            # by lro's insert, as a claim would move it.
             for new, fields in writes:
                 name, bkeys, argv = add_script_call(
                     new, fields, conn.settings.bull_prefix, new.queue
                 )
                 conn.queue_bullmq(pipe, name, bkeys, argv)
-            await pipe.execute()
-        conn.dispatch([[i.job.id, "1", "queued", "0"] for i in out if i.created])
+            args: dict[str, Any] = {"jobs": [f for _, f in writes], "release": release}
+            if len(jobs) == 1 and len(writes) == 1 and _may_hand_off(writes[0][0]):
+                args["handoff"] = {"token": secrets.token_hex(16)}
+            conn.queue_script(pipe, "insert", args)
+            replies = await pipe.execute()
+        handed = {row[0]: job_from_hash(hash_of(row[2])) for row in replies[-1] or []}
+        if handed:
+            out = [
+                Inserted(handed[i.job.id], created=True, accepted=i.job)
+                if i.created and i.job.id in handed
+                else i
+                for i in out
+            ]
+        conn.dispatch(
+            [[i.job.id, str(i.job.version), i.job.status.value, "0"] for i in out if i.created]
+        )
         return out
 
     # -- read ---------------------------------------------------------------------------
@@ -252,7 +273,13 @@ class RedisJobs:
             return []
         if params.operations is not None and not params.operations:
             return []
-        args = {
+        rows, changes, _ = await self._conn.run("claim", self.claim_args(params))
+        self._conn.dispatch(changes)
+        return [job_from_hash(hash_of(r)) for r in rows]
+
+    def claim_args(self, params: ClaimParams) -> dict[str, Any]:
+        """The claim script's arguments (the hand-off part adds its park to them)."""
+        return {
             "now": us_text(params.now),
             "lease_until": _later(params.now, params.lease_seconds),
             "lock_ms": max(1, int(params.lease_seconds * 1000)),
@@ -261,9 +288,6 @@ class RedisJobs:
             "operations": None if params.operations is None else list(params.operations),
             "tokens": [secrets.token_hex(16) for _ in range(params.limit)],
         }
-        rows, changes = await self._conn.run("claim", args)
-        self._conn.dispatch(changes)
-        return [job_from_hash(hash_of(r)) for r in rows]
 
     async def heartbeat(
         self, leases: Sequence[Lease], lease_seconds: float, now: datetime

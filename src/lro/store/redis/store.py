@@ -16,6 +16,7 @@ from lro.errors import StoreUnavailable
 from lro.store.redis.blobs import RedisBlobs
 from lro.store.redis.connection import Connection
 from lro.store.redis.feed import Feed
+from lro.store.redis.handoff import RedisHandoffs
 from lro.store.redis.jobs import RedisJobs
 from lro.store.redis.outbox import RedisOutbox
 from lro.store.redis.quotas import RedisQuotas
@@ -35,8 +36,6 @@ class RedisStore(RedisJobs):
     supports_flows = False
     """Tags, metadata, dependencies, batches and schedules (HTTP-CONTRACT §15-§17) are not
     on Redis yet: a submit that uses them answers a 501 problem."""
-    handoffs: None = None
-    """A BullMQ queue is a Redis list workers block on: a submit already wakes them."""
     workload: None = None
     batches: None = None
     schedules: None = None
@@ -52,6 +51,7 @@ class RedisStore(RedisJobs):
         self.quotas = RedisQuotas(self.conn)
         self.blobs = RedisBlobs(self.conn)
         self.workers = RedisWorkers(self.conn)
+        self.handoffs = RedisHandoffs(self.conn, self)
         self.steps = RedisSteps(self.conn)
 
     @classmethod
@@ -72,6 +72,7 @@ class RedisStore(RedisJobs):
     async def close(self) -> None:
         if self.conn.closed:
             return
+        await self.handoffs.close()
         await self.feed.close()
         self.conn.closed = True
         await self.conn.close()

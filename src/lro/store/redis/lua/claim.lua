@@ -1,5 +1,6 @@
 -- Lease up to A.limit due queued jobs (of A.operations, or of any) in claim order.
--- A = {now, lease_until, lock_ms, worker_id, limit, operations | nil, tokens = [...]}.
+-- A = {now, lease_until, lock_ms, worker_id, limit, operations | nil, tokens = [...],
+-- park = {origin, lease_us} | nil}.
 --
 -- lro's claim runs over BullMQ's state rather than through BullMQ's moveToActive: the
 -- lease must be fenced on lro's clock (callers pass `now`), honour lro's order and the
@@ -46,4 +47,18 @@ for _, h in ipairs(heads) do
     out[#out + 1] = flat_of(j)
   end
 end
-return {out, CHANGES}
+-- claim_or_park: a claim that came back short also parks the worker (one offer, for one
+-- job, replacing any it had), so the next submit of an operation it runs hands it over.
+local parked = 0
+local park = A.park
+if park ~= nil and park ~= cjson.null and n < A.limit then
+  drop_park(A.worker_id)
+  local served = A.operations
+  if served == nil or served == cjson.null then served = {"*"} end
+  rcall("HSET", P .. "park:" .. A.worker_id, "origin", park.origin, "lease_us", park.lease_us,
+    "ops", cjson.encode(served))
+  local order = rcall("INCR", P .. "park_seq")
+  for _, op in ipairs(served) do rcall("ZADD", P .. "parked:" .. op, order, A.worker_id) end
+  parked = 1
+end
+return {out, CHANGES, parked}

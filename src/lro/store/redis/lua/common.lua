@@ -292,6 +292,18 @@ local function append_partial(j, data, size, now)
   rcall("INCRBY", k .. ":partial_bytes", size)
 end
 
+-- Direct hand-off (lro.store.redis.handoff): a parked worker's offer is a hash
+-- `park:<worker_id>` {origin, lease_us, ops (JSON array, or ["*"] for any)} and
+-- its id in `parked:<op>` per operation, scored by when it parked (oldest first).
+local function drop_park(worker_id)
+  local pk = P .. "park:" .. worker_id
+  local ops = rcall("HGET", pk, "ops")
+  if not ops then return false end
+  for _, op in ipairs(cjson.decode(ops)) do rcall("ZREM", P .. "parked:" .. op, worker_id) end
+  rcall("DEL", pk)
+  return true
+end
+
 local function changes_out()
   return CHANGES
 end
