@@ -23,7 +23,6 @@ pytestmark = pytest.mark.redis
 WORKER = "host:1:worker"
 
 
-
 class Inbox:
     """What a worker's subscription received, awaitable."""
 
