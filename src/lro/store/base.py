@@ -202,7 +202,7 @@ class Store(Protocol):
         `processing`, attempt 1, `lease_expires_at = now + the park's lease_seconds`),
         with events (1, `status`, queued) and (2, `status`, processing). The park row is
         deleted (a dead worker's too, whose job is then simply queued) and the worker is
-        sent the row (see `lro.store.postgres.handoff`).
+        sent the row (see `lro.store.postgres.handoff`, `lro.store.redis.handoff`).
 
         `Inserted.job` is the row as stored; `Inserted.accepted` is what the submit's
         answer shows: the job as it was accepted (version 1, queued) for a hand-off, the

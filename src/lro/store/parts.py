@@ -186,11 +186,12 @@ class Workers(Protocol):
 
 
 class Handoffs(Protocol):
-    """Direct hand-off of a new job to a parked idle worker, skipping its claim (only the
-    PostgreSQL store has it: across processes a claim costs a second database trip; see
-    lro.store.postgres.handoff). A store without it has `handoffs = None`.
+    """Direct hand-off of a new job to a parked idle worker, skipping its claim (the
+    PostgreSQL and Redis stores have it: across processes a claim costs a second round
+    trip; see lro.store.postgres.handoff and lro.store.redis.handoff). A store without it
+    has `handoffs = None`.
 
-    Rows: one park row per parked worker `(worker_id, lock_key, operations,
+    Rows: one park per parked worker `(worker_id, liveness key, operations,
     lease_seconds, parked_at)`, written by `claim_or_park` and deleted by `unpark` or by
     the submit that takes it (`Store.insert_jobs`)."""
 
