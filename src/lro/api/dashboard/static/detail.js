@@ -119,7 +119,7 @@ export class DetailPanel {
           this.timeline.add(name, job);
           // The replay's earlier states go to the timeline only: the panel (and the list
           // row it updates) never steps back from the state it already shows.
-          if (Date.parse(job.updated_at) < Date.parse(this.job.updated_at)) return;
+          if (Date.parse(job.updated_at) < Date.parse(this.job.updated_at)) return false;
           this.render(job);
           this.output.loadSteps();
           if (TERMINAL.has(name)) this.finished();

@@ -79,7 +79,8 @@ function sleep(ms, signal) {
  * dropped stream is resumed with Last-Event-ID, so no change is missed or repeated;
  * 429/503 wait for Retry-After. Rejects with the ApiError of a 4xx answer (401 included)
  * for the caller to handle; aborting `signal` ends it quietly. With `fromStart` the
- * stream begins at the job's first event: each replayed event carries the job as it was.
+ * stream begins at the job's first event: each replayed event carries the job as it was,
+ * and onEvent returns false for one older than what the caller shows.
  */
 export async function follow(api, path, { onEvent, onPartial, onState, signal, fromStart = false }) {
   // fromStart: Last-Event-ID 0, so the stream replays the job's whole history first.
@@ -108,8 +109,10 @@ export async function follow(api, path, { onEvent, onPartial, onState, signal, f
             if (onPartial) onPartial(JSON.parse(event.data));
             continue;
           }
-          onEvent(event.type, JSON.parse(event.data));
-          if (TERMINAL.has(event.type)) {
+          // A replay (fromStart) may hold an earlier run's end (a job retried under its
+          // id): onEvent answers false for such a past state, and the stream goes on.
+          const current = onEvent(event.type, JSON.parse(event.data));
+          if (TERMINAL.has(event.type) && current !== false) {
             onState('ended');
             await reader.cancel();
             return;
