@@ -54,9 +54,8 @@ class RedisHandoffs:
         self._jobs = jobs
         self._subs: dict[str, HandoffSubscription] = {}
         self._task: asyncio.Task[None] | None = None
-        self._alive = False
-        self._alive_event = asyncio.Event()
-        self._pubsub: Any = None
+        self._alive = asyncio.Event()
+        """Set while this process holds its liveness subscription."""
         self._tasks: set[asyncio.Task[None]] = set()
         conn.handoff_sink = self._deliver
         conn.reconnect_sink = self._reconnected
@@ -96,7 +95,6 @@ class RedisHandoffs:
         conn = self._conn
         channel = conn.key(f"alive:{conn.origin}")
         pubsub = conn.client.pubsub()
-        self._pubsub = pubsub
         try:
             while self._subs and not conn.closed:
                 try:
@@ -104,19 +102,15 @@ class RedisHandoffs:
                         await pubsub.subscribe(channel)
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "subscribe":
-                        self._alive = True
-                        self._alive_event.set()
+                        self._alive.set()
                 except (RedisError, OSError) as exc:
-                    self._alive = False
-                    self._alive_event.clear()
+                    self._alive.clear()
                     log.debug("hand-off liveness subscription failed: %s", exc)
                     await asyncio.sleep(RETRY_SECONDS)
         finally:
-            self._alive = False
-            self._alive_event.clear()
+            self._alive.clear()
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
-            self._pubsub = None
             self._task = None
 
     async def close(self) -> None:
@@ -146,12 +140,12 @@ class RedisHandoffs:
         if params.worker_id not in self._subs:
             return await self._jobs.claim_jobs(params), False
         conn = self._conn
-        if not self._alive:
+        if not self._alive.is_set():
             # The subscription is a round trip away at start (and after a reconnect):
             # wait for it briefly; without it, claim without parking.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._alive_event.wait(), SUBSCRIBE_WAIT_SECONDS)
-            if not self._alive:
+                await asyncio.wait_for(self._alive.wait(), SUBSCRIBE_WAIT_SECONDS)
+            if not self._alive.is_set():
                 return await self._jobs.claim_jobs(params), False
         args: dict[str, Any] = self._jobs.claim_args(params)
         args["park"] = {"origin": conn.origin, "lease_us": str(int(params.lease_seconds * 1e6))}
