@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis clean
+.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,6 +64,12 @@ bench-pg:
 ## Redis on 127.0.0.1:6379 (databases 15 and 0 are flushed). make bench-redis ARGS="5000 20 200"
 bench-redis: $(STAMP)
 	ROUNDS=$(or $(ROUNDS),1) bash bench/redis.sh $(ARGS)
+
+## What this round's features cost a job that uses none of them: drain of lro now against
+## lro at the end of v1 (BASE=216624f), round by round, SQLite and PostgreSQL; one table.
+## make bench-regress ARGS="10000 20 2"
+bench-regress: $(STAMP)
+	bash bench/regress.sh $(ARGS)
 
 clean:
 	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro.db.wake lro-results reliability-table.txt
