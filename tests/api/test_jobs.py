@@ -168,6 +168,23 @@ async def test_long_poll_on_a_terminal_job_returns_at_once(
     assert r.status_code == 200 and r.json()["status"] == "completed"
 
 
+async def test_params_route_gives_the_params_as_stored(client: httpx.AsyncClient, lro: LRO) -> None:
+    """The poll leaves params out; /params has them, as validated by the operation's
+    model (defaults filled in), and the poll still does not carry them."""
+    job_id = (await submit(client, "hello <b>world</b>"))["job_id"]
+    r = await client.get(f"{PREFIX}/jobs/{job_id}/params")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {
+        "job_id": job_id,
+        "operation": "echo",
+        "params": {"text": "hello <b>world</b>", "count": 1},
+    }
+    assert "params" not in (await client.get(f"{PREFIX}/jobs/{job_id}")).json()
+    stored = await lro.store.get_job(job_id)
+    assert stored is not None and stored.params == r.json()["params"]
+
+
 async def test_malformed_wait_is_400(client: httpx.AsyncClient) -> None:
     job_id = (await submit(client))["job_id"]
     for value in ("soon", "-1", "nan", "inf", ""):
@@ -182,6 +199,7 @@ async def test_unknown_and_foreign_jobs_are_404(client: httpx.AsyncClient, lro: 
         for method, path in (
             ("GET", ""),
             ("GET", "/result"),
+            ("GET", "/params"),
             ("POST", "/cancel"),
             ("DELETE", ""),
         ):
@@ -193,7 +211,7 @@ async def test_unknown_and_foreign_jobs_are_404(client: httpx.AsyncClient, lro: 
 async def test_expired_job_is_410(client: httpx.AsyncClient, lro: LRO) -> None:
     job_id = (await submit(client))["job_id"]
     await complete(lro, await claim(lro), {"x": 1}, retention=0.000001)
-    for method, path in (("GET", ""), ("GET", "/result"), ("POST", "/cancel")):
+    for method, path in (("GET", ""), ("GET", "/result"), ("GET", "/params"), ("POST", "/cancel")):
         body = assert_problem(await client.request(method, f"{PREFIX}/jobs/{job_id}{path}"), 410)
         assert body["expired_at"].endswith("Z")
         assert body["expired_at"][:19] in body["detail"]

@@ -172,6 +172,7 @@ async def test_job_text_is_shown_as_text_and_never_runs(tab: Tab, server: Served
     await tab.open_job(done.id)
     await expect(page.locator("#detail-step")).to_have_text(HOSTILE)
     await expect(page.locator("#detail-result-value")).to_contain_text(HOSTILE)
+    await expect(page.locator("#detail-params-value")).to_contain_text(HOSTILE)
     await tab.open_job(broken.id)
     await expect(page.locator("#detail-error-title")).to_have_text(HOSTILE)
     await expect(page.locator("#detail-error-detail")).to_have_text(HOSTILE)

@@ -51,6 +51,7 @@ async def world(secured: Served, as_: Clients) -> World:
 READS = [
     ("GET", "{api}/jobs/{job}", 404),
     ("GET", "{api}/jobs/{job}/result", 404),
+    ("GET", "{api}/jobs/{job}/params", 404),
     ("GET", "{api}/jobs/{job}/events", 404),
     ("GET", "{api}/jobs/{job}/deliveries", 404),
     # Not about one job: every principal gets a view of its own (see test_stats_...).

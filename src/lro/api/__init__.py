@@ -22,6 +22,7 @@ from lro.api.links import add_link_routes
 from lro.api.longjobs import add_long_job_routes
 from lro.api.operations import add_operations_routes
 from lro.api.operator import add_operator_routes
+from lro.api.params import add_params_routes
 from lro.api.routing import route_class
 from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
@@ -54,6 +55,7 @@ class LroRouter(APIRouter):
         self._submits = SubmitRoutes(self._secured, lro)
         add_long_job_routes(self._secured, lro)  # before /jobs/{id}/...: /jobs/bulk/...
         add_job_routes(self._secured, lro)
+        add_params_routes(self._secured, lro)
         add_stats_routes(self._secured, lro)
         add_timeline_routes(self._secured, lro)
         add_operations_routes(self._secured, lro)

@@ -1,5 +1,5 @@
-// The job panel: one job followed live through its event stream, with its error, its
-// metadata, its steps and partial results (output.js), its result link, its webhook
+// The job panel: one job followed live through its event stream, with its params (read
+// once: they never change), its error, its metadata, its steps and partial results (output.js), its result link, its webhook
 // deliveries, a Cancel button, and a Retry button for a failed or cancelled job
 // (HTTP-CONTRACT §14: it runs again under its id).
 
@@ -69,6 +69,7 @@ export class DetailPanel {
     this.output.reset(this.path());
     this.timeline.reset();
     this.setLive('connecting');
+    this.loadParams();
     this.loadDeliveries();
     this.output.loadSteps();
     this.follow(this.controller);
@@ -219,6 +220,23 @@ export class DetailPanel {
         this.failed(error);
       }
     }
+  }
+
+  /** The params the job was submitted with (GET …/params): not in the job resource. */
+  async loadParams() {
+    const id = this.jobId;
+    show($('detail-params'), false);
+    setText('detail-params-value', '');
+    let body;
+    try {
+      body = await this.api.get(this.path('/params'));
+    } catch (error) {
+      if (id === this.jobId) this.failed(error);
+      return;
+    }
+    if (id !== this.jobId) return;
+    setText('detail-params-value', JSON.stringify(body.params, null, 2));
+    show($('detail-params'), true);
   }
 
   async loadDeliveries() {
