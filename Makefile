@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress clean
+.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress bench-all clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -70,6 +70,12 @@ bench-redis: $(STAMP)
 ## make bench-regress ARGS="10000 20 2"
 bench-regress: $(STAMP)
 	bash bench/regress.sh $(ARGS)
+
+## Every benchmark above that compares (bench, bench-pg, bench-sse, bench-redis,
+## bench-regress), one after the other, then one summary table of the ratios against the
+## goals (bench/all.py; about 25 minutes; ARGS="--quick" for a short check of the chain).
+bench-all: $(STAMP)
+	$(BIN)/python bench/all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) lro.db lro.db-wal lro.db-shm lro.db.wake lro-results reliability-table.txt
