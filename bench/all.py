@@ -340,10 +340,8 @@ def regress_rows(path: Path) -> list[Row]:
 def span(xs: list[float], unit: str) -> str:
     if not xs:
         return DASH
-    if unit == "x":
-        digits = 2
-    else:
-        digits = 1 if unit in ("ms", "MiB") or max(abs(x) for x in xs) < 10 else 0
+    small = unit in ("ms", "MiB") or max(abs(x) for x in xs) < 10
+    digits = 2 if unit == "x" else 1 if small else 0
     lo, hi = f"{min(xs):,.{digits}f}", f"{max(xs):,.{digits}f}"
     return lo if lo == hi else f"{lo}{DASH}{hi}"
 
