@@ -22,7 +22,7 @@ from lro.api.links import add_link_routes
 from lro.api.longjobs import add_long_job_routes
 from lro.api.operations import add_operations_routes
 from lro.api.operator import add_operator_routes
-from lro.api.routing import route_class
+from lro.api.routing import plain_dependency, route_class
 from lro.api.schedules import add_schedule_routes
 from lro.api.stats import add_stats_routes
 from lro.api.stream import add_stream_routes
@@ -43,6 +43,7 @@ class LroRouter(APIRouter):
     def __init__(self, lro: Runtime) -> None:
         cls = route_class(lro.settings.max_body_bytes)
 
+        @plain_dependency  # fast paths (api/routing.py) do this work themselves
         async def started(request: Request) -> None:
             request.state.lro = lro  # for lro.api.auth.principal, which may be overridden
             await lro.start()
