@@ -176,6 +176,38 @@ def root_of(request: Request) -> str:
     return str(root)
 
 
+def _tail_of(path: str) -> tuple[str | None, ...]:
+    """The segments a request path must end in to match `path`: literals, and None for a
+    parameter (one non-empty segment). Empty when a parameter may span segments."""
+    if ":path}" in path:
+        return ()
+    return tuple(None if "{" in seg else seg for seg in path.split("/") if seg)
+
+
+def _tail_fits(tail: tuple[str | None, ...], scope: Scope) -> bool:
+    """Whether the request path could match a route ending in `tail` (a necessary
+    condition: the route's own match decides). An app routes a request by trying its
+    routes in turn, and lro has dozens: this rejects most of them with a few string
+    compares instead of FastAPI's per-candidate scope bookkeeping and a regex each.
+    Whatever is in front of lro's paths (a mount, an include prefix) is left alone."""
+    path: str = scope["path"]
+    cached = scope.get(_SEGMENTS_KEY)
+    if cached is None or cached[0] is not path:
+        cached = (path, [seg for seg in path.split("/") if seg])
+        scope[_SEGMENTS_KEY] = cached
+    segments: list[str] = cached[1]
+    if len(segments) < len(tail):
+        return False
+    for want, seg in zip(tail, segments[len(segments) - len(tail) :], strict=True):
+        if want is not None and want != seg:
+            return False
+    return True
+
+
+_SEGMENTS_KEY = "lro.segments"
+"""Scope key: the request path and its non-empty segments, split once per request."""
+
+
 class ClientGone(Exception):
     """The client of a waiting request disconnected; nobody is left to answer."""
 
@@ -219,6 +251,7 @@ class LroRoute(APIRoute):
         self._nul_in_path = checks and bool(self.dependant.path_params)
         self._nul_in_query = checks and bool(self.dependant.query_params)
         self._serves_get = "GET" in (self.methods or ())
+        self._tail = _tail_of(path)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -250,6 +283,8 @@ class LroRoute(APIRoute):
         return None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._tail and scope.get("type") == "http" and not _tail_fits(self._tail, scope):
+            return Match.NONE, {}
         if scope.get("method") == "HEAD" and self._serves_get:
             return super().matches({**scope, "method": "GET"})
         return super().matches(scope)
