@@ -337,6 +337,7 @@ __all__ = [
     "CLIENT_GONE",
     "ROOT_KEY",
     "ClientGone",
+    "FastFn",
     "LroRoute",
     "accepts_nul",
     "fast_path",

@@ -1,8 +1,8 @@
-"""The poll's fast path (api/routing.py `fast_path`): a poll without a query string skips
-FastAPI's dependency solving. These hold that it answers exactly as FastAPI's path does
-(`?wait=0` takes that path: it has a query string), and that it steps aside whenever the
-app could make the answer differ: an overridden dependency, a dependency added at include,
-API keys."""
+"""The fast paths of the poll and the submits (api/routing.py `fast_path`): a request
+without a query string skips FastAPI's dependency solving. These hold that they answer
+exactly as FastAPI's path does (a query string takes that path: `?wait=0` on a poll, an
+unused `?via=fastapi` on a submit), and that they step aside whenever the app could make
+the answer differ: an overridden dependency, a dependency added at include, API keys."""
 
 from __future__ import annotations
 
@@ -91,3 +91,47 @@ async def test_api_keys_apply_to_the_fast_poll(tmp_path: Path) -> None:
             assert (await client.get(url, headers=alice)).status_code == 200
     finally:
         await lro.stop()
+
+
+async def test_fast_submit_answers_as_fastapi_does(client: httpx.AsyncClient, lro: LRO) -> None:
+    for path, body in (
+        (f"{PREFIX}/echo", {"text": "a"}),
+        (f"{PREFIX}/jobs", {"operation": "ping"}),
+    ):
+        fast = await client.post(path, json=body)
+        slow = await client.post(path + "?via=fastapi", json=body)
+        assert fast.status_code == slow.status_code == 202
+        assert set(fast.headers) == set(slow.headers)
+        fast_job, slow_job = fast.json(), slow.json()
+        assert set(fast_job) == set(slow_job)
+        for name in ("job_id", "poll_url", "events_url", "created_at", "updated_at"):
+            fast_job.pop(name), slow_job.pop(name)
+        assert fast_job == slow_job
+        assert (await lro.store.get_job(fast.json()["job_id"])) is not None
+    bad = {"text": "a", "count": 99}
+    fast = await client.post(f"{PREFIX}/echo", json=bad)
+    slow = await client.post(f"{PREFIX}/echo?via=fastapi", json=bad)
+    assert_problem(fast, 422)
+    assert fast.json() == slow.json() | {"instance": fast.json().get("instance")}
+
+
+async def test_fast_submit_replays_an_idempotent_request(client: httpx.AsyncClient) -> None:
+    key = {"Idempotency-Key": "fast-1"}
+    first = await client.post(f"{PREFIX}/echo", json={"text": "a"}, headers=key)
+    again = await client.post(f"{PREFIX}/echo", json={"text": "a"}, headers=key)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert_problem(await client.post(f"{PREFIX}/echo", json={"text": "b"}, headers=key), 422)
+
+
+async def test_a_submit_under_an_overridden_principal_is_theirs(
+    app: FastAPI, client: httpx.AsyncClient, lro: LRO
+) -> None:
+    app.dependency_overrides[principal] = lambda: Caller("someone-else")
+    try:
+        r = await client.post(f"{PREFIX}/echo", json={"text": "a"})
+    finally:
+        app.dependency_overrides.clear()
+    job = await lro.store.get_job(r.json()["job_id"])
+    assert job is not None and job.owner == "someone-else"
