@@ -284,10 +284,21 @@ class Load:
     method: str
     paths: list[str]
     etags: list[str]
+    pid: int
+    """The serving process, whose CPU time the figure also reports."""
 
 
-def run_wrk(load: Load, seconds: float, workdir: Path) -> tuple[float, int]:
-    """Requests/s and the count of answers that were neither 2xx nor 3xx."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(load: Load, seconds: float, workdir: Path) -> tuple[float, int, int]:
+    """Requests/s, the count of answers that were neither 2xx nor 3xx, and of all."""
     script = (
         WRK_POST
         if load.method == "POST"
@@ -300,10 +311,15 @@ def run_wrk(load: Load, seconds: float, workdir: Path) -> tuple[float, int]:
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=False).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return (float(match.group(1)) if match else float("nan")), int(non2xx.group(1) if non2xx else 0)
+    total = re.search(r"(\d+) requests in", out)
+    return (
+        float(match.group(1)) if match else float("nan"),
+        int(non2xx.group(1) if non2xx else 0),
+        int(total.group(1)) if total else 0,
+    )
 
 
-async def run_httpx(load: Load, seconds: float) -> tuple[float, int]:
+async def run_httpx(load: Load, seconds: float) -> tuple[float, int, int]:
     """Closed loop: CONNECTIONS tasks, each sending its next request when the last returns."""
     count = bad = 0
     deadline = time.monotonic() + seconds
@@ -327,7 +343,7 @@ async def run_httpx(load: Load, seconds: float) -> tuple[float, int]:
 
         t = time.monotonic()
         await asyncio.gather(*(one(k) for k in range(CONNECTIONS)))
-        return count / (time.monotonic() - t), bad
+        return count / (time.monotonic() - t), bad, count
 
 
 async def wait_healthy(base: str, path: str, proc: subprocess.Popen[bytes]) -> bool:
@@ -402,21 +418,27 @@ async def bench_http_pair(
             for path in paths:
                 etags.append((await client.get(path)).headers["etag"])
         loads = {
-            "bare": Load(bare_base, "GET", [f"/jobs/{i}" for i in range(100)], []),
-            "poll": Load(lro_base, "GET", paths, []),
-            "poll_304": Load(lro_base, "GET", paths, etags),
-            "submit": Load(lro_base, "POST", ["/api/v1/noop"], []),
+            "bare": Load(bare_base, "GET", [f"/jobs/{i}" for i in range(100)], [], bare.pid),
+            "poll": Load(lro_base, "GET", paths, [], server.pid),
+            "poll_304": Load(lro_base, "GET", paths, etags, server.pid),
+            "submit": Load(lro_base, "POST", ["/api/v1/noop"], [], server.pid),
         }
         figures: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
         bad: dict[str, int] = {}
         for name in ("bare", "poll", "poll_304", "submit", "bare"):
+            load = loads[name]
+            cpu_before = cpu_seconds(load.pid)
             if use_wrk:
-                rate, errors = run_wrk(loads[name], seconds, env.workdir)
+                rate, errors, count = run_wrk(load, seconds, env.workdir)
             else:
-                rate, errors = await run_httpx(loads[name], seconds)
+                rate, errors, count = await run_httpx(load, seconds)
+            used = cpu_seconds(load.pid) - cpu_before
             figures.setdefault(name, []).append(rate)
+            cpu.setdefault(name, []).append(used / count * 1e6 if count else float("nan"))
             bad[name] = bad.get(name, 0) + errors
     out: dict[str, Any] = {name: statistics.fmean(v) for name, v in figures.items()}
+    out["cpu_us"] = {name: statistics.fmean(v) for name, v in cpu.items()}
     out["bare_runs"] = figures["bare"]
     out["errors"] = {k: v for k, v in bad.items() if v}
     return out
@@ -470,9 +492,19 @@ def http_rows(http: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{bare:,.0f}",
             )
         )
+        cpu = pair.get("cpu_us", {})
+        if "bare" in cpu:
+            rows.append(("  bare route: server CPU per request (us)", f"{cpu['bare']:,.0f}"))
         for name, label in labels.items():
             rate = pair[name]
             rows.append((f"  lro serve --no-worker {label}", f"{rate:,.0f}  ({rate / bare:.2f}x)"))
+            if name in cpu and "bare" in cpu:
+                rows.append(
+                    (
+                        "    server CPU per request (us; bare/lro)",
+                        f"{cpu[name]:,.0f}  ({cpu['bare'] / cpu[name]:.2f}x)",
+                    )
+                )
         if pair.get("errors"):
             rows.append(("  answers neither 2xx nor 3xx", str(pair["errors"])))
     if "load_average" in http:
