@@ -276,16 +276,18 @@ class Database:
                             future.set_exception(StoreUnavailable(f"write interrupted: {exc!r}"))
                     raise
                 changes = [c for o in outcomes if not isinstance(o, _Failed) for c in o[1]]
-                if changes:
-                    self.after_commit()
-                self.listeners.dispatch(changes)
-                for (_, future), outcome in zip(group, outcomes, strict=True):
-                    if future.done():  # its caller was cancelled; the write stands
-                        continue
-                    if isinstance(outcome, _Failed):
-                        future.set_exception(self._mapped(outcome.error, True))
-                    else:
-                        future.set_result(outcome[0])
+                try:
+                    if changes:
+                        self.after_commit()
+                    self.listeners.dispatch(changes)
+                finally:  # committed: every caller is answered, whatever a hook did
+                    for (_, future), outcome in zip(group, outcomes, strict=True):
+                        if future.done():  # its caller was cancelled; the write stands
+                            continue
+                        if isinstance(outcome, _Failed):
+                            future.set_exception(self._mapped(outcome.error, True))
+                        else:
+                            future.set_result(outcome[0])
         finally:
             self._flusher = None
 
