@@ -36,9 +36,14 @@ test-slow: $(STAMP)
 test-reliability: $(STAMP)
 	RELIABILITY_TABLE=reliability-table.txt $(BIN)/pytest tests/reliability -m 'reliability or not reliability' -rfEX
 
-## Benchmarks: prints a table of figures (see bench/README.md).
+## Benchmarks: prints a table of figures (see bench/README.md). The HTTP figures need wrk
+## (Debian's package, installed here if missing); without it they fall back to httpx clients.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	command -v wrk >/dev/null || { echo "wrk is missing; installing Debian's wrk package"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
+	  || { apt-get update && apt-get install -y --no-install-recommends wrk; } \
+	  || echo "Could not install wrk: the HTTP figures are driven by httpx clients (a floor)"; }
+	$(BIN)/python bench/run.py $(ARGS)
 
 ## Webhook dispatcher: deliveries/s draining 1,000, and what a failing receiver (500 / black
 ## hole) does to the others' latency; SQLite and PostgreSQL (BENCH_PG). ARGS="--seconds 10"

@@ -11,8 +11,11 @@ Figures (bench/README.md explains each):
   latency     submit -> handler start, one job at a time to an idle worker: a separate
               `lro worker` process (it learns of new jobs by polling SQLite), and a worker
               embedded in the submitting process (woken in memory).
-  http        submits/s and polls/s against one `lro serve --no-worker` process, driven by
-              `wrk` when it is installed, else by concurrent httpx clients.
+  http        polls/s, conditional (304) polls/s and submits/s against one
+              `lro serve --no-worker` process, beside a bare FastAPI route served with the
+              same uvicorn settings (bench/bare_app.py) in the same minutes, with the access
+              log on and off on both; ratios to the bare route. Driven by `wrk` when it is
+              installed, else by concurrent httpx clients.
 """
 
 from __future__ import annotations
@@ -252,87 +255,207 @@ wrk.body = '{"i": -1}'
 wrk.headers["Content-Type"] = "application/json"
 """
 
-WRK_GET = """ids = {%s}
+WRK_GET = """paths = {%s}
+etags = {%s}
 n = 0
 request = function()
   n = n + 1
-  return wrk.format("GET", "/api/v1/jobs/" .. ids[(n %% #ids) + 1])
+  local k = (n %% #paths) + 1
+  if #etags > 0 then
+    return wrk.format("GET", paths[k], {["If-None-Match"] = etags[k]})
+  end
+  return wrk.format("GET", paths[k])
 end
 """
 
+CONNECTIONS = 16
+"""Concurrent connections of every HTTP figure (wrk -c, or httpx clients)."""
 
-def run_wrk(url: str, script: str, seconds: float, connections: int, workdir: Path) -> float:
+
+def lua_list(items: list[str]) -> str:
+    return ", ".join(json.dumps(i) for i in items)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One HTTP figure: what to request, against which server."""
+
+    base: str
+    method: str
+    paths: list[str]
+    etags: list[str]
+    pid: int
+    """The serving process, whose CPU time the figure also reports."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(load: Load, seconds: float, workdir: Path) -> tuple[float, int, int]:
+    """Requests/s, the count of answers that were neither 2xx nor 3xx, and of all."""
+    script = (
+        WRK_POST
+        if load.method == "POST"
+        else WRK_GET % (lua_list(load.paths), lua_list(load.etags))
+    )
     path = workdir / f"wrk-{abs(hash(script))}.lua"
     path.write_text(script)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(path), url],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    url = load.base + (load.paths[0] if load.method == "POST" else "/")
+    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "-s", str(path)]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=False).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    if non2xx:
-        print(f"  wrk: {non2xx.group(1)} non-2xx answers against {url}", file=sys.stderr)
-    return float(match.group(1)) if match else float("nan")
+    total = re.search(r"(\d+) requests in", out)
+    return (
+        float(match.group(1)) if match else float("nan"),
+        int(non2xx.group(1) if non2xx else 0),
+        int(total.group(1)) if total else 0,
+    )
 
 
-async def run_httpx(url: str, method: str, paths: list[str], seconds: float, clients: int) -> float:
-    """Closed loop: `clients` tasks, each sending its next request when the last returns."""
-    count = 0
+async def run_httpx(load: Load, seconds: float) -> tuple[float, int, int]:
+    """Closed loop: CONNECTIONS tasks, each sending its next request when the last returns."""
+    count = bad = 0
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=load.base, limits=limits, timeout=30) as client:
 
         async def one(k: int) -> None:
-            nonlocal count
+            nonlocal count, bad
             n = k
             while time.monotonic() < deadline:
-                path = paths[n % len(paths)]
+                i = n % len(load.paths)
                 n += 1
-                if method == "POST":
-                    resp = await client.post(path, json={"i": -1})
+                if load.method == "POST":
+                    resp = await client.post(load.paths[i], json={"i": -1})
                 else:
-                    resp = await client.get(path)
-                if resp.status_code < 400:
-                    count += 1
+                    headers = {"If-None-Match": load.etags[i]} if load.etags else {}
+                    resp = await client.get(load.paths[i], headers=headers)
+                count += 1
+                bad += resp.status_code >= 400
 
         t = time.monotonic()
-        await asyncio.gather(*(one(k) for k in range(clients)))
-        return count / (time.monotonic() - t)
+        await asyncio.gather(*(one(k) for k in range(CONNECTIONS)))
+        return count / (time.monotonic() - t), bad, count
+
+
+async def wait_healthy(base: str, path: str, proc: subprocess.Popen[bytes]) -> bool:
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(path)).status_code == 200:
+                    return True
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+
+
+def server_args(access_log: bool) -> list[str]:
+    """The flags both servers get: access log on (at info, as `lro serve` runs by default,
+    so every request writes its line) or off (and only warnings logged)."""
+    return (
+        ["--access-log", "--log-level", "info"]
+        if access_log
+        else [
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    )
+
+
+@contextlib.contextmanager
+def bare_process(
+    port: int, access_log: bool, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    argv = [sys.executable, str(BENCH_DIR / "bare_app.py"), str(port), *server_args(access_log)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, cwd=BENCH_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def bench_http_pair(
+    env: Env, seconds: float, use_wrk: bool, access_log: bool
+) -> dict[str, Any]:
+    """The bare route and lro side by side, both servers up at once, figures interleaved:
+    bare, poll, 304 poll, submit, bare again (the ceiling is the mean of its two runs)."""
+    tag = "on" if access_log else "off"
+    url = env.store_url(f"http-{tag}.db")
+    lro_port, bare_port = free_port(), free_port()
+    lro_base, bare_base = f"http://127.0.0.1:{lro_port}", f"http://127.0.0.1:{bare_port}"
+    args = ["serve", "bench_app:lro", "--no-worker", "--port", str(lro_port)]
+    args += server_args(access_log)
+    envs = env.env(url)
+    with (
+        lro_process(args, envs, env.workdir / f"http-lro-{tag}.log") as server,
+        bare_process(bare_port, access_log, envs, env.workdir / f"http-bare-{tag}.log") as bare,
+    ):
+        if not await wait_healthy(lro_base, "/healthz", server):
+            return {"note": "lro serve did not start; see its log (--keep)"}
+        if not await wait_healthy(bare_base, "/jobs/x", bare):
+            return {"note": "the bare app did not start; see its log (--keep)"}
+        paths, etags = [], []
+        async with httpx.AsyncClient(base_url=lro_base, timeout=5) as client:
+            for _ in range(100):
+                job_id = (await client.post("/api/v1/noop", json={"i": -1})).json()["job_id"]
+                paths.append(f"/api/v1/jobs/{job_id}")
+            for path in paths:
+                etags.append((await client.get(path)).headers["etag"])
+        loads = {
+            "bare": Load(bare_base, "GET", [f"/jobs/{i}" for i in range(100)], [], bare.pid),
+            "poll": Load(lro_base, "GET", paths, [], server.pid),
+            "poll_304": Load(lro_base, "GET", paths, etags, server.pid),
+            "submit": Load(lro_base, "POST", ["/api/v1/noop"], [], server.pid),
+        }
+        figures: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
+        bad: dict[str, int] = {}
+        for name in ("bare", "poll", "poll_304", "submit", "bare"):
+            load = loads[name]
+            cpu_before = cpu_seconds(load.pid)
+            if use_wrk:
+                rate, errors, count = run_wrk(load, seconds, env.workdir)
+            else:
+                rate, errors, count = await run_httpx(load, seconds)
+            used = cpu_seconds(load.pid) - cpu_before
+            figures.setdefault(name, []).append(rate)
+            cpu.setdefault(name, []).append(used / count * 1e6 if count else float("nan"))
+            bad[name] = bad.get(name, 0) + errors
+    out: dict[str, Any] = {name: statistics.fmean(v) for name, v in figures.items()}
+    out["cpu_us"] = {name: statistics.fmean(v) for name, v in cpu.items()}
+    out["bare_runs"] = figures["bare"]
+    out["errors"] = {k: v for k, v in bad.items() if v}
+    return out
 
 
 async def bench_http(env: Env, seconds: float, use_wrk: bool) -> dict[str, Any]:
-    url = env.store_url("http.db")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = ["serve", "bench_app:lro", "--no-worker", "--port", str(port)]
-    args += ["--no-access-log", "--log-level", "warning"]
-    with lro_process(args, env.env(url), env.workdir / "http-server.log") as server:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                if server.poll() is not None or time.monotonic() > deadline:
-                    return {"note": "lro serve did not start; see http-server.log"}
-                await asyncio.sleep(0.1)
-            ids = []
-            for _ in range(100):
-                resp = await client.post("/api/v1/noop", json={"i": -1})
-                ids.append(resp.json()["job_id"])
-        if use_wrk:
-            submits = run_wrk(f"{base}/api/v1/noop", WRK_POST, seconds, 16, env.workdir)
-            lua_ids = ", ".join(f'"{i}"' for i in ids)
-            polls = run_wrk(f"{base}/api/v1/jobs", WRK_GET % lua_ids, seconds, 16, env.workdir)
-            driver = "wrk -t2 -c16"
-        else:
-            submits = await run_httpx(base, "POST", ["/api/v1/noop"], seconds, 16)
-            polls = await run_httpx(base, "GET", [f"/api/v1/jobs/{i}" for i in ids], seconds, 16)
-            driver = "httpx x16 (client-bound on small machines)"
-    return {"submits_per_s": submits, "polls_per_s": polls, "driver": driver}
+    results: dict[str, Any] = {
+        "driver": f"wrk -t2 -c{CONNECTIONS}"
+        if use_wrk
+        else f"httpx x{CONNECTIONS} (client-bound on small machines)",
+        "load_average": os.getloadavg(),
+    }
+    for access_log in (True, False):
+        key = "access_log_on" if access_log else "access_log_off"
+        results[key] = await bench_http_pair(env, seconds, use_wrk, access_log)
+    results["load_average_after"] = os.getloadavg()
+    return results
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -344,6 +467,50 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def http_rows(http: dict[str, Any]) -> list[tuple[str, str]]:
+    """Per access-log setting: the bare ceiling, then each lro figure and its ratio to it."""
+    rows: list[tuple[str, str]] = []
+    labels = {
+        "poll": "polls/s (GET job, 200)",
+        "poll_304": "conditional polls/s (If-None-Match, 304)",
+        "submit": "submits/s (POST /noop, 202)",
+    }
+    for key, setting in (("access_log_on", "access log on"), ("access_log_off", "access log off")):
+        pair = http.get(key)
+        if not pair:
+            continue
+        if "bare" not in pair:
+            rows.append((f"HTTP, {setting}", pair.get("note", "?")))
+            continue
+        bare = pair["bare"]
+        runs = " / ".join(f"{r:,.0f}" for r in pair["bare_runs"])
+        rows.append(
+            (
+                f"HTTP {setting}: bare FastAPI route/s ({http['driver']}; runs {runs})",
+                f"{bare:,.0f}",
+            )
+        )
+        cpu = pair.get("cpu_us", {})
+        if "bare" in cpu:
+            rows.append(("  bare route: server CPU per request (us)", f"{cpu['bare']:,.0f}"))
+        for name, label in labels.items():
+            rate = pair[name]
+            rows.append((f"  lro serve --no-worker {label}", f"{rate:,.0f}  ({rate / bare:.2f}x)"))
+            if name in cpu and "bare" in cpu:
+                rows.append(
+                    (
+                        "    server CPU per request (us; bare/lro)",
+                        f"{cpu[name]:,.0f}  ({cpu['bare'] / cpu[name]:.2f}x)",
+                    )
+                )
+        if pair.get("errors"):
+            rows.append(("  answers neither 2xx nor 3xx", str(pair["errors"])))
+    if "load_average" in http:
+        before, after = http["load_average"][0], http["load_average_after"][0]
+        rows.append(("HTTP: load average (1 min) before / after", f"{before:.1f} / {after:.1f}"))
+    return rows
 
 
 def table(results: dict[str, Any]) -> str:
@@ -384,18 +551,8 @@ def table(results: dict[str, Any]) -> str:
         elif lat:
             rows.append((f"submit -> handler start, {label}", lat.get("note", "?")))
     http = results.get("http")
-    if http and "submits_per_s" in http:
-        rows.append(
-            (f"HTTP submits/s, one lro serve ({http['driver']})", f"{http['submits_per_s']:,.0f}")
-        )
-        rows.append(
-            (
-                f"HTTP polls/s (GET job), one lro serve ({http['driver']})",
-                f"{http['polls_per_s']:,.0f}",
-            )
-        )
-    elif http:
-        rows.append(("HTTP", http.get("note", "?")))
+    if http:
+        rows.extend(http_rows(http))
     width = max(len(r[0]) for r in rows) if rows else 10
     lines = [f"{'figure':<{width}}  value", f"{'-' * width}  -----------"]
     lines += [f"{name:<{width}}  {value}" for name, value in rows]

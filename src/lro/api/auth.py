@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from lro.api.problems import problem_responses
+from lro.api.routing import plain_dependency
 from lro.config import parse_api_keys
 from lro.errors import Unauthorized
 
@@ -120,6 +121,7 @@ def authenticate(lro: Runtime, request: Request) -> Caller:
     return caller
 
 
+@plain_dependency
 async def principal(request: Request) -> Caller:
     """The caller of this request (see the module docstring to plug in your own auth)."""
     lro: Runtime = request.state.lro  # set by the router's first dependency (lro.api)
@@ -128,10 +130,12 @@ async def principal(request: Request) -> Caller:
 
 Owner = Annotated[Caller, Depends(principal)]
 
-BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="apiKey",
-    description="An API key from LRO_API_KEYS, as `Authorization: Bearer <key>`.",
+BEARER = plain_dependency(
+    HTTPBearer(
+        auto_error=False,
+        scheme_name="apiKey",
+        description="An API key from LRO_API_KEYS, as `Authorization: Bearer <key>`.",
+    )
 )
 """Only documents the scheme: `principal` reads and checks the header itself."""
 

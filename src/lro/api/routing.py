@@ -13,7 +13,14 @@ those to an app it does not own, so each lro route carries what the contract nee
 * the security headers every answer carries;
 * where it is mounted: `scope["lro.root"]` is the path in front of lro's own route
   paths (a mount's root path plus an `include_router` prefix), computed from the request
-  itself, so every URL lro returns can be followed as given however it is embedded.
+  itself, so every URL lro returns can be followed as given however it is embedded;
+* a fast path for the hottest route (the poll): FastAPI solves a route's dependencies
+  and parameters on every request, about a fifth of a poll's cost, even when there is
+  nothing to solve. An endpoint marked with `fast_path` is answered by its fast function
+  when that can give exactly the answer FastAPI would: the route depends on nothing but
+  calls marked `plain_dependency` (lro's own), the app overrides no dependency, and the
+  fast function accepts the request (a poll without a query string); anything else takes
+  FastAPI's path. The route, its OpenAPI entry and its validation stay FastAPI's.
 
 How the root is found: an endpoint remembers the path lro declared it at (before any
 prefix), and the request's route path ends in exactly that many segments. Path
@@ -23,9 +30,11 @@ parameters never contain "/" (their convertor refuses it), so counting segments 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, ClassVar, TypeVar
 
+import fastapi.routing
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,9 +68,16 @@ LRO_PATH = "__lro_path__"
 """Attribute of an endpoint: the path lro declared it at, before any include prefix."""
 
 ROOT_KEY = "lro.root"
+"""Scope key: the path in front of lro's route paths for this request."""
+
+FAST = "__lro_fast__"
+"""Attribute of an endpoint: its fast function (see `fast_path`)."""
+
+PLAIN = "__lro_plain__"
+"""Attribute of a dependency a fast function does the work of itself (`plain_dependency`)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
-"""Scope key: the path in front of lro's route paths for this request."""
+FastFn = Callable[[Request], Awaitable[Response | None]]
 
 
 def accepts_nul(endpoint: F) -> F:
@@ -69,6 +85,50 @@ def accepts_nul(endpoint: F) -> F:
     404 / 400: a signed link's one uniform 403 must not tell a NUL from a forgery."""
     setattr(endpoint, NUL_OK, True)
     return endpoint
+
+
+def fast_path(fast: FastFn) -> Callable[[F], F]:
+    """Mark an endpoint as also answerable by `fast(request)`: the whole answer, or None
+    to leave the request to FastAPI. `fast` must do everything the route's dependencies
+    do (all of them `plain_dependency`) and give the answer the endpoint would."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, FAST, fast)
+        return endpoint
+
+    return mark
+
+
+def plain_dependency(call: F) -> F:
+    """Mark a dependency that every fast function of lro's does the work of itself."""
+    setattr(call, PLAIN, True)
+    return call
+
+
+def _calls(dependant: Dependant) -> Iterator[object]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def _effective_dependant(route: APIRoute) -> Dependant | None:
+    """The dependant FastAPI builds this route's handler with. Since FastAPI 0.165 an
+    included route's handler is built per inclusion, with the include's dependencies
+    added, and the route itself lacks them: the inclusion is in a context variable while
+    `get_route_handler` runs. None when it cannot be known (then no fast path)."""
+    var = getattr(fastapi.routing, "_effective_route_context_var", None)
+    if var is None:
+        return None
+    context = var.get()
+    if context is not None and getattr(context, "original_route", None) is route:
+        dependant = getattr(context, "dependant", None)
+        return dependant if isinstance(dependant, Dependant) else None
+    return route.dependant
+
+
+def _overrides(request: Request) -> bool:
+    app = request.scope.get("app")
+    return bool(getattr(app, "dependency_overrides", None))
 
 
 def declared_path(endpoint: Callable[..., Any], path: str) -> str:
@@ -116,6 +176,38 @@ def root_of(request: Request) -> str:
     return str(root)
 
 
+def _tail_of(path: str) -> tuple[str | None, ...]:
+    """The segments a request path must end in to match `path`: literals, and None for a
+    parameter (one non-empty segment). Empty when a parameter may span segments."""
+    if ":path}" in path:
+        return ()
+    return tuple(None if "{" in seg else seg for seg in path.split("/") if seg)
+
+
+def _tail_fits(tail: tuple[str | None, ...], scope: Scope) -> bool:
+    """Whether the request path could match a route ending in `tail` (a necessary
+    condition: the route's own match decides). An app routes a request by trying its
+    routes in turn, and lro has dozens: this rejects most of them with a few string
+    compares instead of FastAPI's per-candidate scope bookkeeping and a regex each.
+    Whatever is in front of lro's paths (a mount, an include prefix) is left alone."""
+    path: str = scope["path"]
+    cached = scope.get(_SEGMENTS_KEY)
+    if cached is None or cached[0] is not path:
+        cached = (path, [seg for seg in path.split("/") if seg])
+        scope[_SEGMENTS_KEY] = cached
+    segments: list[str] = cached[1]
+    if len(segments) < len(tail):
+        return False
+    for want, seg in zip(tail, segments[len(segments) - len(tail) :], strict=True):
+        if want is not None and want != seg:
+            return False
+    return True
+
+
+_SEGMENTS_KEY = "lro.segments"
+"""Scope key: the request path and its non-empty segments, split once per request."""
+
+
 class ClientGone(Exception):
     """The client of a waiting request disconnected; nobody is left to answer."""
 
@@ -159,12 +251,21 @@ class LroRoute(APIRoute):
         self._nul_in_path = checks and bool(self.dependant.path_params)
         self._nul_in_query = checks and bool(self.dependant.query_params)
         self._serves_get = "GET" in (self.methods or ())
+        self._tail = _tail_of(path)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        fast: FastFn | None = getattr(self.endpoint, FAST, None)
+        dependant = _effective_dependant(self) if fast is not None else None
+        if dependant is None or not all(getattr(c, PLAIN, False) for c in _calls(dependant)):
+            fast = None
 
         async def answer(request: Request) -> Response:
             try:
+                if fast is not None and not _overrides(request):
+                    response = await fast(request)
+                    if response is not None:
+                        return response
                 return await handler(request)
             except Exception as exc:
                 return await problem_for(request, exc)
@@ -182,6 +283,8 @@ class LroRoute(APIRoute):
         return None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._tail and scope.get("type") == "http" and not _tail_fits(self._tail, scope):
+            return Match.NONE, {}
         if scope.get("method") == "HEAD" and self._serves_get:
             return super().matches({**scope, "method": "GET"})
         return super().matches(scope)
@@ -234,8 +337,11 @@ __all__ = [
     "CLIENT_GONE",
     "ROOT_KEY",
     "ClientGone",
+    "FastFn",
     "LroRoute",
     "accepts_nul",
+    "fast_path",
+    "plain_dependency",
     "problem_for",
     "request_root",
     "root_of",

@@ -22,12 +22,13 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from lro.api.auth import Caller, Owner
+from lro.api.auth import Caller, Owner, authenticate
 from lro.api.headers import Preferences, check_idempotency_key, parse_prefer
 from lro.api.links import result_link
 from lro.api.middleware import too_large
 from lro.api.problems import problem_responses
 from lro.api.quotas import check_submit, holds
+from lro.api.routing import FastFn, fast_path
 from lro.api.schemas import (
     GenericSubmit,
     JobResource,
@@ -311,13 +312,24 @@ async def read_object(request: Request, lro: Runtime, not_object: str) -> Submit
     return SubmitBody(body, key, prefer)
 
 
+def _fast(lro: Runtime, submit: Callable[[Request, Caller], Awaitable[Response]]) -> FastFn:
+    """The submit route's fast path (api/routing.py): its dependencies' work (the router's
+    start, the caller), then the submit. Its header parameters are plain optional strings
+    that FastAPI cannot refuse, and the body is read by lro itself, so nothing of
+    FastAPI's validation is skipped. A request with a query string takes FastAPI's path."""
+
+    async def fast(request: Request) -> Response | None:
+        if request.scope.get("query_string"):
+            return None
+        request.state.lro = lro
+        await lro.start()
+        return await submit(request, authenticate(lro, request))
+
+    return fast
+
+
 def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[Response]]:
-    async def submit_operation(
-        request: Request,
-        caller: Owner,
-        idempotency_key: IdempotencyKeyHeader = None,
-        prefer: PreferHeader = None,
-    ) -> Response:
+    async def submit(request: Request, caller: Caller) -> Response:
         read = await read_object(
             request, lro, "The body must be a JSON object of the operation's parameters."
         )
@@ -336,16 +348,20 @@ def _operation_endpoint(lro: Runtime, op: Operation) -> Callable[..., Awaitable[
         )
         return await submit_and_answer(lro, request, read, req, caller)
 
-    return submit_operation
-
-
-def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
-    async def submit_job(
+    @fast_path(_fast(lro, submit))
+    async def submit_operation(
         request: Request,
         caller: Owner,
         idempotency_key: IdempotencyKeyHeader = None,
         prefer: PreferHeader = None,
     ) -> Response:
+        return await submit(request, caller)
+
+    return submit_operation
+
+
+def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
+    async def submit(request: Request, caller: Caller) -> Response:
         read = await read_object(
             request, lro, 'The body must be a JSON object: {"operation": ..., "params": {...}}.'
         )
@@ -363,6 +379,15 @@ def _generic_endpoint(lro: Runtime) -> Callable[..., Awaitable[Response]]:
             dependency_policy=parsed.dependency_policy,
         )
         return await submit_and_answer(lro, request, read, req, caller)
+
+    @fast_path(_fast(lro, submit))
+    async def submit_job(
+        request: Request,
+        caller: Owner,
+        idempotency_key: IdempotencyKeyHeader = None,
+        prefer: PreferHeader = None,
+    ) -> Response:
+        return await submit(request, caller)
 
     return submit_job
 

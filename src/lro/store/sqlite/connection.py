@@ -14,12 +14,21 @@ such as a claim or an idempotent insert cannot interleave with another process's
 
 Change delivery: a write function returns the `JobChange`s it made beside its result, and
 `write` hands them to the in-process `listeners` after the commit (never for a rollback).
+
+Group commit: writes that arrive while the writer thread is busy wait in a queue, and the
+next turn runs all of them (up to `MAX_GROUP`) in ONE transaction, each function inside its
+own savepoint. Under concurrent submits that is one BEGIN/COMMIT, one thread hop and one
+cross-process wake-up per group instead of per write. A function that raises has its
+savepoint rolled back and gets its own exception; the others commit. Every caller is
+answered only after the COMMIT that made its write durable (a failed COMMIT fails them
+all, as nothing of theirs was kept). A lone write runs exactly as before: one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +47,10 @@ WriteFn = Callable[[sqlite3.Connection], tuple[T, Changes]]
 _INLINE_BUSY_MS = 50
 """Longest the event loop may wait on a busy file in a point read before handing it off."""
 
+MAX_GROUP = 64
+"""Most writes one transaction takes (group commit): bounds how long the first of them
+waits for the others to run."""
+
 
 def _run_in_transaction(conn: sqlite3.Connection, fn: WriteFn[T]) -> tuple[T, Changes]:
     conn.execute("BEGIN IMMEDIATE")
@@ -50,6 +63,51 @@ def _run_in_transaction(conn: sqlite3.Connection, fn: WriteFn[T]) -> tuple[T, Ch
                 conn.execute("ROLLBACK")
         raise
     return out
+
+
+class _Failed:
+    """The outcome of a grouped write function that raised: its savepoint was rolled back."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _run_group(
+    fns: list[WriteFn[object]], conn: sqlite3.Connection
+) -> list[tuple[object, Changes] | _Failed]:
+    """All of `fns` in one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own.
+
+    A function's exception rolls back its own savepoint and becomes its outcome; one that
+    leaves no transaction behind (SQLite rolled it all back, as on SQLITE_FULL), an error
+    undoing a savepoint, or a failed COMMIT is raised: then nothing of the group was kept.
+    """
+    if len(fns) == 1:
+        return [_run_in_transaction(conn, fns[0])]
+    outcomes: list[tuple[object, Changes] | _Failed] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn in fns:
+            conn.execute("SAVEPOINT lro_write")
+            try:
+                out = fn(conn)
+            except Exception as exc:
+                if not conn.in_transaction:
+                    raise
+                conn.execute("ROLLBACK TO lro_write")
+                conn.execute("RELEASE lro_write")
+                outcomes.append(_Failed(exc))
+                continue
+            conn.execute("RELEASE lro_write")
+            outcomes.append(out)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def _nothing() -> None:
@@ -73,6 +131,9 @@ class Database:
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._iconn: sqlite3.Connection | None = None
+        self._queue: list[tuple[WriteFn[object], asyncio.Future[object]]] = []
+        """Writes waiting for the writer thread's next group (see `write`)."""
+        self._flusher: asyncio.Task[None] | None = None
         self.opened = False
         self.closed = False
         self.full = False
@@ -162,11 +223,7 @@ class Database:
         try:
             result = await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
         except sqlite3.Error as exc:
-            if writer and is_disk_full(exc):
-                self.full = True
-            if not is_unavailable(exc):
-                raise
-            raise StoreUnavailable(f"SQLite database {self.path!r} unavailable: {exc}") from exc
+            raise self._mapped(exc, writer) from exc
         except RuntimeError as exc:  # the executor was shut down by a concurrent close()
             if self.closed:
                 raise StoreUnavailable("the SQLite store is closed") from exc
@@ -175,14 +232,64 @@ class Database:
             self.full = False
         return result
 
+    def _mapped(self, exc: Exception, writer: bool) -> Exception:
+        """What a caller sees of a driver error: StoreUnavailable for a busy, locked or
+        missing file (or a full disk, which readiness also hears of), else the error."""
+        if not isinstance(exc, sqlite3.Error):
+            return exc
+        if writer and is_disk_full(exc):
+            self.full = True
+        if not is_unavailable(exc):
+            return exc
+        unavailable = StoreUnavailable(f"SQLite database {self.path!r} unavailable: {exc}")
+        unavailable.__cause__ = exc
+        return unavailable
+
     async def write(self, fn: WriteFn[T]) -> T:
-        """Run `fn` as one `BEGIN IMMEDIATE` transaction on the writer thread; after the
-        commit, hand the changes it returned to the listeners."""
-        result, changes = await self._call(True, lambda c: _run_in_transaction(c, fn))
-        if changes:
-            self.after_commit()
-        self.listeners.dispatch(changes)
-        return result
+        """Run `fn` in a `BEGIN IMMEDIATE` transaction on the writer thread, grouped with
+        the writes that queued meanwhile (module docstring); after the commit, hand the
+        changes it returned to the listeners, then answer."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        self._queue.append((fn, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await future  # type: ignore[return-value]
+
+    async def _flush(self) -> None:
+        """Run the queued writes, a group per turn of the writer thread, until none wait."""
+        try:
+            while self._queue:
+                group = self._queue[:MAX_GROUP]
+                del self._queue[:MAX_GROUP]
+                fns = [fn for fn, _ in group]
+                try:
+                    outcomes = await self._call(True, functools.partial(_run_group, fns))
+                except Exception as exc:
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException as exc:  # cancelled: the callers must not hang
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(StoreUnavailable(f"write interrupted: {exc!r}"))
+                    raise
+                changes = [c for o in outcomes if not isinstance(o, _Failed) for c in o[1]]
+                try:
+                    if changes:
+                        self.after_commit()
+                    self.listeners.dispatch(changes)
+                finally:  # committed: every caller is answered, whatever a hook did
+                    for (_, future), outcome in zip(group, outcomes, strict=True):
+                        if future.done():  # its caller was cancelled; the write stands
+                            continue
+                        if isinstance(outcome, _Failed):
+                            future.set_exception(self._mapped(outcome.error, True))
+                        else:
+                            future.set_result(outcome[0])
+        finally:
+            self._flusher = None
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the reader thread (autocommit: begin a transaction in `fn` for a
