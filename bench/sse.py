@@ -18,6 +18,9 @@ Scenarios (bench/README.md explains each figure):
   jobs1000  --streams streams on 1,000 jobs (one stream each).
   flush0    like jobs100 with LRO_PROGRESS_FLUSH_SECONDS=0 in the worker (every progress call
             written as soon as the previous write returns), plus its own idle floor.
+  streams5000  --big-streams streams (5,000) on --big-jobs jobs (500) stepping every
+            --big-interval seconds (5: 1,000 events/s, within one API process's CPU): the
+            memory of many open streams (RSS idle -> all open) and every stream's audit.
   partials  --partial-streams streams (100) on ONE job making --partial-rate partials/s (100)
             with `ctx.partial({"t": time.time()})`: the `partial` events' delay, and every
             stream's seq audit (each partial seen once, in order, none missing).
@@ -67,6 +70,7 @@ LRO_BIN = shutil.which("lro", path=str(Path(sys.executable).parent)) or "lro"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DEFAULT_FLUSH = 0.25
 QUEUED = ListQuery(statuses=[Status.QUEUED], limit=1)
+STREAMS_PER_CLIENT = 500
 FLOOR_INTERVAL = 0.3
 """Step interval of the floor job: above the default flush interval, so every progress call
 is written on the flush's leading edge (at once) and becomes an event of its own."""
@@ -251,6 +255,8 @@ class Scenario:
     """> 0: measure the idle floor (1 stream on 1 job) for this long before the load."""
     event: str = "progress"
     """The events timed: `progress` (jobs of sse_app.OPERATION) or `partial` (sse_app.PARTIALS)."""
+    interval: float | None = None
+    """Seconds between a job's steps; None: --interval."""
 
 
 @dataclass
@@ -274,9 +280,10 @@ class Bench:
         stop: Path,
         go: Path | None = None,
         operation: str = sse_app.OPERATION,
+        max_seconds: float = 150.0,
         **params: Any,
     ) -> list[str]:
-        params |= {"stop": str(stop), "max_seconds": 150.0}
+        params |= {"stop": str(stop), "max_seconds": max_seconds}
         if go is not None:
             params["go"] = str(go)
         jobs = await app.submit_many([SubmitRequest(operation, params) for _ in range(n)])
@@ -377,14 +384,19 @@ class Bench:
         every stream; `go`; settle; the measuring window; `stop`; the clients' reports."""
         wd = self.workdir
         out: dict[str, Any] = {}
+        # Opening streams costs the API ~5-25 ms each (more on a busy machine): the jobs,
+        # the clients and the wait for them allow for it (5,000 streams: 1,150 s, 590 s).
+        lifetime, opening = 150 + sc.streams / 5, 90 + sc.streams / 10
         stop, go = wd / f"{tag}.stop-load", wd / f"{tag}.go"
         if sc.event == "partial":
             rate = self.args.partial_rate
-            ids = await self.submit(app, sc.jobs, stop, go, sse_app.PARTIALS, rate=rate)
+            ids = await self.submit(app, sc.jobs, stop, go, sse_app.PARTIALS, lifetime, rate=rate)
             out["events_expected_per_s"] = sc.streams * rate
         else:
-            ids = await self.submit(app, sc.jobs, stop, go, interval=self.args.interval)
-            out["events_expected_per_s"] = sc.streams / self.args.interval
+            interval = sc.interval or self.args.interval
+            ids = await self.submit(app, sc.jobs, stop, go, max_seconds=lifetime, interval=interval)
+            out["events_expected_per_s"] = sc.streams / interval
+            out["interval_s"] = interval
         deadline = time.monotonic() + 60
         while (await app.store.list_jobs(QUEUED, datetime.now(UTC))).items:
             if time.monotonic() > deadline:
@@ -396,7 +408,10 @@ class Bench:
         clients: list[subprocess.Popen[bytes]] = []
         readies: list[Path] = []
         outs: list[Path] = []
-        n_procs = max(1, min(self.args.client_procs, sc.streams))
+        # At most STREAMS_PER_CLIENT streams per client process, so its CPU stays far from
+        # a core whatever the scenario (5,000 streams: 10 processes).
+        wanted = max(self.args.client_procs, -(-sc.streams // STREAMS_PER_CLIENT))
+        n_procs = max(1, min(wanted, sc.streams))
         share = -(-sc.streams // n_procs)
         for k in range(n_procs):
             first, count = k * share, min(share, sc.streams - k * share)
@@ -404,12 +419,13 @@ class Bench:
             outs.append(wd / f"{tag}.client{k}.json")
             argv = [sys.executable, str(BENCH_DIR / "sse_client.py"), "--port", str(port)]
             argv += ["--jobs", str(jobs_file), "--first", str(first), "--count", str(count)]
-            argv += ["--out", str(outs[k]), "--ready", str(readies[k]), "--deadline", "150"]
+            argv += ["--out", str(outs[k]), "--ready", str(readies[k])]
+            argv += ["--deadline", f"{lifetime:g}"]
             argv += ["--event", sc.event]
             clients.append(procs.start(f"{tag}-client{k}", argv, dict(os.environ)))
         t_connect = time.monotonic()
         alive = [api, worker, *clients]
-        await until(lambda: all(p.exists() for p in readies), 90, "streams to open", alive)
+        await until(lambda: all(p.exists() for p in readies), opening, "streams to open", alive)
         out["connect_s"] = time.monotonic() - t_connect
         out["connected"] = sum(json.loads(p.read_text())["connected"] for p in readies)
         go.touch()
@@ -504,6 +520,10 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     if "flush0" in wanted:
         sc = Scenario("flush0", f"{n:,} streams on 100 jobs", 100, n, 0.0, args.floor_seconds)
         out.append(sc)
+    if "streams5000" in wanted:
+        k, jobs, every = args.big_streams, args.big_jobs, args.big_interval
+        label = f"{k:,} streams on {jobs:,} jobs (steps every {every:g} s)"
+        out.append(Scenario("streams5000", label, jobs, k, DEFAULT_FLUSH, interval=every))
     if "partials" in wanted:
         k, rate = args.partial_streams, args.partial_rate
         label = f"{k:,} streams on 1 job making {rate:g} partials/s"
@@ -682,6 +702,11 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--scenarios", default="floor,jobs100,jobs1000,flush0")
+    parser.add_argument("--big-streams", type=int, default=5000, help="streams5000's streams")
+    parser.add_argument("--big-jobs", type=int, default=500, help="streams5000's jobs")
+    parser.add_argument(
+        "--big-interval", type=float, default=5.0, help="streams5000's seconds between steps"
+    )
     parser.add_argument("--partial-streams", type=int, default=100)
     parser.add_argument("--partial-rate", type=float, default=100.0, help="partials/s")
     parser.add_argument(

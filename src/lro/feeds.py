@@ -42,9 +42,10 @@ class Snapshot:
     floor: int
     events: tuple[JobEvent, ...]
     job: Job | None
-    rendered: dict[tuple[int, str], str] = field(default_factory=dict, compare=False)
-    """Event data by (version, API base path), rendered once and sent to every follower
-    (JSON encoding was a tenth of a stream's CPU when each follower rendered its own)."""
+    rendered: dict[tuple[int, str, str], bytes] = field(default_factory=dict, compare=False)
+    """Encoded SSE frames by (version, event name, API base path), rendered once and sent
+    to every follower (JSON and frame encoding were a tenth of a stream's CPU when each
+    follower rendered its own)."""
 
 
 class Subscription:

@@ -9,13 +9,14 @@ fed by the job's feed (lro.feeds), so watchers of a job share one read per chang
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
@@ -107,31 +108,45 @@ PARTIAL = "partial"
 """The kind (and SSE event name) of a partial result's event: `data` is `{"seq", "data"}`."""
 
 
+PING = b": ping\r\n\r\n"
+"""The heartbeat comment, sent by the stream itself (not a ping task per stream)."""
+
+
+def frame(version: int, name: str, data: str) -> bytes:
+    """One encoded SSE event, as sse-starlette's ServerSentEvent would encode it. `data`
+    is compact JSON, which never holds a line break (json.dumps escapes them)."""
+    return f"id: {version}\r\nevent: {name}\r\ndata: {data}\r\n\r\n".encode()
+
+
 async def _render_partials(lro: Runtime, snapshot: Snapshot, events: list[JobEvent]) -> None:
     """Read the partials these events name, once per snapshot for all followers."""
     steps = lro.store.steps
     wanted = [
         e.version
         for e in events
-        if e.kind == PARTIAL and (e.version, PARTIAL) not in snapshot.rendered
+        if e.kind == PARTIAL and (e.version, PARTIAL, "") not in snapshot.rendered
     ]
     if steps is None or not wanted:
         return
     for p in await steps.partials_at(events[0].job_id, wanted):
         text = json.dumps({"seq": p.seq, "data": p.data}, separators=(",", ":"))
-        snapshot.rendered[(p.version, PARTIAL)] = text
+        snapshot.rendered[(p.version, PARTIAL, "")] = frame(p.version, PARTIAL, text)
 
 
-def _data(snapshot: Snapshot, job: Job, event: JobEvent | None, base: str) -> str:
-    """The event's data, rendered once per snapshot for all of the job's followers that
+def _frame(snapshot: Snapshot, job: Job, event: JobEvent | None, base: str) -> bytes:
+    """The event's frame, rendered once per snapshot for all of the job's followers that
     reach the API under the same base path (nearly always all of them)."""
-    version = job.version if event is None else event.version
-    key = (version, base)
-    text = snapshot.rendered.get(key)
-    if text is None:
+    if event is None:
+        version, name = job.version, event_name(job.status, "status")
+    else:
+        version, name = event.version, event_name(event.status, event.kind)
+    key = (version, name, base)
+    encoded = snapshot.rendered.get(key)
+    if encoded is None:
         body = job_resource(job, base) if event is None else resource_at(job, event, base)
-        text = snapshot.rendered[key] = json.dumps(body, separators=(",", ":"))
-    return text
+        encoded = frame(version, name, json.dumps(body, separators=(",", ":")))
+        snapshot.rendered[key] = encoded
+    return encoded
 
 
 async def job_stream(
@@ -141,28 +156,38 @@ async def job_stream(
     cursor: int | None,
     release: Callable[[], None],
     prefix: str,
-) -> AsyncIterator[ServerSentEvent]:
+    heartbeat: float,
+) -> AsyncIterator[bytes]:
     """Current state first (without a cursor), then every change after the cursor, until
     the terminal event; ends early when the job is deleted or expires meanwhile. `prefix`
-    is the API's base path for this client (api_base)."""
+    is the API's base path for this client (api_base). A heartbeat comment goes out every
+    `heartbeat` seconds, from this loop: a ping task per stream (sse-starlette's) cost a
+    task, a cancel scope and a lock of memory for each of thousands of open streams."""
+    loop = asyncio.get_running_loop()
     with contextlib.ExitStack() as stack:
         stack.callback(release)  # the stream's place under the caps, however it ends
         sub = stack.enter_context(lro.hub.feeds.subscribe(job_id, cursor))
+        next_ping = recheck_at = loop.time()
+        next_ping += heartbeat
+        recheck_at += RECHECK_SECONDS
         while True:
-            snapshot = await sub.next(RECHECK_SECONDS)
-            if snapshot is None:  # no change heard for a while: make sure none was missed
+            now = loop.time()
+            if now >= next_ping:
+                next_ping = now + heartbeat
+                yield PING
+            if now >= recheck_at:  # no change heard for a while: make sure none was missed
+                recheck_at = now + RECHECK_SECONDS
                 sub.feed.refresh()
+            snapshot = await sub.next(min(next_ping, recheck_at) - now)
+            if snapshot is None:
                 continue
+            recheck_at = loop.time() + RECHECK_SECONDS
             job = snapshot.job
             if job is None or not caller.sees(job.owner) or job.is_expired(utcnow()):
                 return
             if sub.cursor is None or sub.cursor > job.version:
                 sub.cursor = job.version
-                yield ServerSentEvent(
-                    data=_data(snapshot, job, None, prefix),
-                    event=event_name(job.status, "status"),
-                    id=str(job.version),
-                )
+                yield _frame(snapshot, job, None, prefix)
                 if job.is_terminal:
                     return
                 continue
@@ -171,17 +196,17 @@ async def job_stream(
             for event in events:
                 sub.cursor = event.version
                 if event.kind == PARTIAL:
-                    text = snapshot.rendered.get((event.version, PARTIAL))
-                    if text is not None:  # None: deleted with its job meanwhile
-                        yield ServerSentEvent(data=text, event=PARTIAL, id=str(event.version))
+                    encoded = snapshot.rendered.get((event.version, PARTIAL, ""))
+                    if encoded is not None:  # None: deleted with its job meanwhile
+                        yield encoded
                     continue
-                yield ServerSentEvent(
-                    data=_data(snapshot, job, event, prefix),
-                    event=event_name(event.status, event.kind),
-                    id=str(event.version),
-                )
+                yield _frame(snapshot, job, event, prefix)
                 if event.status in TERMINAL:
                     return
+
+
+async def _released(release: Callable[[], None]) -> None:
+    release()
 
 
 def add_stream_routes(router: APIRouter, lro: Runtime) -> None:
@@ -224,12 +249,21 @@ def add_stream_routes(router: APIRouter, lro: Runtime) -> None:
             return Response(status_code=204)
         release = holds(lro).acquire(lro, caller)
         return EventSourceResponse(
-            job_stream(lro, job_id, caller, cursor, release, api_base(lro, request)),
+            job_stream(
+                lro,
+                job_id,
+                caller,
+                cursor,
+                release,
+                api_base(lro, request),
+                lro.settings.sse_heartbeat_seconds,
+            ),
             headers=STREAM_HEADERS,
-            ping=lro.settings.sse_heartbeat_seconds,
+            ping=0,  # the stream sends its own heartbeats (job_stream)
             # A client that stops reading must not pin the stream (and its memory) forever.
             send_timeout=SEND_TIMEOUT_SECONDS,
             # Also releases the hold when the generator never started (an early disconnect,
-            # a HEAD request); release() is idempotent.
-            background=BackgroundTask(release),
+            # a HEAD request); release() is idempotent. Wrapped in a coroutine: starlette
+            # runs a plain function in a worker thread, a thread hop per closed stream.
+            background=BackgroundTask(_released, release),
         )

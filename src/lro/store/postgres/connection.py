@@ -245,29 +245,40 @@ class Database:
     async def with_conn(self, fn: Callable[[Conn], Awaitable[T]], *, read: bool = False) -> T:
         """Run `fn` on a pooled connection; map connection-level failures.
 
-        A failure drops that connection and expires the rest of the pool: it usually means
-        the server restarted, and then every idle connection is dead, so each is replaced
-        on its next acquire instead of failing one more call. Reads (`read=True`) are
-        retried once on a fresh connection; writes are not, since a lost COMMIT
-        acknowledgement leaves their outcome unknown.
+        A failure of `fn` drops that connection and expires the rest of the pool: it
+        usually means the server restarted, and then every idle connection is dead, so
+        each is replaced on its next acquire instead of failing one more call. Reads
+        (`read=True`) are retried once on a fresh connection; writes are not, since a
+        lost COMMIT acknowledgement leaves their outcome unknown.
+
+        An acquire that times out expires nothing and is not retried: either every
+        connection is in use (this process is busy, the server is fine) or opening a new
+        one took longer than `connect_timeout`. Expiring healthy busy connections would
+        turn a burst into a reconnect storm (each new session a TCP and TLS-probe
+        handshake, while the burst waits for them), and waiting a second time would only
+        double the caller's wait; a dead idle connection shows as a failure of `fn`.
         """
         for attempt in (1, 2):
             pool = self._pool
             if pool is None:
                 raise StoreUnavailable("the PostgreSQL store is not open")
+            acquired = False
             try:
                 async with pool.acquire(timeout=self.connect_timeout) as conn:
+                    acquired = True
                     try:
                         return await fn(conn)
                     except UNAVAILABLE:
                         conn.terminate()
                         raise
             except UNAVAILABLE as exc:
-                if isinstance(exc, TimeoutError) and _pool_full(pool):
-                    # Every connection is in use: the server is fine, this process is busy.
-                    # Expiring the pool here would turn a burst into a reconnect storm.
+                if not acquired and isinstance(exc, TimeoutError):
+                    if _pool_full(pool):
+                        raise StoreUnavailable(
+                            f"all {pool.get_max_size()} PostgreSQL connections are busy"
+                        ) from exc
                     raise StoreUnavailable(
-                        f"all {pool.get_max_size()} PostgreSQL connections are busy"
+                        f"no PostgreSQL connection within {self.connect_timeout:g} s"
                     ) from exc
                 with contextlib.suppress(Exception):
                     await pool.expire_connections()
