@@ -89,8 +89,15 @@ gone AS (
     WHERE w.worker_id = idle.worker_id
       AND (NOT idle.alive OR EXISTS (SELECT 1 FROM ins WHERE ins.worker_id = idle.worker_id))
 )
--- `note` is read in the select list: a CTE nobody reads is never run.
-SELECT ins.*, (SELECT count(*) FROM note) AS handed_to FROM ins
+-- `note` is read in the select list: a CTE nobody reads is never run. Only what this
+-- statement decides is returned (the rest is the caller's NewJob, insert.stored_job):
+-- whether the job was handed off, and to whom. Every other column is the input as given
+-- or a column default, and sending the whole row back (43 columns, params as jsonb text
+-- to parse again) cost more than the insert's own indexes (docs/benchmarks.md).
+SELECT ins.id, ins.status, ins.version, ins.attempt, ins.worker_id, ins.lease_token,
+       ins.lease_expires_at, ins.started_at,
+       (SELECT count(*) FROM note) AS handed_to
+FROM ins
 
 -- name: key_holders
 SELECT * FROM lro_jobs
