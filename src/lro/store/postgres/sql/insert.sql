@@ -13,6 +13,9 @@
 -- it the row, which is delivered at commit. Its park is then used up (`gone`); a dead
 -- worker's row goes too, and its job is simply queued. A row that ON CONFLICT skipped
 -- uses no park.
+--
+-- A column's array may be NULL where every job has NULL there (insert.insert_params):
+-- a multi-argument unnest pads it with NULLs. callback_progress NULL means false.
 WITH input AS (
     SELECT *
     FROM unnest(
@@ -57,7 +60,7 @@ ins AS (
            params::jsonb, owner, priority, max_attempts, timeout_seconds, run_at, :now, :now,
            estimated_duration_seconds, CASE WHEN taker.worker_id IS NULL THEN 1 ELSE 2 END,
            callback_url, idempotency_key, request_fingerprint, idempotency_expires_at,
-           callback_progress, callback_target,
+           coalesce(callback_progress, false), callback_target,
            CASE WHEN taker.worker_id IS NULL THEN 0 ELSE 1 END, taker.worker_id,
            CASE WHEN taker.worker_id IS NOT NULL
                 THEN replace(gen_random_uuid()::text, '-', '') END,
