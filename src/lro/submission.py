@@ -123,7 +123,9 @@ def validate_params(op: Operation, params: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise validation_problem(exc) from None
     dumped: dict[str, Any] = model.model_dump(mode="json")
-    where = nul_pointer(dumped)
+    # repr shows every U+0000 as the four characters \x00, so without them there is none
+    # to point at: the walk below, which builds a pointer per key, runs only when needed.
+    where = nul_pointer(dumped) if "\\x00" in repr(dumped) else None
     if where is not None:
         detail = "text must not contain U+0000 (NUL): no store can keep it everywhere"
         raise Unprocessable(
