@@ -12,7 +12,9 @@
 # Environment: BENCH_PG (server URL without database, default
 # postgresql://postgres@127.0.0.1:5432), ROUNDS (default 1: repeat lro, pgqueuer,
 # procrastinate round-robin and show min-max ranges), LIBS (default "lro pgqueuer
-# procrastinate"), BENCH_OUT (JSON lines file, default bench/results/peers-<time>.jsonl).
+# procrastinate"), BENCH_OUT (JSON lines file, default bench/results/peers-<time>.jsonl),
+# PHASES and PROCS (the harness's --phases, default ABC, and --procs, default 1,2: for a
+# quick paired A/B, e.g. LIBS="lro pgqueuer" PHASES=AB PROCS=2 bash bench/peers.sh 5000).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,12 +28,15 @@ VENV=$ROOT/bench/.venv-peers
 PY=$VENV/bin/python
 ROUNDS=${ROUNDS:-1}
 LIBS=${LIBS:-lro pgqueuer procrastinate}
+PHASES=${PHASES:-ABC}
+PROCS=${PROCS:-1,2}
 mkdir -p "$ROOT/bench/results"
 OUT=${BENCH_OUT:-$ROOT/bench/results/peers-$(date +%Y%m%d-%H%M%S).jsonl}
 
 [ -f "$PEERS/harness.py" ] || { echo "peer harness not found in $PEERS (set BENCH_PEERS_DIR)" >&2; exit 2; }
 
-# The venv: created once, with the peers. The project is installed editable every run (a
+# The venv: created once, with the peers. The project (its server extra: `from lro import
+# LRO`) is installed editable every run (a
 # quick no-op when nothing changed), so a dependency added since the venv was made arrives.
 if ! "$PY" -c 'import pgqueuer, procrastinate, psycopg, asyncpg' 2>/dev/null; then
   echo "creating $VENV (pgqueuer, procrastinate)" >&2
@@ -39,7 +44,7 @@ if ! "$PY" -c 'import pgqueuer, procrastinate, psycopg, asyncpg' 2>/dev/null; th
   "$PY" -m pip install -q --upgrade pip
   "$PY" -m pip install -q pgqueuer procrastinate "psycopg[binary]" asyncpg
 fi
-"$PY" -m pip install -q -e "$ROOT" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+"$PY" -m pip install -q -e "$ROOT[server]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 
 # One database per system, created when missing.
 "$PY" - "$BENCH_PG" bench_lro bench_pgqueuer bench_procrastinate <<'EOF'
@@ -68,7 +73,7 @@ run() { # lib
     env PYTHONPATH="$ROOT/bench" BENCH_PEERS="$PEERS" \
       LRO_BENCH_STORE="${LRO_BENCH_STORE:-$BENCH_PG/bench_lro}" \
       timeout 600 "$PY" harness.py "lib_$lib" --n "$N" --conc "$CONC" --lat "$LAT" \
-      --procs 1,2 --out "$OUT" 2>&1 | grep -E '^\{' | cut -c1-400 >&2
+      --procs "$PROCS" --phases "$PHASES" --out "$OUT" 2>&1 | grep -E '^\{' | cut -c1-400 >&2
   ) || echo "!!! $lib failed" >&2
 }
 

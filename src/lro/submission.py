@@ -123,7 +123,9 @@ def validate_params(op: Operation, params: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise validation_problem(exc) from None
     dumped: dict[str, Any] = model.model_dump(mode="json")
-    where = nul_pointer(dumped)
+    # repr shows every U+0000 as the four characters \x00, so without them there is none
+    # to point at: the walk below, which builds a pointer per key, runs only when needed.
+    where = nul_pointer(dumped) if "\\x00" in repr(dumped) else None
     if where is not None:
         detail = "text must not contain U+0000 (NUL): no store can keep it everywhere"
         raise Unprocessable(
@@ -171,6 +173,7 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
     ttl = timedelta(seconds=lro.settings.idempotency_ttl_seconds)
     new_jobs: list[NewJob] = []
     trace_context = tracing.current_context()
+    estimates: dict[str, float | None] = {}  # one look-up per operation, not per job
     for req in requests:
         op = lro.operations.get(req.operation)
         if op is None or (op.name.startswith(INTERNAL_PREFIX) and not req.internal):
@@ -191,7 +194,9 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             raise NotSupported(
                 "This server's job store does not keep tags or metadata (HTTP-CONTRACT §19)."
             )
-        depends_on = await check_dependencies(lro, req.depends_on, req.owner)
+        depends_on: tuple[str, ...] = ()
+        if req.depends_on is not None:
+            depends_on = await check_dependencies(lro, req.depends_on, req.owner)
         policy = check_policy(req.dependency_policy)
         if depends_on and req.delay:
             raise Unprocessable(
@@ -217,6 +222,10 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
         fp = None
         if req.idempotency_key:
             fp = req.fingerprint or fingerprint("submit", op.name, canonical_json(params))
+        if op.name in estimates:
+            estimate = estimates[op.name]
+        else:
+            estimate = estimates[op.name] = await lro.estimator.estimate(lro.store, op)
         new_jobs.append(
             NewJob(
                 id=str(uuid.uuid4()),
@@ -227,7 +236,7 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
                 max_attempts=op.max_attempts,
                 timeout_seconds=op.timeout,
                 run_at=now + timedelta(seconds=req.delay) if req.delay else now,
-                estimated_duration_seconds=await lro.estimator.estimate(lro.store, op),
+                estimated_duration_seconds=estimate,
                 callback_url=req.callback_url,
                 callback_progress=req.callback_progress,
                 idempotency_key=req.idempotency_key,
@@ -251,8 +260,10 @@ async def submit_jobs(lro: Runtime, requests: Sequence[SubmitRequest]) -> list[I
             "path or body). Use a new key for a new request.",
             extensions={"job_id": exc.job_id},
         ) from None
-    metrics = lro.metrics
+    created: dict[str, int] = {}
     for i in inserted:
         if i.created:
-            metrics.operation(i.job.operation).submitted.inc()
+            created[i.job.operation] = created.get(i.job.operation, 0) + 1
+    for name, count in created.items():
+        lro.metrics.operation(name).submitted.inc(count)
     return inserted

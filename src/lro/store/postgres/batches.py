@@ -11,7 +11,7 @@ from lro.errors import KeyReused, StoreUnavailable
 from lro.models import Job, Status
 from lro.store.postgres.connection import Database, run
 from lro.store.postgres.insert import Q as INSERT_Q
-from lro.store.postgres.insert import insert_params
+from lro.store.postgres.insert import insert_params, stored_job
 from lro.store.postgres.rows import PACKAGE, STATUS, Conn, Record, change_of, job_from_record
 from lro.store.postgres.settle import settle_dependencies
 from lro.store.sql import load_numbered
@@ -89,7 +89,8 @@ class PostgresBatches:
             params = insert_params(batch.jobs, now)
             params["may_hand_off"] = False  # a batch is queued, and claimed in batches
             rows = await run(conn, INSERT_Q["insert_jobs"], **params)
-            jobs = {r["id"]: job_from_record(r) for r in rows}
+            by_id = {r["id"]: r for r in rows}
+            jobs = {j.id: stored_job(j, by_id[j.id], now) for j in batch.jobs}
             await settle_dependencies(conn, batch.jobs, now)
             stored = await _read(conn, batch.id)
             assert stored is not None

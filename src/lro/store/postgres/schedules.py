@@ -10,8 +10,8 @@ from datetime import datetime
 from lro.models import Job, NewJob
 from lro.store.postgres.connection import Database, run
 from lro.store.postgres.insert import Q as INSERT_Q
-from lro.store.postgres.insert import insert_params
-from lro.store.postgres.rows import PACKAGE, Conn, Record, change_of, dumps, job_from_record
+from lro.store.postgres.insert import insert_params, stored_job
+from lro.store.postgres.rows import PACKAGE, Conn, Record, change_of, dumps
 from lro.store.postgres.settle import settle_dependencies
 from lro.store.sql import load_numbered
 from lro.store.types import Firing, Schedule
@@ -47,7 +47,7 @@ async def _insert_job(conn: Conn, new: NewJob, now: datetime) -> Job:
     [row] = await run(conn, INSERT_Q["insert_jobs"], **params)
     if new.depends_on:
         await settle_dependencies(conn, [new], now)
-    return job_from_record(row)
+    return stored_job(new, row, now)
 
 
 class PostgresSchedules:

@@ -13,6 +13,9 @@
 -- it the row, which is delivered at commit. Its park is then used up (`gone`); a dead
 -- worker's row goes too, and its job is simply queued. A row that ON CONFLICT skipped
 -- uses no park.
+--
+-- A column's array may be NULL where every job has NULL there (insert.insert_params):
+-- a multi-argument unnest pads it with NULLs. callback_progress NULL means false.
 WITH input AS (
     SELECT *
     FROM unnest(
@@ -57,7 +60,7 @@ ins AS (
            params::jsonb, owner, priority, max_attempts, timeout_seconds, run_at, :now, :now,
            estimated_duration_seconds, CASE WHEN taker.worker_id IS NULL THEN 1 ELSE 2 END,
            callback_url, idempotency_key, request_fingerprint, idempotency_expires_at,
-           callback_progress, callback_target,
+           coalesce(callback_progress, false), callback_target,
            CASE WHEN taker.worker_id IS NULL THEN 0 ELSE 1 END, taker.worker_id,
            CASE WHEN taker.worker_id IS NOT NULL
                 THEN replace(gen_random_uuid()::text, '-', '') END,
@@ -89,8 +92,15 @@ gone AS (
     WHERE w.worker_id = idle.worker_id
       AND (NOT idle.alive OR EXISTS (SELECT 1 FROM ins WHERE ins.worker_id = idle.worker_id))
 )
--- `note` is read in the select list: a CTE nobody reads is never run.
-SELECT ins.*, (SELECT count(*) FROM note) AS handed_to FROM ins
+-- `note` is read in the select list: a CTE nobody reads is never run. Only what this
+-- statement decides is returned (the rest is the caller's NewJob, insert.stored_job):
+-- whether the job was handed off, and to whom. Every other column is the input as given
+-- or a column default, and sending the whole row back (43 columns, params as jsonb text
+-- to parse again) cost more than the insert's own indexes (docs/benchmarks.md).
+SELECT ins.id, ins.status, ins.version, ins.attempt, ins.worker_id, ins.lease_token,
+       ins.lease_expires_at, ins.started_at,
+       (SELECT count(*) FROM note) AS handed_to
+FROM ins
 
 -- name: key_holders
 SELECT * FROM lro_jobs
