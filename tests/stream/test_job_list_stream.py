@@ -211,3 +211,18 @@ async def test_bad_filters_are_problems_and_no_key_is_401(served: Served) -> Non
         assert_problem(await alice.get(f"{PREFIX}/jobs/events?created_after=yesterday"), refused)
     async with httpx.AsyncClient(base_url=served.url, timeout=EVENT_TIMEOUT) as nobody:
         assert_problem(await nobody.get(f"{PREFIX}/jobs/events"), 401)
+
+
+async def test_a_key_taken_away_ends_the_stream(served: Served) -> None:
+    """A list stays open for hours: a key removed from LRO_API_KEYS must stop it."""
+    settings = served.lro.settings
+    original = settings.api_keys
+    async with client_of(served, "key-a") as alice:
+        async for stream in open_list(alice):
+            settings.api_keys = "bob:key-b,admin:key-z"
+            try:
+                with pytest.raises(StopAsyncIteration):
+                    await stream.next()  # the server ends it at its next wake-up
+                assert_problem(await alice.get(f"{PREFIX}/jobs/events"), 401)
+            finally:
+                settings.api_keys = original

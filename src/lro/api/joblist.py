@@ -9,6 +9,11 @@ latest state, or a `removed` event when a job the list may show leaves it. A job
 both with the page and on the stream; the later `updated_at` wins. Changes are coalesced
 per job and bounded per second by the process's fan-out (lro.listfeed); a storm is told
 as another `sync`.
+
+A list may stay open for hours, so its key is checked again on every wake-up (at least
+every few seconds): a key taken out of LRO_API_KEYS ends the stream, and the client's
+reconnection gets the 401. (An app with its own `principal` dependency is not asked
+again: lro cannot re-run it outside a request.)
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from lro.api.auth import Caller, Owner
+from lro.api.auth import Caller, Owner, authenticate, principal
 from lro.api.jobs import check_filters, parse_instant, parse_statuses
 from lro.api.links import result_link
 from lro.api.problems import problem_responses
@@ -31,6 +36,7 @@ from lro.api.quotas import holds
 from lro.api.schemas import JobResource, inline_schema
 from lro.api.stream import SEND_TIMEOUT_SECONDS, STREAM_HEADERS
 from lro.api.views import RECHECK_SECONDS, api_base
+from lro.errors import Unauthorized
 from lro.listfeed import ListFilter, ListSubscription
 from lro.resource import job_resource
 
@@ -59,6 +65,21 @@ LIST_EVENT_SCHEMA: dict[str, Any] = {
 }
 
 
+def still_allowed(lro: Runtime, request: Request, caller: Caller) -> Callable[[], bool]:
+    """Whether the request's key still names `caller` (lro's own keys only)."""
+    overrides = getattr(request.app, "dependency_overrides", {})
+    if principal in overrides:
+        return lambda: True
+
+    def check() -> bool:
+        try:
+            return authenticate(lro, request) == caller
+        except Unauthorized:
+            return False
+
+    return check
+
+
 def _sync(reason: str) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps({"reason": reason}), event="sync", retry=RETRY_MS)
 
@@ -69,14 +90,18 @@ async def list_stream(
     caller: Caller,
     release: Callable[[], None],
     base: str,
+    allowed: Callable[[], bool],
 ) -> AsyncIterator[ServerSentEvent]:
-    """`sync` first, then the list's changes until the client leaves or the hub stops."""
+    """`sync` first, then the list's changes until the client leaves, the hub stops or
+    the caller's key stops being valid."""
     with contextlib.ExitStack() as stack:
         stack.callback(release)
         sub: ListSubscription = stack.enter_context(lro.hub.lists.subscribe(flt))
         yield _sync("connected")
         while True:
             batch = await sub.next(RECHECK_SECONDS)
+            if not allowed():
+                return
             if batch is None:  # quiet: sse-starlette's pings keep the connection alive
                 continue
             if batch.closed:
@@ -162,7 +187,14 @@ def add_list_stream_routes(router: APIRouter, lro: Runtime) -> None:
         )
         release = holds(lro).acquire(lro, caller)
         return EventSourceResponse(
-            list_stream(lro, flt, caller, release, api_base(lro, request)),
+            list_stream(
+                lro,
+                flt,
+                caller,
+                release,
+                api_base(lro, request),
+                still_allowed(lro, request, caller),
+            ),
             headers=STREAM_HEADERS,
             ping=lro.settings.sse_heartbeat_seconds,
             send_timeout=SEND_TIMEOUT_SECONDS,
