@@ -116,9 +116,10 @@ class Batch:
 class ListSubscription:
     """One live list: its filter, the latest unsent item per job, and the jobs it sent."""
 
-    def __init__(self, lists: JobLists, flt: ListFilter) -> None:
+    def __init__(self, lists: JobLists, flt: ListFilter, max_pending: int) -> None:
         self.lists = lists
         self.filter = flt
+        self._max_pending = max_pending
         self._pending: dict[str, Job | str] = {}
         self._resync = False
         self._closed = False
@@ -137,7 +138,7 @@ class ListSubscription:
                 # it. Only a job this list may show: never another principal's.
                 self._pending[read.job_id] = read.job_id
                 self._sent.pop(read.job_id, None)
-        if len(self._pending) > MAX_PENDING:
+        if len(self._pending) > self._max_pending:
             self.resync()
         elif self._pending:
             self._ready.set()
@@ -177,9 +178,17 @@ class ListSubscription:
 class JobLists:
     """Every live list of one process and the tick that reads changed jobs for them."""
 
-    def __init__(self, store: Store, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tick_seconds: float = TICK_SECONDS,
+        max_reads: int = MAX_READS_PER_TICK,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self._store = store
         self._tick = tick_seconds
+        self._max_reads = max_reads
+        self._max_pending = max_pending
         self.subscribers: set[ListSubscription] = set()
         self._dirty: dict[str, None] = {}
         self._overflow = False
@@ -189,10 +198,11 @@ class JobLists:
     def changed(self, job_id: str) -> None:
         if not self.subscribers:
             return
-        if len(self._dirty) >= MAX_READS_PER_TICK:
-            self._overflow = True
-        else:
-            self._dirty[job_id] = None
+        if job_id not in self._dirty:
+            if len(self._dirty) >= self._max_reads:
+                self._overflow = True  # too many to read: every list resyncs instead
+            else:
+                self._dirty[job_id] = None
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -246,7 +256,7 @@ class JobLists:
         """Follow the jobs `flt` lists. Subscribe before reading the page to show: a
         change committed meanwhile still arrives (a job may come both ways; the later
         `updated_at` wins at the client)."""
-        sub = ListSubscription(self, flt)
+        sub = ListSubscription(self, flt, self._max_pending)
         self.subscribers.add(sub)
         try:
             yield sub

@@ -226,3 +226,15 @@ async def test_a_key_taken_away_ends_the_stream(served: Served) -> None:
                 assert_problem(await alice.get(f"{PREFIX}/jobs/events"), 401)
             finally:
                 settings.api_keys = original
+
+
+async def test_a_deleted_job_is_removed_from_the_list(served: Served, other: LRO) -> None:
+    async with client_of(served, "key-a") as alice:
+        async for stream in open_list(alice):
+            job_id = await submit(alice, "short-lived")
+            job = await claim(other)
+            await complete(other, job, "done")
+            await stream.until(job_id, status="completed")
+            r = await alice.delete(f"{PREFIX}/jobs/{job_id}")
+            assert r.status_code == 204, r.text
+            assert await stream.next() == ("removed", {"job_id": job_id})

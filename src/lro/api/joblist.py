@@ -59,7 +59,21 @@ LIST_EVENT_SCHEMA: dict[str, Any] = {
             "contentMediaType": "application/json",
             "description": 'For `job` the job resource; for `removed` `{"job_id"}`; for '
             '`sync` `{"reason": "connected" | "overflow"}`.',
-            "contentSchema": inline_schema(JobResource),
+            "contentSchema": {
+                "anyOf": [
+                    inline_schema(JobResource),
+                    {
+                        "type": "object",
+                        "required": ["job_id"],
+                        "properties": {"job_id": {"type": "string"}},
+                    },
+                    {
+                        "type": "object",
+                        "required": ["reason"],
+                        "properties": {"reason": {"enum": ["connected", "overflow"]}},
+                    },
+                ]
+            },
         },
     },
 }
