@@ -97,6 +97,7 @@ function signOut(message = '') {
   state.shown = false;
   state.seq += 1;
   clearTimeout(state.timer);
+  state.timer = null;
   stopLive();
   detail.close();
   api.signOut();
@@ -181,17 +182,21 @@ async function refresh() {
     delay = error instanceof Busy ? error.retryAfter * 1000 : REFRESH_MS * 2;
     notice(troubleMessage(error, delay), { trouble: true });
   }
-  state.timer = setTimeout(refresh, delay);
-  state.due = Date.now() + delay;
+  // A sooner refresh asked for meanwhile (a status change heard live) stays.
+  scheduleRefresh(delay);
 }
 
-/** Refresh within `ms`: sooner than planned, never later. */
-function refreshWithin(ms) {
-  if (!state.active || document.visibilityState !== 'visible') return;
+/** Refresh in `ms`, unless one is planned sooner. */
+function scheduleRefresh(ms) {
   if (state.timer !== null && state.due <= Date.now() + ms) return;
   clearTimeout(state.timer);
   state.timer = setTimeout(refresh, ms);
   state.due = Date.now() + ms;
+}
+
+/** Refresh within `ms` (sooner than planned, never later) while the page is shown. */
+function refreshWithin(ms) {
+  if (state.active && document.visibilityState === 'visible') scheduleRefresh(ms);
 }
 
 // -- the live list -------------------------------------------------------------------------
