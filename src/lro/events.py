@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from lro.feeds import Feeds
+from lro.listfeed import JobLists
 from lro.models import TERMINAL, Status
 from lro.store.base import JobChange, Store
 
@@ -27,6 +28,8 @@ class ChangeHub:
         self._remove: Callable[[], None] | None = None
         self.feeds = Feeds(store)
         """Per-job fan-out for SSE streams and waiting requests (lro.feeds)."""
+        self.lists = JobLists(store)
+        """Fan-out for the live job lists (lro.listfeed)."""
 
     def start(self) -> None:
         if self._remove is None:
@@ -42,9 +45,11 @@ class ChangeHub:
         for ev in (*self._queue_waiters, *self._terminal_waiters):
             ev.set()
         self.feeds.close()
+        self.lists.close()
 
     def _on_change(self, change: JobChange) -> None:
         self.feeds.changed(change.job_id)
+        self.lists.changed(change.job_id)
         if change.cancel_requested:
             for listener in tuple(self._cancel_listeners):
                 listener(change)

@@ -170,3 +170,49 @@ async def test_python_submit_batch_and_its_signed_webhook(tmp_path: Path) -> Non
         assert [j["job_id"] for j in data["jobs"]] == [j.id for j in made.jobs]
         assert data["jobs"][1]["tags"] == ["x"]
         assert len(t.webhooks) == 1
+
+
+async def test_batches_are_listed_newest_first_scoped_and_paged(tmp_path: Path) -> None:
+    lro = make_lro(tmp_path, api_keys="alice:alice-key-0123,bob:bob-key-01234,admin:admin-key-0")
+    await lro.start()
+    try:
+        transport = httpx.ASGITransport(app=lro.create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            alice = {"Authorization": "Bearer alice-key-0123"}
+            bob = {"Authorization": "Bearer bob-key-01234"}
+            admin = {"Authorization": "Bearer admin-key-0"}
+            made = []
+            for headers in (alice, bob, alice, alice):
+                r = await c.post(f"{PREFIX}/batches", json={"jobs": [ECHO, ECHO]}, headers=headers)
+                assert r.status_code == 202, r.text
+                made.append(r.json())
+            alices = [made[3], made[2], made[0]]  # newest first
+            first = await c.get(f"{PREFIX}/batches", params={"limit": 2}, headers=alice)
+            assert first.status_code == 200, first.text
+            page = first.json()
+            assert [b["batch_id"] for b in page["items"]] == [b["batch_id"] for b in alices[:2]]
+            item = page["items"][0]
+            assert item == {k: v for k, v in made[3].items() if k != "jobs"}
+            assert page["next_cursor"]
+            rest = await c.get(
+                f"{PREFIX}/batches",
+                params={"limit": 2, "cursor": page["next_cursor"]},
+                headers=alice,
+            )
+            assert [b["batch_id"] for b in rest.json()["items"]] == [alices[2]["batch_id"]]
+            assert rest.json()["next_cursor"] is None
+            bobs = (await c.get(f"{PREFIX}/batches", headers=bob)).json()["items"]
+            assert [b["batch_id"] for b in bobs] == [made[1]["batch_id"]]
+            everyone = (await c.get(f"{PREFIX}/batches", headers=admin)).json()["items"]
+            assert [(b["batch_id"], b["owner"]) for b in everyone] == [
+                (b["batch_id"], owner)
+                for b, owner in zip(reversed(made), ["alice", "alice", "bob", "alice"], strict=True)
+            ]
+            bad = await c.get(f"{PREFIX}/batches", params={"cursor": "not-ours"}, headers=alice)
+            assert assert_problem(bad, 400)["errors"][0]["pointer"] == "cursor"
+            assert_problem(
+                await c.get(f"{PREFIX}/batches", params={"limit": 0}, headers=alice), 400
+            )
+            assert_problem(await c.get(f"{PREFIX}/batches"), 401)
+    finally:
+        await lro.stop()

@@ -48,6 +48,8 @@ async def test_flows_routes_answer_501(tmp_path: Path) -> None:
             for r in (
                 await c.post(f"{PREFIX}/batches", json=batch),
                 await c.get(f"{PREFIX}/batches/x"),
+                await c.get(f"{PREFIX}/batches"),
+                await c.get(f"{PREFIX}/jobs/events", params={"tag": "t"}),
                 await c.get(f"{PREFIX}/jobs", params={"tag": "t"}),
                 await c.get(f"{PREFIX}/jobs", params={"q": "t"}),
                 await c.post(f"{PREFIX}/ping", json={"depends_on": [first.json()["job_id"]]}),

@@ -107,7 +107,8 @@ async def test_a_dropped_stream_resumes_with_last_event_id(tab: Tab, server: Ser
         body = f"retry: 50\nid: {before.version}\nevent: progress\ndata: {data}\n\n"
         await route.fulfill(status=200, content_type="text/event-stream", body=body)
 
-    await page.route(re.compile(r"/events$"), drop_the_first_stream)
+    # The job panel's stream only, not the live list's (/jobs/events).
+    await page.route(re.compile(r"/jobs/[^/]+/events$"), drop_the_first_stream)
     await tab.sign_in("alice")
     await tab.open_job(job.id)
     await expect(page.locator("#detail-step")).to_have_text("before the drop")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request, params
 from lro.api.auth import auth_dependencies, document_auth
 from lro.api.batches import add_batch_routes
 from lro.api.deliveries import add_delivery_routes
+from lro.api.joblist import add_list_stream_routes
 from lro.api.jobs import add_job_routes, serve_result
 from lro.api.links import add_link_routes
 from lro.api.longjobs import add_long_job_routes
@@ -76,6 +77,7 @@ class LroRouter(APIRouter):
         self._secured = _Secured(self, auth_dependencies(lro), route_class=cls)
         self._submits = SubmitRoutes(self._secured, lro)
         add_long_job_routes(self._secured, lro)  # before /jobs/{id}/...: /jobs/bulk/...
+        add_list_stream_routes(self._secured, lro)  # before /jobs/{id}: /jobs/events
         add_job_routes(self._secured, lro)
         add_params_routes(self._secured, lro)
         add_stats_routes(self._secured, lro)

@@ -149,7 +149,7 @@ def auth_dependencies(lro: Runtime) -> list[params.Depends]:
     return [Depends(BEARER)]
 
 
-RATE_LIMITED = ("submit_", "get_job", "job_events")
+RATE_LIMITED = ("submit_", "get_job", "job_events", "job_list_events")
 """Operation ids (or their prefix) that answer 429 under the per-principal limits."""
 
 

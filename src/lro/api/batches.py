@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
@@ -20,10 +20,10 @@ from lro.api.schemas import JobResource
 from lro.api.submit import IdempotencyKeyHeader, read_object
 from lro.api.views import api_base
 from lro.batches import MAX_BATCH_JOBS, BatchItem, BatchRequest, submit_batch
-from lro.errors import Gone, NotFound, NotSupported, Unprocessable
+from lro.errors import BadRequest, Gone, NotFound, NotSupported, Unprocessable
 from lro.models import utcnow
 from lro.resource import batch_resource, batch_url, rfc3339
-from lro.store import Batch
+from lro.store import Batch, BatchQuery
 from lro.submission import canonical_json, fingerprint
 
 if TYPE_CHECKING:
@@ -72,6 +72,29 @@ class BatchResource(BaseModel):
     poll_url: str
     jobs: list[JobResource]
 
+
+class BatchSummary(BaseModel):
+    """An item of `GET {prefix}/batches`: the batch resource without its jobs (read
+    those at its `poll_url`)."""
+
+    batch_id: str
+    status: str = Field(description="`queued`, `processing` or `completed` (every job ended).")
+    total: int
+    counts: dict[str, int]
+    progress_pct: float
+    created_at: str
+    finished_at: str | None
+    expires_at: str | None
+    poll_url: str
+    owner: str | None = Field(None, description="Whose batch it is: in an admin's list only.")
+
+
+class BatchList(BaseModel):
+    items: list[BatchSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+MAX_LIMIT = 200
 
 BatchId = Annotated[str, Path(description="The batch's id, as returned by its submit.")]
 
@@ -175,6 +198,45 @@ def add_batch_routes(router: APIRouter, lro: Runtime) -> None:
         headers["Retry-After"] = _retry_after(inserted.batch)
         body = batch_resource(inserted.batch, inserted.jobs, base)
         return JSONResponse(body, 202, headers=headers)
+
+    @router.get(
+        f"{prefix}/batches",
+        response_model=None,
+        responses={200: {"model": BatchList}, **problem_responses(400, 501, 503)},
+        operation_id="list_batches",
+        summary="List the caller's batches, newest first",
+        tags=["batches"],
+    )
+    async def list_batches(
+        request: Request,
+        caller: Owner,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
+        cursor: Annotated[
+            str | None, Query(description="`next_cursor` of the previous page.")
+        ] = None,
+    ) -> Response:
+        batches = lro.store.batches
+        if batches is None:
+            raise NotSupported("This server's job store does not support batches.")
+        try:
+            page = await batches.list_batches(
+                BatchQuery(owner=caller.scope, limit=limit, cursor=cursor or None), utcnow()
+            )
+        except (ValueError, OverflowError):  # as GET /jobs: a cursor that is not ours
+            raise BadRequest(
+                "The cursor is malformed; pass a next_cursor exactly as it was returned.",
+                extensions={"errors": [{"pointer": "cursor", "detail": "malformed cursor"}]},
+            ) from None
+        base = _base(lro, request)
+        items = []
+        for batch in page.items:
+            item = batch_resource(batch, [], base)
+            del item["jobs"]
+            if caller.admin:  # an admin's list mixes principals: say whose each is
+                item["owner"] = batch.owner
+            items.append(item)
+        body = {"items": items, "next_cursor": page.next_cursor}
+        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
 
     @router.get(
         f"{prefix}/batches/{{batch_id}}",

@@ -76,7 +76,7 @@ def _conflict(job: Job, action: str) -> Conflict:
     )
 
 
-def _parse_statuses(raw: str | None) -> list[Status]:
+def parse_statuses(raw: str | None) -> list[Status]:
     if raw is None or not raw.strip():
         return []
     statuses: list[Status] = []
@@ -108,6 +108,22 @@ def parse_instant(raw: str | None, name: str) -> datetime | None:
             extensions={"errors": [{"pointer": name, "detail": "not an RFC 3339 time"}]},
         )
     return value
+
+
+def check_filters(lro: Runtime, tag: list[str] | None, q: str | None, created: bool) -> None:
+    """The list filters' own refusals, shared by the list and its live stream: a NUL
+    (400) and, on a store without flows, a tag, text or creation-time filter (501)."""
+    for name, value in [("q", q or ""), *(("tag", t) for t in tag or [])]:
+        if "\x00" in value:  # no job holds one, and PostgreSQL cannot compare it
+            raise BadRequest(
+                f"{name} must not contain U+0000 (NUL).",
+                extensions={"errors": [{"pointer": name, "detail": "NUL"}]},
+            )
+    if (tag or q or created) and not has_flows(lro.store):
+        raise NotSupported(
+            "This server's job store cannot filter by tag, text or creation time "
+            "(HTTP-CONTRACT §19)."
+        )
 
 
 def add_job_routes(router: APIRouter, lro: Runtime) -> None:
@@ -160,20 +176,10 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
             ),
         ] = None,
     ) -> Response:
-        for name, value in [("q", q or ""), *(("tag", t) for t in tag or [])]:
-            if "\x00" in value:  # no job holds one, and PostgreSQL cannot compare it
-                raise BadRequest(
-                    f"{name} must not contain U+0000 (NUL).",
-                    extensions={"errors": [{"pointer": name, "detail": "NUL"}]},
-                )
-        if (tag or q or created_after or created_before) and not has_flows(lro.store):
-            raise NotSupported(
-                "This server's job store cannot filter by tag, text or creation time "
-                "(HTTP-CONTRACT §19)."
-            )
+        check_filters(lro, tag, q, bool(created_after or created_before))
         query = ListQuery(
             owner=caller.scope,
-            statuses=_parse_statuses(status),
+            statuses=parse_statuses(status),
             operation=operation or None,
             limit=limit,
             cursor=cursor or None,

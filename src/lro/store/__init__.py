@@ -11,6 +11,8 @@ from lro.store.rules import worker_lost_error
 from lro.store.types import (
     Batch,
     BatchInserted,
+    BatchPage,
+    BatchQuery,
     CancelOutcome,
     CancelResult,
     ClaimParams,
@@ -56,6 +58,8 @@ def open_store(url: str, *, poll_interval: float = 0.02) -> Store:
 __all__ = [
     "Batch",
     "BatchInserted",
+    "BatchPage",
+    "BatchQuery",
     "CancelOutcome",
     "CancelResult",
     "ClaimParams",

@@ -18,6 +18,8 @@ from lro.models import Job, NewJob
 from lro.store.types import (
     Batch,
     BatchInserted,
+    BatchPage,
+    BatchQuery,
     BlobInfo,
     ClaimParams,
     Firing,
@@ -313,6 +315,12 @@ class Batches(Protocol):
     async def batch_jobs(self, batch_id: str) -> list[Job]:
         """The batch's jobs still stored, in the order they were submitted. Writes
         nothing."""
+
+    async def list_batches(self, query: BatchQuery, now: datetime) -> BatchPage:
+        """The owner's batches (every owner's when `query.owner` is None), newest first
+        (`created_at`, then id, descending), each with its counts as `get_batch` gives
+        them; expired ones (`expires_at <= now`) left out. Keyset-paged: `next_cursor`
+        is None on the last page; a malformed cursor raises ValueError. Writes nothing."""
 
     async def count_batches(self) -> dict[str, int]:
         """How many batch rows are `open` (`unfinished > 0`) and `finished` (0), both

@@ -232,6 +232,23 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchQuery:
+    """A page of `Batches.list_batches`: whose batches, how many, after which cursor."""
+
+    owner: str | None
+    """None: every owner's (an admin's view)."""
+    limit: int = 50
+    cursor: str | None = None
+    """The `next_cursor` of the previous page (opaque; ValueError when malformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPage:
+    items: list[Batch]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class BatchInserted:
     """Outcome of `insert_batch`: the batch under its id or its idempotency key, its jobs
     in request order, and whether this call created it (False: a replay)."""

@@ -3,8 +3,9 @@ transaction, the jobs inserted by the same batch statement as any submit (insert
 
 from __future__ import annotations
 
+import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from lro.deliveries import target_of
 from lro.errors import KeyReused, StoreUnavailable
@@ -12,12 +13,22 @@ from lro.models import Job, Status
 from lro.store.postgres.connection import Database, run
 from lro.store.postgres.insert import Q as INSERT_Q
 from lro.store.postgres.insert import insert_params, stored_job
-from lro.store.postgres.rows import PACKAGE, STATUS, Conn, Record, change_of, job_from_record
+from lro.store.postgres.rows import (
+    PACKAGE,
+    STATUS,
+    Conn,
+    Record,
+    change_of,
+    decode_cursor,
+    job_from_record,
+)
 from lro.store.postgres.settle import settle_dependencies
 from lro.store.sql import load_numbered
-from lro.store.types import Batch, BatchInserted, NewBatch
+from lro.store.types import Batch, BatchInserted, BatchPage, BatchQuery, NewBatch
 
 Q = load_numbered(PACKAGE, "batches.sql")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _batch(row: Record) -> Batch:
@@ -53,6 +64,13 @@ async def _read(conn: Conn, batch_id: str) -> tuple[Batch, list[Job]] | None:
         return None
     jobs = await run(conn, Q["batch_jobs"], id=batch_id)
     return _batch(rows[0]), [job_from_record(r) for r in jobs]
+
+
+def _cursor(last: Batch) -> str:
+    """Opaque keyset cursor: the (created_at, id) of a page's last batch, spelled as the
+    job list's (rows.encode_cursor), so rows.decode_cursor reads it."""
+    micros = (last.created_at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{last.id}".encode()).decode().rstrip("=")
 
 
 class PostgresBatches:
@@ -129,6 +147,24 @@ class PostgresBatches:
     async def batch_jobs(self, batch_id: str) -> list[Job]:
         rows = await self._db.read(Q["batch_jobs"], id=batch_id)
         return [job_from_record(r) for r in rows]
+
+    async def list_batches(self, query: BatchQuery, now: datetime) -> BatchPage:
+        if query.limit < 1:
+            raise ValueError("limit must be at least 1")
+        after: tuple[datetime | None, str] = (
+            (None, "") if query.cursor is None else decode_cursor(query.cursor)
+        )
+        rows = await self._db.read(
+            Q["list_batches"],
+            owner=query.owner,
+            now=now,
+            after_created=after[0],
+            after_id=after[1],
+            limit=query.limit + 1,
+        )
+        items = [_batch(r) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return BatchPage(items, _cursor(items[-1]) if more and items else None)
 
     async def count_batches(self) -> dict[str, int]:
         [row] = await self._db.read(Q["batch_totals"])

@@ -4,6 +4,7 @@ is decided under the file's write lock."""
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from lro.store.sqlite.connection import Changes, Database
 from lro.store.sqlite.rows import (
     PACKAGE,
     STATUS,
+    decode_cursor,
     from_us,
     job_from_row,
     job_rows,
@@ -23,15 +25,29 @@ from lro.store.sqlite.rows import (
     to_us,
 )
 from lro.store.sqlite.settle import settle_dependencies
-from lro.store.types import Batch, BatchInserted, JobChange, NewBatch
+from lro.store.types import (
+    Batch,
+    BatchInserted,
+    BatchPage,
+    BatchQuery,
+    JobChange,
+    NewBatch,
+)
 
 Q = load_queries(PACKAGE, "batches.sql", "jobs.sql", "rows.sql", "search.sql")
 
 
+_FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_batches)
+
+
 def _read_batch(conn: sqlite3.Connection, batch_id: str) -> Batch | None:
     row = conn.execute(Q["get_batch"], {"id": batch_id}).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _counted(conn, row)
+
+
+def _counted(conn: sqlite3.Connection, row: sqlite3.Row) -> Batch:
+    """The batch of `row` with its jobs counted."""
+    batch_id = row["id"]
     counts: dict[Status, int] = {}
     progress, started, estimate = 0.0, False, None
     for r in conn.execute(Q["batch_counts"], {"id": batch_id}).fetchall():
@@ -60,6 +76,13 @@ def _read_batch(conn: sqlite3.Connection, batch_id: str) -> Batch | None:
 
 def _jobs(conn: sqlite3.Connection, batch_id: str) -> list[Job]:
     return [job_from_row(r) for r in job_rows(conn.execute(Q["batch_jobs"], {"id": batch_id}))]
+
+
+def _cursor(last: Batch) -> str:
+    """Opaque keyset cursor: the (created_at, id) of a page's last batch, spelled as the
+    job list's (rows.encode_cursor), so rows.decode_cursor reads it."""
+    raw = f"{to_us(last.created_at)}:{last.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 class SQLiteBatches:
@@ -129,6 +152,31 @@ class SQLiteBatches:
 
     async def batch_jobs(self, batch_id: str) -> list[Job]:
         return await self._db.read(lambda conn: _jobs(conn, batch_id))
+
+    async def list_batches(self, query: BatchQuery, now: datetime) -> BatchPage:
+        if query.limit < 1:
+            raise ValueError("limit must be at least 1")
+        after = _FIRST_PAGE if query.cursor is None else decode_cursor(query.cursor)
+        args = {
+            "owner": query.owner,
+            "now": to_us(now),
+            "after_created": after[0],
+            "after_id": after[1],
+            "limit": query.limit + 1,
+        }
+
+        def read(conn: sqlite3.Connection) -> list[Batch]:
+            conn.execute("BEGIN")  # the rows and their counts from one snapshot
+            try:
+                rows = conn.execute(Q["list_batches"], args).fetchall()
+                return [_counted(conn, row) for row in rows]
+            finally:
+                conn.execute("COMMIT")
+
+        batches = await self._db.read(read)
+        items = batches[: query.limit]
+        more = len(batches) > query.limit
+        return BatchPage(items, _cursor(items[-1]) if more and items else None)
 
     async def count_batches(self) -> dict[str, int]:
         row = await self._db.read(lambda c: c.execute(Q["batch_totals"]).fetchone())

@@ -1,8 +1,8 @@
 // The batches panel (HTTP-CONTRACT §17): each batch with its status, overall progress and
-// counts, and a click shows its jobs. The contract has no route that lists a caller's
-// batches (only GET /batches/{id}), so the panel lists the batches of the jobs on the
-// current page of the job list, plus any opened by id (the form, or the job panel's batch
-// link), and reads each one from GET /batches/{id}.
+// counts, and a click shows its jobs. It lists the caller's newest batches from
+// GET /batches (each without its jobs), plus any opened by id (the form, or the job
+// panel's batch link) that the list does not hold; the chosen one and those opened by id
+// are read whole from GET /batches/{id}.
 
 import { ApiError, Unauthorized } from './api.js';
 import {
@@ -10,7 +10,7 @@ import {
 } from './dom.js';
 
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'];
-const KEPT = 10; // batches on screen: the newest seen
+const KEPT = 10; // batches listed: the newest, and up to as many opened by id
 const SHOWN_JOBS = 100; // of a chosen batch's up to 1,000 jobs
 
 function jobButton(job) {
@@ -42,51 +42,57 @@ export class BatchesPanel {
     });
     $('batch-jobs-body').addEventListener('click', (event) => {
       const button = event.target.closest('button.job-link');
-      const batch = this.known.get(this.selected);
+      const batch = this.whole.get(this.selected);
       const job = button && batch && batch.jobs.find((j) => j.job_id === button.dataset.jobId);
       if (job) this.onOpenJob(job);
     });
   }
 
   reset() {
-    this.known = new Map(); // batch_id -> its resource (null until read), newest first
+    this.listed = []; // the newest batches, as GET /batches gives them (without jobs)
+    this.opened = []; // ids opened by id, the latest first
+    this.whole = new Map(); // batch_id -> its whole resource (with jobs), for those read
     this.selected = null;
     this.supported = true;
     this.busy = false;
   }
 
-  /** Remember `ids` (newest first), keeping the KEPT newest and the chosen one. */
-  remember(ids) {
-    const next = new Map();
-    for (const id of ids) if (!next.has(id)) next.set(id, this.known.get(id) ?? null);
-    for (const [id, batch] of this.known) if (!next.has(id)) next.set(id, batch);
-    this.known = new Map([...next].filter(([id], i) => i < KEPT || id === this.selected));
-  }
-
   /** Open a batch by id: read it, list it first and show its jobs. */
   async open(id) {
     this.note('');
-    this.remember([id]);
+    this.opened = [id, ...this.opened.filter((o) => o !== id)].slice(0, KEPT);
     this.selected = id;
     $('batch-id').value = '';
-    await this.refresh([]);
+    if (!this.supported) return;
+    await this.read(id);
+    this.render();
   }
 
   select(id) {
     this.note('');
     this.selected = this.selected === id ? null : id;
     this.render();
+    if (this.selected && !this.whole.has(this.selected)) {
+      this.read(this.selected).then(() => this.render());
+    }
   }
 
-  /** Called by the page's refresh with the jobs on screen: their batches join the list. */
-  async refresh(jobs) {
+  /** Called by the page's refresh: the list again, and the batches read whole. */
+  async refresh() {
     if (!this.supported || this.busy) return;
-    this.remember(jobs.map((j) => j.batch_id).filter(Boolean));
     this.busy = true;
     try {
-      // A finished batch changes no more: read it once, then keep it.
-      const stale = [...this.known].filter(([, b]) => b === null || b.status !== 'completed');
-      await Promise.all(stale.map(([id]) => this.read(id)));
+      const page = await this.api.get(`/batches?limit=${KEPT}`);
+      this.listed = page.items;
+      const listed = new Set(this.listed.map((b) => b.batch_id));
+      const wanted = new Set(this.opened.filter((id) => !listed.has(id)));
+      if (this.selected) wanted.add(this.selected);
+      for (const id of this.whole.keys()) if (!wanted.has(id)) this.whole.delete(id);
+      // A finished batch changes no more: read it whole once, then keep it.
+      const stale = [...wanted].filter((id) => this.whole.get(id)?.status !== 'completed');
+      await Promise.all(stale.map((id) => this.read(id)));
+    } catch (error) {
+      this.failed(error);
     } finally {
       this.busy = false;
     }
@@ -95,23 +101,35 @@ export class BatchesPanel {
 
   async read(id) {
     try {
-      const batch = await this.api.get(`/batches/${encodeURIComponent(id)}`);
-      if (this.known.has(id)) this.known.set(id, batch);
+      this.whole.set(id, await this.api.get(`/batches/${encodeURIComponent(id)}`));
     } catch (error) {
-      if (error instanceof Unauthorized) {
-        this.onUnauthorized();
-      } else if (error instanceof ApiError && error.status === 501) {
-        this.supported = false;
-      } else if (error instanceof ApiError && (error.status === 404 || error.status === 410)) {
-        this.known.delete(id); // not the caller's, or expired
+      if (error instanceof ApiError && (error.status === 404 || error.status === 410)) {
+        this.whole.delete(id); // not the caller's, or expired
+        this.opened = this.opened.filter((o) => o !== id);
         if (this.selected === id) {
           this.selected = null;
           this.note(`There is no batch ${id} (or it expired).`);
         }
       } else {
-        this.note(error.message || String(error));
+        this.failed(error);
       }
     }
+  }
+
+  failed(error) {
+    if (error instanceof Unauthorized) this.onUnauthorized();
+    else if (error instanceof ApiError && error.status === 501) this.supported = false;
+    else this.note(error.message || String(error));
+  }
+
+  /** What the table shows: those opened by id the list lacks, then the list. */
+  shown() {
+    const listed = new Set(this.listed.map((b) => b.batch_id));
+    const opened = this.opened.filter((id) => !listed.has(id) && this.whole.has(id));
+    return [
+      ...opened.map((id) => this.whole.get(id)),
+      ...this.listed.map((b) => this.whole.get(b.batch_id) ?? b),
+    ];
   }
 
   note(text) {
@@ -128,10 +146,10 @@ export class BatchesPanel {
       this.note('Batches are not available on this store.');
       return;
     }
-    const batches = [...this.known.values()].filter(Boolean);
+    const batches = this.shown();
     $('batches-body').replaceChildren(...batches.map((b) => this.row(b)));
     show($('batches-empty'), batches.length === 0);
-    this.renderJobs(this.selected ? this.known.get(this.selected) : null);
+    this.renderJobs(this.selected ? this.whole.get(this.selected) : null);
   }
 
   row(batch) {

@@ -1,8 +1,10 @@
-// The dashboard page: sign-in, the counts, the job table (refreshed every ~2 s while the
-// tab is visible) and the job panel. The page's HTML holds no data; all of it comes from
-// the API with the key typed into the sign-in form (see docs/dashboard.md).
+// The dashboard page: sign-in, the counts, the job table (live from the list's event
+// stream, re-read on each `sync`, on a job's status change and every ~20 s; every 2 s
+// while the stream is down) and the job panel. The page's HTML holds no data; all of it
+// comes from the API with the key typed into the sign-in form (see docs/dashboard.md).
 
 import { Api, Busy, Unauthorized } from './api.js';
+import { followList } from './livelist.js';
 import { BatchesPanel } from './batches.js';
 import { loadTimeline, resetTimeline } from './charts.js';
 import { DetailPanel } from './detail.js';
@@ -12,7 +14,20 @@ import {
   $, el, formatPct, formatShortTime, progressBar, setText, show, statusBadge,
 } from './dom.js';
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 2000; // while the live list is down (or the server has none)
+const STATUS_REFRESH_MS = 1000; // a status change seen live: counts and panels re-read soon
+
+/**
+ * While the live list is up, the page is still read again this often, as a resync. The
+ * page's address may set it in seconds (`/dashboard?resync=60`); 20 s by default.
+ */
+function resyncMs() {
+  const raw = new URLSearchParams(window.location.search).get('resync');
+  const seconds = Number(raw);
+  return raw && Number.isFinite(seconds) && seconds >= 1 ? seconds * 1000 : 20000;
+}
+
+const RESYNC_MS = resyncMs();
 const PAGE_SIZE = 25;
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'];
 
@@ -24,6 +39,10 @@ const state = {
   signingIn: false, // the key in use was just typed into the form
   seq: 0, // bumped by every refresh and sign-out: answers to older requests are dropped
   timer: null,
+  due: 0, // when the timer fires (Date.now() ms)
+  live: null, // the live list: {path, controller, up}
+  seen: new Map(), // job_id -> job (null: removed) heard live since this refresh began
+  statuses: new Map(), // job_id -> its status as last read or heard on the live list
   admin: false,
   cursors: [null], // cursors[n] is the cursor of page n (null: the first page)
   page: 0,
@@ -78,6 +97,8 @@ function signOut(message = '') {
   state.shown = false;
   state.seq += 1;
   clearTimeout(state.timer);
+  state.timer = null;
+  stopLive();
   detail.close();
   api.signOut();
   notice('');
@@ -137,15 +158,17 @@ async function refresh() {
   if (!state.active || document.visibilityState !== 'visible') return;
   state.seq += 1;
   const seq = state.seq;
-  let delay = REFRESH_MS;
+  state.seen = new Map();
+  let delay = state.live?.up ? RESYNC_MS : REFRESH_MS;
   try {
     const [stats, page] = await Promise.all([api.get('/stats'), api.get(jobsPath())]);
     if (seq !== state.seq) return;
     showDashboard(stats);
     renderCounts(stats);
     renderJobs(page);
+    startLive();
     await Promise.all([
-      loadOverview(api), loadTimeline(api), refreshBulk(), batches.refresh(page.items),
+      loadOverview(api), loadTimeline(api), refreshBulk(), batches.refresh(),
     ]);
     if (seq !== state.seq) return;
     detail.refresh();
@@ -159,7 +182,112 @@ async function refresh() {
     delay = error instanceof Busy ? error.retryAfter * 1000 : REFRESH_MS * 2;
     notice(troubleMessage(error, delay), { trouble: true });
   }
-  state.timer = setTimeout(refresh, delay);
+  // A sooner refresh asked for meanwhile (a status change heard live) stays.
+  scheduleRefresh(delay);
+}
+
+/** Refresh in `ms`, unless one is planned sooner. */
+function scheduleRefresh(ms) {
+  if (state.timer !== null && state.due <= Date.now() + ms) return;
+  clearTimeout(state.timer);
+  state.timer = setTimeout(refresh, ms);
+  state.due = Date.now() + ms;
+}
+
+/** Refresh within `ms` (sooner than planned, never later) while the page is shown. */
+function refreshWithin(ms) {
+  if (state.active && document.visibilityState === 'visible') scheduleRefresh(ms);
+}
+
+// -- the live list -------------------------------------------------------------------------
+/** The list's event stream with the list's filters (not its page: the stream has none). */
+function livePath() {
+  const query = new URLSearchParams(currentFilter());
+  const q = currentSearch();
+  if (q) query.set('q', q);
+  const text = query.toString();
+  return text ? `/jobs/events?${text}` : '/jobs/events';
+}
+
+/** Follow the live list for the current filters, unless it already is. */
+function startLive() {
+  const path = livePath();
+  if (state.live && state.live.path === path) return;
+  stopLive();
+  const live = { path, controller: new AbortController(), up: false };
+  state.live = live;
+  followList(api, path, {
+    signal: live.controller.signal,
+    onState: (name) => {
+      live.up = name === 'live';
+      if (!live.up) refreshWithin(REFRESH_MS); // polled while it is down
+    },
+    onSync: () => refresh(),
+    onJob: (job) => liveJob(job),
+    onRemoved: (jobId) => liveRemoved(jobId),
+  }).catch((error) => {
+    if (live.controller.signal.aborted) return;
+    live.up = false;
+    if (error instanceof Unauthorized) signOut(expiredMessage());
+    // Any other refusal (an older server without the stream, a filter it cannot take):
+    // the page stays on its 2 s poll, which reports the server's problem itself.
+  });
+}
+
+function stopLive() {
+  if (state.live) state.live.controller.abort();
+  state.live = null;
+}
+
+function newer(a, b) {
+  return Date.parse(a.updated_at) >= Date.parse(b.updated_at);
+}
+
+function liveJob(job) {
+  state.seen.set(job.job_id, job);
+  // Not the row's status: the job panel's stream may have moved the row already.
+  const known = state.statuses.get(job.job_id);
+  state.statuses.set(job.job_id, job.status);
+  // A new job or a status change: the counts (and for a new job the page's cursors).
+  if (known !== job.status) refreshWithin(STATUS_REFRESH_MS);
+  if (state.jobs.has(job.job_id)) updateRow(job);
+  else if (state.page === 0) insertRow(job);
+}
+
+function liveRemoved(jobId) {
+  state.seen.set(jobId, null);
+  if (!state.jobs.has(jobId)) return;
+  state.jobs.delete(jobId);
+  const row = Array.from($('jobs-body').rows).find((r) => r.dataset.jobId === jobId);
+  if (row) row.remove();
+  show($('jobs-empty'), state.jobs.size === 0);
+  refreshWithin(STATUS_REFRESH_MS);
+}
+
+/** Newest first, as the list orders: by created_at, then by id. */
+function before(a, b) {
+  const ta = Date.parse(a.created_at);
+  const tb = Date.parse(b.created_at);
+  if (ta !== tb) return ta > tb;
+  return a.job_id > b.job_id;
+}
+
+/** A job heard live that the first page does not show yet: put it in its place. */
+function insertRow(job) {
+  const rows = Array.from($('jobs-body').rows);
+  const jobs = rows.map((r) => state.jobs.get(r.dataset.jobId));
+  if (rows.length >= PAGE_SIZE && !before(job, jobs[jobs.length - 1])) return; // older
+  state.jobs.set(job.job_id, job);
+  const at = jobs.findIndex((shown) => shown && before(job, shown));
+  const row = jobRow(job);
+  if (at < 0) $('jobs-body').append(row);
+  else rows[at].before(row);
+  if ($('jobs-body').rows.length > PAGE_SIZE) {
+    const last = $('jobs-body').rows[PAGE_SIZE];
+    state.jobs.delete(last.dataset.jobId);
+    last.remove();
+  }
+  show($('jobs-empty'), false);
 }
 
 function troubleMessage(error, delay) {
@@ -173,8 +301,13 @@ function troubleMessage(error, delay) {
 }
 
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') refresh();
-  else clearTimeout(state.timer);
+  if (document.visibilityState === 'visible') {
+    refresh();
+  } else {
+    clearTimeout(state.timer);
+    state.timer = null;
+    stopLive(); // a background tab holds no stream either
+  }
 });
 
 // -- drawing -----------------------------------------------------------------------------
@@ -236,21 +369,45 @@ function renderCounts(stats) {
   );
 }
 
+/**
+ * The page as read, with what the live list told meanwhile: a newer state of a job, a
+ * job gone from the list, and on the first page a job made after the read.
+ */
+function withSeen(page) {
+  const items = [];
+  for (const job of page.items) {
+    const seen = state.seen.get(job.job_id);
+    if (seen === null) continue;
+    items.push(seen && !newer(job, seen) ? { ...job, ...seen } : job);
+  }
+  if (state.page === 0) {
+    const listed = new Set(items.map((j) => j.job_id));
+    const last = items[items.length - 1];
+    for (const seen of state.seen.values()) {
+      if (!seen || listed.has(seen.job_id)) continue;
+      if (items.length < PAGE_SIZE || before(seen, last)) items.push(seen);
+    }
+    items.sort((a, b) => (before(a, b) ? -1 : 1));
+  }
+  return items.slice(0, PAGE_SIZE);
+}
+
 function renderJobs(page) {
   state.nextCursor = page.next_cursor;
-  state.jobs = new Map(page.items.map((job) => [job.job_id, job]));
-  $('jobs-body').replaceChildren(...page.items.map(jobRow));
-  show($('jobs-empty'), page.items.length === 0);
+  const items = withSeen(page);
+  state.jobs = new Map(items.map((job) => [job.job_id, job]));
+  state.statuses = new Map(items.map((job) => [job.job_id, job.status]));
+  $('jobs-body').replaceChildren(...items.map(jobRow));
+  show($('jobs-empty'), items.length === 0);
   $('newer').disabled = state.page === 0;
   $('older').disabled = !page.next_cursor;
   setText('page-number', `page ${state.page + 1}`);
 }
 
 /**
- * The open job's row follows the panel's event stream at once, without waiting for the
- * next refresh (which may move it off the page if it no longer fits the filter). Only
- * that row: a stream per row would soon take all six connections a browser allows a host
- * over HTTP/1.1 (see docs/dashboard.md, "Why the job list polls").
+ * A row follows the live list (and the open job's also its panel's stream) at once: one
+ * stream for the whole list, not one per row, which would soon take all six connections
+ * a browser allows a host over HTTP/1.1 (see docs/dashboard.md, "The live job list").
  */
 function updateRow(job) {
   const shown = state.jobs.get(job.job_id);

@@ -24,9 +24,9 @@ UPDATE lro_batches
 SET idempotency_key = NULL, request_fingerprint = NULL, idempotency_expires_at = NULL
 WHERE id = :id
 
--- name: get_batch
--- The row and its jobs counted in one statement (one snapshot), on lro_jobs_batch.
-SELECT b.id, b.owner, b.total, b.unfinished, b.callback_url, b.created_at, b.finished_at,
+-- name: batch_columns
+-- A batch row `b` and its jobs counted, on lro_jobs_batch.
+b.id, b.owner, b.total, b.unfinished, b.callback_url, b.created_at, b.finished_at,
        b.expires_at,
        (SELECT coalesce(json_agg(json_build_array(c.status, c.n, c.progress, c.attempts,
                                                   c.estimate)), '[]')
@@ -39,7 +39,24 @@ SELECT b.id, b.owner, b.total, b.unfinished, b.callback_url, b.created_at, b.fin
             FROM lro_jobs WHERE batch_id = b.id
             GROUP BY status
         ) c) AS counts
+
+-- name: get_batch
+-- The row and its jobs counted in one statement (one snapshot).
+SELECT {{batch_columns}}
 FROM lro_batches b WHERE b.id = :id
+
+-- name: list_batches
+-- Newest first, keyset-paged like list_jobs (no cursor: 'infinity'), each row counted in
+-- the same statement. Batch rows are few (one per up to 1,000 jobs) and swept with their
+-- jobs, so this reads them without an index of its own.
+SELECT {{batch_columns}}
+FROM lro_batches b
+WHERE (:owner::text IS NULL OR b.owner = :owner::text)
+  AND (b.expires_at IS NULL OR b.expires_at > :now)
+  AND (b.created_at, b.id)
+      < (coalesce(:after_created::timestamptz, 'infinity'::timestamptz), :after_id::text)
+ORDER BY b.created_at DESC, b.id DESC
+LIMIT :limit
 
 -- name: batch_jobs
 SELECT * FROM lro_jobs WHERE batch_id = :id ORDER BY seq

@@ -45,3 +45,15 @@ WHERE id IN (SELECT id FROM batches WHERE expires_at <= :now ORDER BY expires_at
 SELECT coalesce(sum(CASE WHEN unfinished > 0 THEN 1 ELSE 0 END), 0) AS open,
        coalesce(sum(CASE WHEN unfinished > 0 THEN 0 ELSE 1 END), 0) AS finished
 FROM batches
+
+-- name: list_batches
+-- Newest first, keyset-paged like list_jobs; the first page passes a cursor past every
+-- row. Batch rows are few (one per up to 1,000 jobs) and swept with their jobs, so this
+-- reads them without an index of its own.
+SELECT id, owner, total, unfinished, callback_url, created_at, finished_at, expires_at
+FROM batches
+WHERE (:owner IS NULL OR owner = :owner)
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (created_at, id) < (:after_created, :after_id)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
