@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-fast test-slow test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress bench-all clean
+.PHONY: run test lint test-slow test-all test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress bench-all clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/lro serve
 
-## Lint, type-check, check layers, then every test except the slow suites.
+## Lint, type-check, check layers, then the tests: everything but the slow suites, plus a
+## bounded sample of them (the tests marked `smoke`; tests/conftest.py has the split).
 test: $(STAMP) lint
 	$(BIN)/pytest
 
@@ -27,8 +28,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## The slow suites alone: real processes started, killed and waited on (tests/e2e,
+## e2e_postgres, redis_interop, reliability), the fuzz and the model at full length.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
+
+## Everything but the reliability suite's long scenarios: `make test` + `make test-slow`.
+test-all: $(STAMP) lint
+	$(BIN)/pytest -m 'not reliability'
 
 ## The reliability suite (tests/reliability): real processes SIGKILLed, frozen, restarted
 ## and flooded on SQLite and PostgreSQL, about 15 minutes; ends with a table of verdicts and

@@ -60,6 +60,7 @@ def most_at_once(runs: list[Run]) -> int:
     return peak
 
 
+@pytest.mark.smoke
 async def test_limits_hold_across_two_worker_processes(
     store_url: str, group: ProcessGroup, tmp_path: Path
 ) -> None:

@@ -52,6 +52,7 @@ def check_csv(client: httpx.Client, job: dict[str, object], rows: int) -> None:
     assert lines[-1] == ",".join(report_row(rows))
 
 
+@pytest.mark.smoke
 def test_api_and_worker_as_separate_processes(procs: ProcessGroup) -> None:
     base_url = start_server(procs, worker=False)
     procs.start("worker", ["worker", "--concurrency", "2"])
@@ -64,6 +65,7 @@ def test_api_and_worker_as_separate_processes(procs: ProcessGroup) -> None:
         check_csv(client, job, rows=250)
 
 
+@pytest.mark.smoke
 def test_killed_worker_job_is_rescued_and_completed(procs: ProcessGroup) -> None:
     base_url = start_server(procs, worker=False)
     first = procs.start("worker-1", ["worker"])

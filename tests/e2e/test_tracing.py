@@ -166,6 +166,7 @@ def test_without_the_extra_tracing_does_nothing_and_jobs_run(tmp_path: Path) -> 
     }
 
 
+@pytest.mark.smoke
 def test_a_separate_worker_process_continues_the_submits_trace(procs: ProcessGroup) -> None:
     """The API process and an `lro worker` process each export their own spans; the
     worker's attempt joins the trace of the API's submit span through the stored context."""

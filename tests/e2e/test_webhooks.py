@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 from standardwebhooks import Webhook
 from tests.support.procs import (
     API,
@@ -56,6 +57,7 @@ def wait_delivery(
     return found
 
 
+@pytest.mark.smoke
 def test_a_completed_job_is_delivered_signed_per_standard_webhooks(procs: ProcessGroup) -> None:
     receiver = Receiver().start()
     procs.env.update(FAST_RETRIES)

@@ -62,6 +62,7 @@ def completed(client: httpx.Client, job_id: str) -> Callable[[], dict[str, objec
     return check
 
 
+@pytest.mark.smoke
 @pytest.mark.timeout(120)
 def test_a_killed_parked_worker_gets_no_job(cluster: Cluster) -> None:
     cluster.start(apis=1, workers=1, concurrency=2)

@@ -27,6 +27,7 @@ def submit(client: httpx.Client, route: str, body: dict[str, object]) -> str:
     return str(resp.json()["job_id"])
 
 
+@pytest.mark.smoke
 def test_changes_and_cancels_cross_processes(cluster: Cluster, tmp_path: Path) -> None:
     cluster.start(apis=2, workers=1, concurrency=4)
     [worker] = cluster.workers

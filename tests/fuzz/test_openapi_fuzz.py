@@ -15,7 +15,8 @@ are pointed at seeded jobs in every state (tests/fuzz/targets.py), so the 200/20
 event stream is read up to its first event (a queued job's stream never ends by itself),
 and `?wait` / `Prefer: wait` hold a request at most 0.1 s (LRO_MAX_WAIT_SECONDS).
 
-Bounded and deterministic: MAX_EXAMPLES per operation in the fuzzing phase, derandomized
+Bounded and deterministic: MAX_EXAMPLES per operation in the fuzzing phase
+(QUICK_EXAMPLES in `make test`, the full run in `make test-slow`), derandomized
 Hypothesis without an example database, no deadline (CI machines vary), a fixed
 schemathesis seed, picks made from a stable digest of each generated case, and a submit
 rate limit that does not refill during the run; the app runs in-process (ASGI transport)
@@ -50,6 +51,9 @@ from lro.api.problems import PROBLEM_MEDIA_TYPE
 
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789", "admin": "admin-key-0123"}
 MAX_EXAMPLES = 40
+"""Per operation in the fuzzing phase of the full run (`make test-slow`); `make test` runs
+QUICK_EXAMPLES, the same derandomized cases cut short (a bounded sample)."""
+QUICK_EXAMPLES = 12
 
 
 def problem_json(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -253,6 +257,7 @@ HYPOTHESIS = settings(
     suppress_health_check=list(HealthCheck),
     print_blob=False,
 )
+QUICK = settings(HYPOTHESIS, max_examples=QUICK_EXAMPLES)
 
 
 # -- auth off ----------------------------------------------------------------------------
@@ -261,11 +266,22 @@ open_schema = schemathesis.openapi.from_dict(OPEN.openapi(), config=config())
 open_schema.app = OPEN.app  # in-process: schemathesis' ASGI transport
 
 
-@open_schema.parametrize()
-@HYPOTHESIS
-def test_fuzz_auth_off(case: Case) -> None:
+def fuzz_auth_off(case: Case) -> None:
     spoil(case, aim(case, OPEN.seeds))
     run(case)
+
+
+@open_schema.parametrize()
+@QUICK
+def test_fuzz_auth_off(case: Case) -> None:
+    fuzz_auth_off(case)
+
+
+@pytest.mark.slow
+@open_schema.parametrize()
+@HYPOTHESIS
+def test_fuzz_auth_off_at_length(case: Case) -> None:
+    fuzz_auth_off(case)
 
 
 # -- API keys ----------------------------------------------------------------------------
@@ -298,12 +314,23 @@ def targets() -> Iterator[None]:
         target.close()
 
 
-@keyed_schema.parametrize()
-@HYPOTHESIS
-def test_fuzz_api_keys(case: Case) -> None:
+def fuzz_api_keys(case: Case) -> None:
     h = aim(case, KEYED.seeds)
     spoil(case, h)
     run(case, who=WHO[(h >> 4) % len(WHO)])
+
+
+@keyed_schema.parametrize()
+@QUICK
+def test_fuzz_api_keys(case: Case) -> None:
+    fuzz_api_keys(case)
+
+
+@pytest.mark.slow
+@keyed_schema.parametrize()
+@HYPOTHESIS
+def test_fuzz_api_keys_at_length(case: Case) -> None:
+    fuzz_api_keys(case)
 
 
 def test_every_operation_on_a_job_has_seeded_jobs() -> None:

@@ -18,7 +18,7 @@ from lro.models import Job, Status
 from lro.store.base import ClaimParams, HandoffSubscription
 from lro.store.redis import RedisStore
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.smoke]  # store-level: quick
 
 WORKER = "host:1:worker"
 

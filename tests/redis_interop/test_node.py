@@ -21,6 +21,7 @@ from tests.support.receiver import Receiver
 pytestmark = pytest.mark.redis
 
 
+@pytest.mark.smoke
 def test_a_node_worker_finishes_jobs_submitted_through_lro(
     procs: ProcessGroup, redis_url: str, tmp_path: Path
 ) -> None:

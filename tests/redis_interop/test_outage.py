@@ -24,6 +24,7 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
         yield proxy
 
 
+@pytest.mark.smoke
 def test_an_outage_is_503_and_service_resumes_after_it(
     redis_proxy: TcpProxy, procs: ProcessGroup, redis_url: str
 ) -> None:

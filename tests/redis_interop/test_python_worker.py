@@ -28,6 +28,7 @@ from tests.support.receiver import Receiver
 pytestmark = pytest.mark.redis
 
 
+@pytest.mark.smoke
 def test_progress_result_sse_and_webhook_of_a_plain_python_worker(
     procs: ProcessGroup, redis_url: str, tmp_path: Path
 ) -> None:

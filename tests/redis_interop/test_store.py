@@ -14,7 +14,7 @@ from lro.models import Status, utcnow
 from lro.store.redis import RedisStore
 from lro.store.redis.rows import delivery_id, us_text
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.smoke]  # store-level: quick
 
 
 async def test_a_submit_survives_a_server_that_lost_its_script_cache(redis_url: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tests.reliability.harness import Rig
 from tests.reliability.runlog import overlaps
 from tests.reliability.scenarios import backends
@@ -20,6 +21,7 @@ JOBS = 8
 CONCURRENCY = 4
 
 
+@pytest.mark.smoke
 @backends()
 def test_worker_killed_mid_job(rig: Rig, verdict: Verdict, tmp_path: Path) -> None:
     gate = tmp_path / "gate"

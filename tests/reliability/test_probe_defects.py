@@ -14,6 +14,7 @@ import urllib.parse
 from typing import Any
 
 import httpx
+import pytest
 from tests.reliability.harness import Rig, is_terminal
 from tests.reliability.scenarios import backends, na
 from tests.reliability.verdict import Verdict
@@ -35,6 +36,7 @@ NUL_REQUESTS = [
 ]
 
 
+@pytest.mark.smoke
 @backends()
 def test_nul_in_a_request_is_never_a_500(rig: Rig, verdict: Verdict) -> None:
     api = rig.start_api()
