@@ -301,7 +301,7 @@ def sse_rows(path: Path) -> list[Row]:
                     )
                 )
             idle, load = dig(r, "rss_idle_mib"), dig(r, "rss_load_mib")
-            if idle is not None and load is not None and streams and streams >= 5000:
+            if idle is not None and load is not None and r.get("scenario") == "streams5000":
                 rows.append(
                     Row(
                         f"SSE {backend}: RSS growth, {streams} streams",
