@@ -56,6 +56,9 @@ const detail = new DetailPanel(api, {
   onUnauthorized: () => signOut(expiredMessage()),
   onNotice: (message) => notice(message),
   onChange: (job) => updateRow(job),
+  // The list stream tells of a deletion only to a list it sent the job to; a row the
+  // page read showed goes at once when this tab deleted it.
+  onDeleted: (jobId) => liveRemoved(jobId),
 });
 
 const batches = new BatchesPanel(api, {

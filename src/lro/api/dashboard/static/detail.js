@@ -36,12 +36,14 @@ export class DetailPanel {
    * @param onUnauthorized called when the key stops working (back to sign-in)
    * @param onNotice called with a message for the page's notice line
    * @param onChange called with the job each time the panel shows a newer state of it
+   * @param onDeleted called with the job's id once the panel deleted it
    */
-  constructor(api, { onUnauthorized, onNotice, onChange = () => {} }) {
+  constructor(api, { onUnauthorized, onNotice, onChange = () => {}, onDeleted = () => {} }) {
     this.api = api;
     this.onUnauthorized = onUnauthorized;
     this.onNotice = onNotice;
     this.onChange = onChange;
+    this.onDeleted = onDeleted;
     this.job = null;
     this.controller = null;
     this.output = new JobOutput(api, (error) => this.failed(error));
@@ -211,6 +213,7 @@ export class DetailPanel {
       this.deleted = true;
       this.setLive('deleted');
       for (const name of ['detail-cancel', 'detail-retry', 'detail-delete']) show($(name), false);
+      this.onDeleted(id);
     } catch (error) {
       if (id !== this.jobId) return;
       button.disabled = false;
