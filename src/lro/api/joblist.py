@@ -21,15 +21,25 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from lro.api.auth import Caller, Owner, authenticate, principal
-from lro.api.jobs import check_filters, parse_instant, parse_statuses
+from lro.api.jobs import (
+    CreatedAfter,
+    CreatedBefore,
+    OperationFilter,
+    StatusFilter,
+    TagFilter,
+    TextFilter,
+    check_filters,
+    parse_instant,
+    parse_statuses,
+)
 from lro.api.links import result_link
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
@@ -158,36 +168,12 @@ def add_list_stream_routes(router: APIRouter, lro: Runtime) -> None:
     async def job_list_events(
         request: Request,
         caller: Owner,
-        status: Annotated[
-            str | None,
-            Query(description="Comma-separated statuses, e.g. `queued,processing`."),
-        ] = None,
-        operation: Annotated[str | None, Query(description="Operation name.")] = None,
-        tag: Annotated[
-            list[str] | None,
-            Query(description="Only jobs carrying this tag; repeat it for jobs carrying all."),
-        ] = None,
-        created_after: Annotated[
-            str | None,
-            Query(
-                description="RFC 3339: only jobs created after it.",
-                json_schema_extra={"format": "date-time"},
-            ),
-        ] = None,
-        created_before: Annotated[
-            str | None,
-            Query(
-                description="RFC 3339: only jobs created before it.",
-                json_schema_extra={"format": "date-time"},
-            ),
-        ] = None,
-        q: Annotated[
-            str | None,
-            Query(
-                max_length=200,
-                description="A job id prefix, or text in the step or the error title (any case).",
-            ),
-        ] = None,
+        status: StatusFilter = None,
+        operation: OperationFilter = None,
+        tag: TagFilter = None,
+        created_after: CreatedAfter = None,
+        created_before: CreatedBefore = None,
+        q: TextFilter = None,
     ) -> Response:
         check_filters(lro, tag, q, bool(created_after or created_before))
         flt = ListFilter(

@@ -52,6 +52,38 @@ Wait = Annotated[
     ),
 ]
 
+# The job list's filters, shared with the live list (api/joblist.py) so both routes take
+# and document exactly the same ones.
+StatusFilter = Annotated[
+    str | None, Query(description="Comma-separated statuses, e.g. `queued,processing`.")
+]
+OperationFilter = Annotated[str | None, Query(description="Operation name.")]
+TagFilter = Annotated[
+    list[str] | None,
+    Query(description="Only jobs carrying this tag; repeat it for jobs carrying all."),
+]
+CreatedAfter = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339: only jobs created after it.",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+CreatedBefore = Annotated[
+    str | None,
+    Query(
+        description="RFC 3339: only jobs created before it.",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+TextFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="A job id prefix, or text in the step or the error title (any case).",
+    ),
+]
+
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _REDIRECT = {
     "description": "The artifact is in an object store that serves it itself (s3 result "
@@ -141,40 +173,16 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     async def list_jobs(
         request: Request,
         caller: Owner,
-        status: Annotated[
-            str | None,
-            Query(description="Comma-separated statuses, e.g. `queued,processing`."),
-        ] = None,
-        operation: Annotated[str | None, Query(description="Operation name.")] = None,
+        status: StatusFilter = None,
+        operation: OperationFilter = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
         cursor: Annotated[
             str | None, Query(description="`next_cursor` of the previous page.")
         ] = None,
-        tag: Annotated[
-            list[str] | None,
-            Query(description="Only jobs carrying this tag; repeat it for jobs carrying all."),
-        ] = None,
-        created_after: Annotated[
-            str | None,
-            Query(
-                description="RFC 3339: only jobs created after it.",
-                json_schema_extra={"format": "date-time"},
-            ),
-        ] = None,
-        created_before: Annotated[
-            str | None,
-            Query(
-                description="RFC 3339: only jobs created before it.",
-                json_schema_extra={"format": "date-time"},
-            ),
-        ] = None,
-        q: Annotated[
-            str | None,
-            Query(
-                max_length=200,
-                description="A job id prefix, or text in the step or the error title (any case).",
-            ),
-        ] = None,
+        tag: TagFilter = None,
+        created_after: CreatedAfter = None,
+        created_before: CreatedBefore = None,
+        q: TextFilter = None,
     ) -> Response:
         check_filters(lro, tag, q, bool(created_after or created_before))
         query = ListQuery(
