@@ -58,8 +58,8 @@ class BatchIn(BaseModel):
     )
 
 
-class BatchResource(BaseModel):
-    """The batch resource (HTTP-CONTRACT §17)."""
+class _BatchFields(BaseModel):
+    """What the batch resource and a listed batch both say."""
 
     batch_id: str
     status: str = Field(description="`queued`, `processing` or `completed` (every job ended).")
@@ -70,22 +70,18 @@ class BatchResource(BaseModel):
     finished_at: str | None
     expires_at: str | None
     poll_url: str
+
+
+class BatchResource(_BatchFields):
+    """The batch resource (HTTP-CONTRACT §17)."""
+
     jobs: list[JobResource]
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(_BatchFields):
     """An item of `GET {prefix}/batches`: the batch resource without its jobs (read
     those at its `poll_url`)."""
 
-    batch_id: str
-    status: str = Field(description="`queued`, `processing` or `completed` (every job ended).")
-    total: int
-    counts: dict[str, int]
-    progress_pct: float
-    created_at: str
-    finished_at: str | None
-    expires_at: str | None
-    poll_url: str
     owner: str | None = Field(None, description="Whose batch it is: in an admin's list only.")
 
 
