@@ -34,6 +34,21 @@ EVENTS_NOT_READ = 2**62
 """The floor of a snapshot read only for the job (no subscriber wanted events)."""
 
 
+async def wait_set(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until `event` is set; False after `timeout` seconds.
+
+    Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives with the
+    event, and a stream whose client left would go on forever."""
+    if event.is_set():
+        return True
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A job's events with version > `floor`, then the job as read after them (None once
@@ -64,14 +79,8 @@ class Subscription:
 
     async def next(self, timeout: float) -> Snapshot | None:
         """The newest snapshot since the last call, or None after `timeout` seconds."""
-        if not self._ready.is_set():
-            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
-            # with a snapshot, and a stream whose client left would go on forever.
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return None
+        if not await wait_set(self._ready, timeout):
+            return None
         self._ready.clear()
         snapshot, self._latest = self._latest, None
         return snapshot

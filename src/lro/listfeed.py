@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from lro.feeds import wait_set
 from lro.models import Job, Status, utcnow
 from lro.store.base import Store
 
@@ -161,13 +162,8 @@ class ListSubscription:
 
     async def next(self, timeout: float) -> Batch | None:
         """What to send since the last call, or None after `timeout` seconds."""
-        if not self._ready.is_set():
-            # Not asyncio.wait_for: see lro.feeds.Subscription.next.
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return None
+        if not await wait_set(self._ready, timeout):
+            return None
         self._ready.clear()
         batch = Batch(self._resync, list(self._pending.values()), self._closed)
         self._pending.clear()
