@@ -399,7 +399,7 @@ def main() -> None:
         *bench_rows(folder / "bench.jsonl"),
         *peer_rows(folder / "pg.jsonl", "lro", "pgqueuer", "PostgreSQL", drain2=True),
         *sse_rows(folder / "sse.jsonl"),
-        *peer_rows(folder / "redis.jsonl", "lro-redis", "bullmq", "Redis", drain2=False),
+        *peer_rows(folder / "redis.jsonl", "lro-redis", "bullmq-py", "Redis", drain2=False),
         *regress_rows(folder / "regress.jsonl"),
     ]
     print(f"\nlro bench-all, {datetime.now(UTC).isoformat(timespec='seconds')}, raw: {folder}")
