@@ -67,8 +67,16 @@ async def test_reset_long_polls_free_their_places_at_once(capped: Served) -> Non
     ) as alice:
         job_id = (await alice.post(f"{PREFIX}/echo", json={"text": "x"})).json()["job_id"]
 
-        async def all_held() -> None:
+        # One watcher decides that every wait is held, and every client resets on its
+        # word: were each client to check the count itself, the first to reset would
+        # lower it before the others looked, and they would wait for 25 forever.
+        async def watch() -> None:
             await until(lambda: counts.total >= CLIENTS, f"{CLIENTS} waits to be held")
+
+        watcher = asyncio.create_task(watch())
+
+        async def all_held() -> None:
+            await asyncio.shield(watcher)  # raises the watcher's timeout, if it timed out
 
         async def reset_one(i: int) -> None:
             # Half long polls of a job, half submits held by Prefer: wait.
