@@ -12,7 +12,7 @@ import pytest
 from tests.postgres.conftest import StoreMaker
 from tests.postgres.helpers import T0, at, new_jobs
 
-from lro.models import Completion, Lease
+from lro.models import Completion, Lease, NewJob
 from lro.store import ClaimParams, SweepParams
 from lro.store.postgres import PostgresStore
 from lro.store.postgres.jobs import Q
@@ -128,3 +128,38 @@ async def test_a_claim_commits_without_waiting_for_its_wal_flush(
         assert await conn.fetchval("SELECT current_setting('synchronous_commit')") == "on"
     finally:
         await conn.close()
+
+
+async def test_dependents_inserted_while_their_dependencies_end_are_all_released(
+    make_store: StoreMaker,
+) -> None:
+    """Inserts that share dependencies (listed in either order) race each other and the
+    dependencies' completions: none deadlocks, and every dependent ends up released,
+    whichever committed first (the has_dependents flag is set under the row lock)."""
+    stores = [await make_store() for _ in range(4)]
+    parents = new_jobs(2)
+    await stores[0].insert_jobs(parents, T0)
+    claimed = await stores[0].claim_jobs(ClaimParams("w", 2, 30.0, T0))
+    assert len(claimed) == 2
+    a, b = sorted(parents, key=lambda j: j.id)
+
+    async def insert(store: PostgresStore, n: int) -> str:
+        order = (a.id, b.id) if n % 2 else (b.id, a.id)
+        child = NewJob(id=f"child-{n:02d}", operation="child", params={}, depends_on=order)
+        [done] = await store.insert_jobs([child], T0)
+        return done.job.id
+
+    async def complete() -> None:
+        await asyncio.sleep(0)
+        for job in claimed:
+            assert job.lease_token is not None
+            await stores[3].complete_jobs([Completion(Lease(job.id, job.lease_token))], at(1), 60)
+
+    children = await asyncio.gather(
+        *(insert(stores[n % 3], n) for n in range(24)), complete(), return_exceptions=True
+    )
+    assert [c for c in children if isinstance(c, BaseException)] == []
+    for child_id in children[:-1]:
+        assert isinstance(child_id, str)
+        job = await stores[0].get_job(child_id)
+        assert job is not None and job.waiting_on == () and job.status.value == "queued"

@@ -6,10 +6,13 @@ import asyncio
 
 import asyncpg
 import pytest
+from tests.contract.helpers import RETENTION, at, claim, lease_of, submit
 from tests.postgres.conftest import StoreMaker
 
 from lro.errors import SchemaTooNew
-from lro.store.postgres import LATEST_VERSION, MIGRATIONS, PostgresStore
+from lro.models import Completion
+from lro.store.postgres import LATEST_VERSION, MIGRATIONS, PostgresStore, schema, settle
+from lro.store.sql import numbered
 
 pytestmark = pytest.mark.postgres
 
@@ -46,3 +49,41 @@ async def test_schema_too_new_is_refused(pg_url: str, make_store: StoreMaker) ->
         await store.open()
     with pytest.raises(SchemaTooNew):
         await store.migrate()
+
+
+# lock_dependencies as it was before 0015 (no has_dependents column to set yet).
+_LOCK_BEFORE_0015 = """
+SELECT id, status, expires_at, finished_at FROM lro_jobs
+WHERE id = ANY(:ids::text[])
+ORDER BY id
+FOR SHARE
+"""
+
+
+async def test_dependents_made_before_0015_are_still_released(
+    empty_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0015 flags the jobs that already had dependents; without the backfill a waiting
+    job made by an older lro would never be released by its dependency's completion."""
+    assert MIGRATIONS[-1].name == "dependents"
+    with monkeypatch.context() as old:
+        old.setattr(schema, "MIGRATIONS", MIGRATIONS[:-1])
+        old.setattr(schema, "LATEST_VERSION", LATEST_VERSION - 1)
+        old.setitem(settle.Q, "lock_dependencies", numbered("lock", _LOCK_BEFORE_0015))
+        store = PostgresStore.from_url(empty_pg_url)
+        await store.open()
+        parent = await submit(store, operation="parent")
+        child = await submit(store, operation="child", depends_on=(parent.id,))
+        assert child.waiting_on == (parent.id,)
+        await store.close()
+    store = PostgresStore.from_url(empty_pg_url)
+    await store.open()
+    try:
+        assert await store.migrate() == LATEST_VERSION
+        [running] = await claim(store, 1, at(1), operations=["parent"])
+        await store.complete_jobs([Completion(lease_of(running), 1)], at(2), RETENTION)
+        released = await store.get_job(child.id)
+        assert released is not None and released.waiting_on == ()
+        assert [j.id for j in await claim(store, 1, at(2), operations=["child"])] == [child.id]
+    finally:
+        await store.close()

@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.contract.helpers import RETENTION, at, claim, lease_of, submit
 
 from lro.errors import SchemaTooNew, StoreUnavailable
+from lro.models import Completion
 from lro.store import ClaimParams, open_store
 from lro.store.sql import load_migrations, parse_queries
 from lro.store.sqlite import SQLiteStore
+from lro.store.sqlite import schema as sqlite_schema
 from lro.store.sqlite.jobs import Q
 from lro.store.sqlite.rows import decode_cursor, from_us, to_us
 from lro.store.sqlite.schema import (
@@ -227,3 +230,32 @@ def test_cursor_rejects_garbage() -> None:
     for bad in ["", "Og", "YWJj", "MTIzOg", "\u00e9"]:
         with pytest.raises(ValueError):
             decode_cursor(bad)
+
+
+async def test_dependents_made_before_0014_are_still_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0014 flags the jobs that already had dependents; without the backfill a waiting
+    job made by an older lro would never be released by its dependency's completion."""
+    path = tmp_path / "lro.db"
+    assert MIGRATIONS[-1].name == "dependents"
+    with monkeypatch.context() as old:
+        old.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:-1])
+        old.setattr(sqlite_schema, "LATEST_VERSION", LATEST_VERSION - 1)
+        store = SQLiteStore(path)
+        await store.open()
+        parent = await submit(store, operation="parent")
+        child = await submit(store, operation="child", depends_on=(parent.id,))
+        assert child.waiting_on == (parent.id,)
+        await store.close()
+    assert versions(path)[-1] == LATEST_VERSION - 1
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        [running] = await claim(store, 1, at(1), operations=["parent"])
+        await store.complete_jobs([Completion(lease_of(running), 1)], at(2), RETENTION)
+        released = await store.get_job(child.id)
+        assert released is not None and released.waiting_on == ()
+        assert [j.id for j in await claim(store, 1, at(2), operations=["child"])] == [child.id]
+    finally:
+        await store.close()

@@ -103,6 +103,9 @@ class AttemptDurable:
         """The JSON text of the job's partials so far: earlier attempts' and this one's."""
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+        self.wrote = False
+        """Whether this attempt made a partial or checkpoint: the executor only waits for
+        writes that exist (set in the handler's thread before its hand-over is queued)."""
 
     async def load(self) -> None:
         """Read what earlier attempts left (the executor calls it before the handler)."""
@@ -208,6 +211,7 @@ class AttemptDurable:
         """Record the checkpoint (coalesced with the job's others, latest wins); the
         awaitable returns once it is durable. From a handler thread: recorded only."""
         stored = self._checkpoint_value(value)
+        self.wrote = True
         if _running_loop() is not self._loop:
             self._loop.call_soon_threadsafe(self._checkpoints.note, self._lease, stored)
             return _DONE
@@ -218,6 +222,7 @@ class AttemptDurable:
 
     def checkpoint_sync(self, value: Any) -> None:
         stored = self._checkpoint_value(value)
+        self.wrote = True
         if not self._on_loop(self._checkpoints.put(self._lease, stored)):
             raise self._lost("a checkpoint")
 
@@ -235,6 +240,7 @@ class AttemptDurable:
                 )
             self._partial_bytes = total
         self._count("partial")
+        self.wrote = True
         if _running_loop() is self._loop:
             self._partials.add(self._lease, stored)
         else:  # a sync handler's thread: FIFO onto the loop keeps the order

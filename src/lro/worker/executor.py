@@ -231,6 +231,8 @@ class Executor:
     async def run(self, a: Attempt) -> Outcome:
         """Run the handler and record the outcome; returns what happened."""
         try:
+            if not tracing.enabled():  # the span's context manager costs a job a few µs
+                return await self._run(a)
             with tracing.attempt_span(a.job, a.job.worker_id) as span:
                 outcome = await self._run(a)
                 tracing.set_outcome(span, outcome.value)
@@ -423,8 +425,8 @@ class Executor:
         """Write the attempt's partials before its outcome: a job's partials are all
         stored before its terminal state is. Bounded by the lease: past it, the
         outcome's own write would be refused anyway."""
-        if a.durable is None:
-            return
+        if a.durable is None or not a.durable.wrote:
+            return  # most jobs write none: no task, timer or loop turn for them
         try:
             await asyncio.wait_for(a.durable.settle(), self._settings.lease_seconds)
         except TimeoutError:

@@ -322,6 +322,7 @@ CREATE TABLE public.lro_jobs (
     waiting_on jsonb,
     dependency_policy text,
     trace_context text,
+    has_dependents boolean DEFAULT false NOT NULL,
     CONSTRAINT lro_jobs_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 )
 WITH (fillfactor='90', autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.02');
@@ -595,7 +596,7 @@ CREATE TRIGGER lro_jobs_batch AFTER UPDATE OF status ON public.lro_jobs FOR EACH
 
 CREATE TRIGGER lro_jobs_dependencies AFTER INSERT ON public.lro_jobs FOR EACH ROW WHEN ((new.depends_on IS NOT NULL)) EXECUTE FUNCTION public.lro_index_dependencies();
 
-CREATE TRIGGER lro_jobs_dependents AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION public.lro_release_dependents();
+CREATE TRIGGER lro_jobs_dependents AFTER UPDATE OF status ON public.lro_jobs FOR EACH ROW WHEN ((new.has_dependents AND (old.status = ANY (ARRAY['queued'::text, 'processing'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION public.lro_release_dependents();
 
 CREATE TRIGGER lro_jobs_limit_delete AFTER DELETE ON public.lro_jobs FOR EACH ROW WHEN (((old.concurrency_key IS NOT NULL) AND (old.status = ANY (ARRAY['queued'::text, 'processing'::text])))) EXECUTE FUNCTION public.lro_limit_delta();
 

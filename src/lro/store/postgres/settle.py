@@ -1,7 +1,7 @@
 """New jobs with dependencies on PostgreSQL, inside their inserting transaction: the
-dependencies are locked FOR SHARE (see sql/dependencies.sql), then each new job waits,
-runs, or fails at once, as `lro.store.depends.settle` decides. Used by every insert
-(jobs, batches)."""
+dependencies are locked and flagged as having dependents (see sql/dependencies.sql), then
+each new job waits, runs, or fails at once, as `lro.store.depends.settle` decides. Used by
+every insert (jobs, batches)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,13 @@ async def settle_dependencies(conn: Conn, jobs: Sequence[NewJob], now: datetime)
     if not dependent:
         return
     inserted = {j.id for j in jobs}
-    outside = sorted({d for j in dependent for d in j.depends_on} - inserted)
+    needed = {d for j in dependent for d in j.depends_on}
     states: dict[str, DependencyState] = {}
-    for r in await run(conn, Q["lock_dependencies"], ids=outside):
+    # Every dependency is flagged, this insert's own too; only the others' states are read
+    # (this loop decides the fate of the insert's own jobs as it goes).
+    for r in await run(conn, Q["lock_dependencies"], ids=sorted(needed)):
+        if r["id"] in inserted:
+            continue
         ended = r["expires_at"] is not None and r["finished_at"] is not None
         retention = r["expires_at"] - r["finished_at"] if ended else None
         states[r["id"]] = DependencyState(STATUS[r["status"]], retention)

@@ -39,7 +39,7 @@ CREATE TABLE jobs (
     lease_token TEXT,
     lease_expires_at INTEGER,
     worker_id TEXT
-, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, queue TEXT NOT NULL DEFAULT 'default', concurrency_key TEXT, tags TEXT, metadata TEXT, batch_id TEXT, depends_on TEXT, waiting_on TEXT, dependency_policy TEXT, trace_context TEXT);
+, callback_progress INTEGER NOT NULL DEFAULT 0, callback_target TEXT, queue TEXT NOT NULL DEFAULT 'default', concurrency_key TEXT, tags TEXT, metadata TEXT, batch_id TEXT, depends_on TEXT, waiting_on TEXT, dependency_policy TEXT, trace_context TEXT, has_dependents INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE status = 'processing';
 
@@ -252,22 +252,25 @@ BEGIN
     WHERE id = new.batch_id;
 END;
 
-CREATE TRIGGER jobs_dependencies_insert AFTER INSERT ON jobs
-WHEN new.depends_on IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO job_dependencies (dependency_id, job_id)
-    SELECT value, new.id FROM json_each(new.depends_on);
-END;
-
 CREATE TRIGGER jobs_dependencies_delete AFTER DELETE ON jobs
 BEGIN
     DELETE FROM job_dependencies WHERE dependency_id = old.id;
     DELETE FROM job_dependencies WHERE job_id = old.id;
 END;
 
+CREATE TRIGGER jobs_dependencies_insert AFTER INSERT ON jobs
+WHEN new.depends_on IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO job_dependencies (dependency_id, job_id)
+    SELECT value, new.id FROM json_each(new.depends_on);
+    UPDATE jobs SET has_dependents = 1
+    WHERE id IN (SELECT value FROM json_each(new.depends_on)) AND has_dependents = 0;
+END;
+
 CREATE TRIGGER jobs_dependencies_release AFTER UPDATE OF status ON jobs
 WHEN old.status IN ('queued', 'processing')
      AND new.status IN ('completed', 'failed', 'cancelled')
+     AND new.has_dependents = 1
 BEGIN
     UPDATE jobs
     SET status = 'failed',

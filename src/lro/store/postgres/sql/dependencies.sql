@@ -2,13 +2,23 @@
 -- becomes, in its inserting transaction. Later endings: lro_release_dependents.
 
 -- name: lock_dependencies
--- FOR SHARE conflicts with the lock an ending takes: an ending in flight is waited for
+-- The row lock conflicts with the one an ending takes: an ending in flight is waited for
 -- (and its committed status read), and one that comes later waits for this insert to
--- commit, so its trigger sees the new dependent. Either way nothing is missed.
-SELECT id, status, expires_at, finished_at FROM lro_jobs
-WHERE id = ANY(:ids::text[])
-ORDER BY id
-FOR SHARE
+-- commit, then re-reads the row with has_dependents set, so its trigger runs and sees
+-- the new dependent (0015). Either way nothing is missed. Taken in id order, so two
+-- inserts that share dependencies queue behind each other instead of deadlocking; only
+-- a job's first dependent writes the flag.
+WITH locked AS (
+    SELECT id, status, expires_at, finished_at, has_dependents FROM lro_jobs
+    WHERE id = ANY(:ids::text[])
+    ORDER BY id
+    FOR NO KEY UPDATE
+), flagged AS (
+    UPDATE lro_jobs j SET has_dependents = true
+    FROM locked l
+    WHERE j.id = l.id AND NOT l.has_dependents
+)
+SELECT id, status, expires_at, finished_at FROM locked
 
 -- name: wait_on
 -- Part of the insert itself (same transaction, version 1): no version, no event.
