@@ -78,7 +78,7 @@ class JobContext:
         on_progress: ProgressSink,
         logger: logging.Logger | None = None,
         lease: Lease | None = None,
-        durable: Durable | None = None,
+        durable: Callable[[], Durable] | None = None,
     ) -> None:
         self.job_id = job.id
         self.operation = job.operation
@@ -101,11 +101,17 @@ class JobContext:
         self._staged = False
         """Whether the handler asked for a result path (so there is staging to clean up)."""
         self._on_progress = on_progress
-        self._cancel = threading.Event()
+        self._cancel = False
+        """Set on the loop, read from handler threads: a bool is enough (nothing waits
+        on it), and a threading.Event would cost every job 1.5 us to create."""
         self._lock = threading.Lock()
         self._pct = 0.0
         self._step: str | None = None
-        self._durable = durable
+        self._make_durable = durable
+        """Builds the attempt's long-job state on first use: most handlers never take a
+        step, checkpoint or partial, and a worker running thousands of short jobs a second
+        should not pay for it per job (like `logger`)."""
+        self._durable: Durable | None = None
 
     @property
     def logger(self) -> JobLogger:
@@ -157,10 +163,10 @@ class JobContext:
         """True once the handler should stop: the job's cancel was requested, the attempt
         timed out, or the worker is shutting down. Long handlers (sync ones above all,
         which cannot be interrupted) should check it and return or `raise_if_cancelled()`."""
-        return self._cancel.is_set()
+        return self._cancel
 
     def raise_if_cancelled(self) -> None:
-        if self._cancel.is_set():
+        if self._cancel:
             raise JobCancelled(f"job {self.job_id} was cancelled")
 
     def result_path(self, filename: str) -> Path:
@@ -175,16 +181,22 @@ class JobContext:
     def _request_cancel(self) -> None:
         """Called by the worker when the store reports a cancel request, the attempt timed
         out, or the worker is shutting down: in each case the handler should stop."""
-        self._cancel.set()
+        self._cancel = True
 
     # -- long jobs (HTTP-CONTRACT §14) ---------------------------------------------------
     def _long(self) -> Durable:
-        if self._durable is None:
+        durable = self._durable
+        if durable is not None:
+            return durable
+        if self._make_durable is None:
             raise LongJobsUnsupported(
                 "this store backend does not keep steps, checkpoints or partial results "
                 "(Store.steps is None); use SQLite or PostgreSQL for long jobs"
             )
-        return self._durable
+        with self._lock:  # a sync handler may call from several threads of its own
+            if self._durable is None:
+                self._durable = self._make_durable()
+            return self._durable
 
     async def run_step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` (sync or async) once per job and return its JSON result: a
@@ -212,7 +224,7 @@ class JobContext:
     @property
     def last_checkpoint(self) -> Any:
         """The checkpoint an earlier attempt of this job stored; None on the first run."""
-        return None if self._durable is None else self._durable.last_checkpoint
+        return None if self._make_durable is None else self._long().last_checkpoint
 
     def partial(self, value: Any) -> _Done:
         """Append one JSON value to the job's partial results (streamed as SSE `partial`

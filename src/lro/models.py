@@ -11,10 +11,23 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 JSON = Any
 """A JSON-compatible value (dict, list, str, int, float, bool, None)."""
+
+
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def record(cls: type[_T]) -> type[_T]:
+    """A frozen dataclass to the type checker (assigning a field is an error) that is a
+    plain slots dataclass at run time. A frozen dataclass's `__init__` sets each field
+    through `object.__setattr__`: 3.0 us for the 36 fields of a Job against 0.3 us for
+    plain assignment (measured), and every claim, completion and poll builds Jobs. Nothing
+    hashes a Job (its params are a dict) or relies on FrozenInstanceError at run time."""
+    return dataclass(slots=True)(cls)
 
 
 _correction = timedelta(0)
@@ -120,7 +133,7 @@ class ResultRef:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Job:
     """One job, exactly as one row of the store holds it.
 

@@ -96,20 +96,14 @@ class Attempt:
         "thread",
     )
 
-    def __init__(
-        self,
-        job: Job,
-        op: Operation,
-        lease: Lease,
-        ctx: JobContext,
-        durable: AttemptDurable | None = None,
-    ) -> None:
+    def __init__(self, job: Job, op: Operation, lease: Lease) -> None:
         self.job = job
-        self.durable = durable
-        """Steps, checkpoints and partials (None on a store without them)."""
+        self.durable: AttemptDurable | None = None
+        """Steps, checkpoints and partials, once the handler used them (`ctx` makes them
+        on first use through `durable_state`); None until then, and on a store without."""
         self.op = op
         self.lease = lease
-        self.ctx = ctx
+        self.ctx: JobContext
         self.task: asyncio.Task[Outcome] | None = None
         self.thread: concurrent.futures.Future[Any] | None = None
         self.in_handler = False
@@ -213,20 +207,27 @@ class Executor:
         assert job.lease_token is not None, "claimed jobs carry a lease token"
         lease = Lease(job.id, job.lease_token)
         buffer = self._buffer
-        steps, checkpoints, partials = self._store.steps, self.checkpoints, self.partials
-        durable = None
-        if steps is not None and checkpoints is not None and partials is not None:
-            loop = asyncio.get_running_loop()
-            count = self._lro.metrics.operation(job.operation).long_job
-            durable = AttemptDurable(steps, lease, loop, checkpoints, partials, self._limits, count)
-        ctx = JobContext(
+        a = Attempt(job, op, lease)
+        make = None
+        if self.checkpoints is not None:
+            make = functools.partial(self._durable_state, a, asyncio.get_running_loop())
+        a.ctx = JobContext(
             job,
             result_store=self._lro.result_store,
             lease=lease,
             on_progress=lambda pct, step: buffer.note_progress(lease, pct, step),
-            durable=durable,
+            durable=make,
         )
-        return Attempt(job, op, lease, ctx, durable)
+        return a
+
+    def _durable_state(self, a: Attempt, loop: asyncio.AbstractEventLoop) -> AttemptDurable:
+        """The attempt's steps, checkpoints and partials; `loop` is the worker's, taken
+        at the claim, since a sync handler's first call comes from its own thread."""
+        steps, checkpoints, partials = self._store.steps, self.checkpoints, self.partials
+        assert steps is not None and checkpoints is not None and partials is not None
+        count = self._lro.metrics.operation(a.job.operation).long_job
+        a.durable = AttemptDurable(steps, a.lease, loop, checkpoints, partials, self._limits, count)
+        return a.durable
 
     async def run(self, a: Attempt) -> Outcome:
         """Run the handler and record the outcome; returns what happened."""
@@ -249,7 +250,9 @@ class Executor:
         try:
             # A job that ran before (a first claim is version 2) may have steps and a
             # checkpoint to resume from; a first run reads nothing.
-            if a.durable is not None and a.job.version > 2:
+            if self.checkpoints is not None and a.job.version > 2:
+                a.ctx._long()  # makes a.durable
+                assert a.durable is not None
                 await a.durable.load()
             if a.job.depends_on:
                 a.ctx.dependency_results = await dependency_results(self._lro.store, a.job)
