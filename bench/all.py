@@ -295,7 +295,8 @@ def sse_rows(path: Path) -> list[Row]:
             if p99 is not None:
                 rows.append(
                     Row(
-                        f"SSE {backend}: delay p99, {streams} streams on {jobs} jobs",
+                        f"SSE {backend}: delay p99, {streams} streams on {jobs} jobs"
+                        + ("" if flush is None else f", flush {flush:g} s"),
                         [p99],
                         [],
                         "",
