@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-slow test-all test-reliability bench bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress bench-all clean
+.PHONY: run test lint test-slow test-all test-reliability bench wrk bench-webhooks bench-sse bench-pg bench-limits bench-redis bench-regress bench-all clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,12 +45,14 @@ test-reliability: $(STAMP)
 
 ## Benchmarks: prints a table of figures (see bench/README.md). The HTTP figures need wrk
 ## (Debian's package, installed here if missing); without it they fall back to httpx clients.
-bench: $(STAMP)
-	command -v wrk >/dev/null || { echo "wrk is missing; installing Debian's wrk package"; \
+bench: $(STAMP) wrk
+	$(BIN)/python bench/run.py $(ARGS)
+
+wrk:
+	@command -v wrk >/dev/null || { echo "wrk is missing; installing Debian's wrk package"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 	  || { apt-get update && apt-get install -y --no-install-recommends wrk; } \
 	  || echo "Could not install wrk: the HTTP figures are driven by httpx clients (a floor)"; }
-	$(BIN)/python bench/run.py $(ARGS)
 
 ## Webhook dispatcher: deliveries/s draining 1,000, and what a failing receiver (500 / black
 ## hole) does to the others' latency; SQLite and PostgreSQL (BENCH_PG). ARGS="--seconds 10"
@@ -86,7 +88,7 @@ bench-regress: $(STAMP)
 ## Every benchmark above that compares (bench, bench-pg, bench-sse, bench-redis,
 ## bench-regress), one after the other, then one summary table of the ratios against the
 ## goals (bench/all.py; about 25 minutes; ARGS="--quick" for a short check of the chain).
-bench-all: $(STAMP)
+bench-all: $(STAMP) wrk
 	$(BIN)/python bench/all.py $(ARGS)
 
 clean:
