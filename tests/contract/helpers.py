@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lro.models import Job, Lease, NewJob
+from lro.models import Completion, Job, Lease, NewJob
 from lro.store import ClaimParams, Store, open_store
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -105,3 +105,21 @@ class StoreFactory:
     async def close_all(self) -> None:
         for store in reversed(self._stores):
             await store.close()
+
+
+async def make_waiting_child(store: Store) -> Job:
+    """A job `parent` and a job `child` waiting on it; returns the child."""
+    parent = await store.insert_jobs([new_job(operation="parent")], T0)
+    child = new_job(operation="child", depends_on=(parent[0].job.id,))
+    (inserted,) = await store.insert_jobs([child], T0)
+    assert inserted.job.waiting_on == (parent[0].job.id,)
+    return inserted.job
+
+
+async def complete_parent_releases(store: Store, child: Job) -> None:
+    """Run `parent` to completion; its waiting `child` is then released and claimable."""
+    [running] = await claim(store, 1, at(1), operations=["parent"])
+    await store.complete_jobs([Completion(lease_of(running), 1)], at(2), RETENTION)
+    released = await store.get_job(child.id)
+    assert released is not None and released.waiting_on == ()
+    assert [j.id for j in await claim(store, 1, at(2), operations=["child"])] == [child.id]

@@ -6,11 +6,10 @@ import asyncio
 
 import asyncpg
 import pytest
-from tests.contract.helpers import RETENTION, at, claim, lease_of, submit
+from tests.contract.helpers import complete_parent_releases, make_waiting_child
 from tests.postgres.conftest import StoreMaker
 
 from lro.errors import SchemaTooNew
-from lro.models import Completion
 from lro.store.postgres import LATEST_VERSION, MIGRATIONS, PostgresStore, schema, settle
 from lro.store.sql import numbered
 
@@ -72,18 +71,12 @@ async def test_dependents_made_before_0015_are_still_released(
         old.setitem(settle.Q, "lock_dependencies", numbered("lock", _LOCK_BEFORE_0015))
         store = PostgresStore.from_url(empty_pg_url)
         await store.open()
-        parent = await submit(store, operation="parent")
-        child = await submit(store, operation="child", depends_on=(parent.id,))
-        assert child.waiting_on == (parent.id,)
+        child = await make_waiting_child(store)
         await store.close()
     store = PostgresStore.from_url(empty_pg_url)
     await store.open()
     try:
         assert await store.migrate() == LATEST_VERSION
-        [running] = await claim(store, 1, at(1), operations=["parent"])
-        await store.complete_jobs([Completion(lease_of(running), 1)], at(2), RETENTION)
-        released = await store.get_job(child.id)
-        assert released is not None and released.waiting_on == ()
-        assert [j.id for j in await claim(store, 1, at(2), operations=["child"])] == [child.id]
+        await complete_parent_releases(store, child)
     finally:
         await store.close()

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.contract.helpers import RETENTION, at, claim, lease_of, submit
+from tests.contract.helpers import complete_parent_releases, make_waiting_child
 
 from lro.errors import SchemaTooNew, StoreUnavailable
-from lro.models import Completion
 from lro.store import ClaimParams, open_store
 from lro.store.sql import load_migrations, parse_queries
 from lro.store.sqlite import SQLiteStore
@@ -244,18 +243,12 @@ async def test_dependents_made_before_0014_are_still_released(
         old.setattr(sqlite_schema, "LATEST_VERSION", LATEST_VERSION - 1)
         store = SQLiteStore(path)
         await store.open()
-        parent = await submit(store, operation="parent")
-        child = await submit(store, operation="child", depends_on=(parent.id,))
-        assert child.waiting_on == (parent.id,)
+        child = await make_waiting_child(store)
         await store.close()
     assert versions(path)[-1] == LATEST_VERSION - 1
     store = SQLiteStore(path)
     await store.open()
     try:
-        [running] = await claim(store, 1, at(1), operations=["parent"])
-        await store.complete_jobs([Completion(lease_of(running), 1)], at(2), RETENTION)
-        released = await store.get_job(child.id)
-        assert released is not None and released.waiting_on == ()
-        assert [j.id for j in await claim(store, 1, at(2), operations=["child"])] == [child.id]
+        await complete_parent_releases(store, child)
     finally:
         await store.close()
