@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, params
+from starlette.routing import BaseRoute
 
 from lro.api.auth import auth_dependencies, document_auth
 from lro.api.batches import add_batch_routes
@@ -58,6 +59,28 @@ class _Secured(APIRouter):
         self._target.add_api_route(path, endpoint, **kw)
 
 
+def _poll_first(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The routes in the order a request tries them, the poll (`GET /jobs/{job_id}`, the
+    hottest route) moved to the front behind only the literal `GET /jobs/<name>` routes
+    it would otherwise shadow (`/jobs/events`); the rest keep their order. A router tries
+    its routes in turn, and each candidate costs FastAPI a few µs of bookkeeping: the
+    poll was the tenth, 14 of a poll's 112 µs (bench/asgi_cost.py). Only the order of the
+    paths in the OpenAPI document changes."""
+
+    def rank(route: BaseRoute) -> int:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if not isinstance(path, str) or not methods or "GET" not in methods:
+            return 2
+        head, _, last = path.rpartition("/")
+        if not head.endswith("/jobs"):
+            return 2
+        if last == "{job_id}":
+            return 1
+        return 2 if "{" in last else 0
+
+    return sorted(routes, key=rank)
+
+
 class LroRouter(APIRouter):
     """The API router; `add_operation` gives an operation registered after the router was
     built its submit route, so an app that already included the router serves it too
@@ -91,6 +114,7 @@ class LroRouter(APIRouter):
         document_auth(self, lro)
         # A signed link is its own credential: no Authorization header.
         add_link_routes(self, lro, serve_result)
+        self.routes[:] = _poll_first(self.routes)
 
     def add_operation(self, op: Operation) -> None:
         self._submits.add(op)
