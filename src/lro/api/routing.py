@@ -47,8 +47,8 @@ from lro.api.middleware import (
     declared_too_large,
     head_channels,
     limited,
+    secured_send,
     send_too_large,
-    with_security_headers,
 )
 from lro.api.problems import (
     handle_http_exception,
@@ -297,14 +297,14 @@ class LroRoute(APIRoute):
         nul = self._nul_problem(scope)
         if nul is not None:
             response = await handle_problem(Request(scope, receive), nul)
-            await response(scope, receive, with_security_headers(send))
+            await response(scope, receive, secured_send(scope, send))
             return
         limit = self.max_body_bytes
         if declared_too_large(scope, limit):
             await send_too_large(scope, send, limit)
             return
         inner_receive = limited(receive, limit)
-        inner_send = with_security_headers(send)
+        inner_send = secured_send(scope, send)
         if scope["method"] == "HEAD" and self._serves_get:
             scope = {**scope, "method": "GET"}
             inner_receive, inner_send = head_channels(inner_receive, inner_send)
