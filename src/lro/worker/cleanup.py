@@ -41,14 +41,12 @@ class ResultCleanup:
     def after_completion(self, completion: Completion, job: Job | None) -> None:
         """A completion's write is resolved (`job` is None when the fence refused it)."""
         ref = completion.result_ref
-        if ref is None and job is not None and job.attempt <= 1:
-            return  # a first attempt with an inline result: nothing stored to tidy
-        results = self._lro.result_store
         job_id = completion.lease.job_id
         if job is None:
             if ref is not None:
                 self.discard(job_id, ref)
         elif job.attempt > 1:
+            results = self._lro.result_store
             self._spawn(
                 "earlier attempts' results", job_id, lambda: results.delete_job(job_id, keep=ref)
             )
@@ -64,12 +62,10 @@ class ResultCleanup:
         """Drop an ended attempt's staging once nothing writes to it: now, or when a sync
         handler's thread that outlived the attempt (timeout, lost lease) returns.
         Attempts that never asked for a result path have none, and cost nothing."""
-        if not ctx._staged and (thread is None or thread.done()):
-            return
-        results = self._lro.result_store
 
         def end() -> None:
             if ctx._staged:
+                results = self._lro.result_store
                 self._spawn("staging files", lease.job_id, lambda: results.end_attempt(lease))
 
         if thread is None or thread.done():

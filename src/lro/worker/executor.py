@@ -99,8 +99,9 @@ class Attempt:
     def __init__(self, job: Job, op: Operation, lease: Lease) -> None:
         self.job = job
         self.durable: AttemptDurable | None = None
-        """Steps, checkpoints and partials, once the handler used them (`ctx` makes them
-        on first use through `durable_state`); None until then, and on a store without."""
+        """Steps, checkpoints and partials, once made (`Executor._durable_state`: on the
+        handler's first use, or before a retry runs); None until then, and on a store
+        without them."""
         self.op = op
         self.lease = lease
         self.ctx: JobContext
@@ -221,12 +222,16 @@ class Executor:
         return a
 
     def _durable_state(self, a: Attempt, loop: asyncio.AbstractEventLoop) -> AttemptDurable:
-        """The attempt's steps, checkpoints and partials; `loop` is the worker's, taken
-        at the claim, since a sync handler's first call comes from its own thread."""
-        steps, checkpoints, partials = self._store.steps, self.checkpoints, self.partials
-        assert steps is not None and checkpoints is not None and partials is not None
-        count = self._lro.metrics.operation(a.job.operation).long_job
-        a.durable = AttemptDurable(steps, a.lease, loop, checkpoints, partials, self._limits, count)
+        """The attempt's steps, checkpoints and partials, made once; `loop` is the
+        worker's, taken at the claim, since a sync handler's first call comes from its
+        own thread."""
+        if a.durable is None:
+            steps, checkpoints, partials = self._store.steps, self.checkpoints, self.partials
+            assert steps is not None and checkpoints is not None and partials is not None
+            count = self._lro.metrics.operation(a.job.operation).long_job
+            a.durable = AttemptDurable(
+                steps, a.lease, loop, checkpoints, partials, self._limits, count
+            )
         return a.durable
 
     async def run(self, a: Attempt) -> Outcome:
@@ -251,9 +256,7 @@ class Executor:
             # A job that ran before (a first claim is version 2) may have steps and a
             # checkpoint to resume from; a first run reads nothing.
             if self.checkpoints is not None and a.job.version > 2:
-                a.ctx._long()  # makes a.durable
-                assert a.durable is not None
-                await a.durable.load()
+                await self._durable_state(a, asyncio.get_running_loop()).load()
             if a.job.depends_on:
                 a.ctx.dependency_results = await dependency_results(self._lro.store, a.job)
             value = await self._invoke(a)
