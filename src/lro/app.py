@@ -249,7 +249,7 @@ class LRO:
             self._start_lock = None
 
     @property
-    def router(self) -> APIRouter:
+    def router(self) -> LroRouter:
         """The HTTP API as a FastAPI router under settings.api_prefix. Complete by itself:
         `app.include_router(lro.router)` (with or without `prefix=`) answers every error
         as problem+json, HEAD, the body limit, and URLs that follow the prefix and any

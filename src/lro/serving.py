@@ -66,7 +66,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=lro.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadMiddleware)  # outermost: everything inside sees the GET
-    app.include_router(lro.router)
+    lro.router.serve_in(app.router)
     app.include_router(lro.operator_router)
     tracing.instrument_app(app)
     return app

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel
 from tests.api.helpers import PREFIX, assert_problem, make_lro
 
-from lro import LRO
+from lro import LRO, JobContext
 from lro.api.auth import Caller, principal
+
+
+class LaterParams(BaseModel):
+    n: int = 1
 
 
 async def submit(client: httpx.AsyncClient) -> str:
@@ -58,6 +63,41 @@ async def test_an_overridden_principal_is_honoured(app: FastAPI, client: httpx.A
     finally:
         app.dependency_overrides.clear()
     assert (await client.get(f"{PREFIX}/jobs/{job_id}")).status_code == 200
+
+
+async def test_overrides_belong_to_the_app_serving_the_request(lro: LRO) -> None:
+    """create_app puts lro's route objects into the app's own router (one object in
+    every app made from this LRO): an override in one app must not reach the other,
+    and an override in either must be honoured, as for an app's own routes."""
+    first, second = lro.create_app(), lro.create_app()
+    job = await lro.submit("echo", {"text": "a"})
+    url = f"{PREFIX}/jobs/{job.id}"
+    first.dependency_overrides[principal] = lambda: Caller("someone-else")
+
+    async def get(app: FastAPI, path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    assert_problem(await get(first, url), 404)
+    assert (await get(second, url)).status_code == 200
+    assert_problem(await get(first, url + "?wait=0"), 404)
+    assert (await get(second, url + "?wait=0")).status_code == 200
+
+
+async def test_an_operation_registered_later_is_served_by_a_created_app(lro: LRO) -> None:
+    app = lro.create_app()
+
+    @lro.operation("later", route="/later")
+    async def later(ctx: JobContext, params: LaterParams) -> None:
+        """Registered after the app was made."""
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.post(f"{PREFIX}/later", json={})
+        assert r.status_code == 202, r.text
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    assert f"{PREFIX}/later" in paths
 
 
 async def test_a_dependency_added_at_include_runs(lro: LRO) -> None:

@@ -115,10 +115,36 @@ class LroRouter(APIRouter):
         # A signed link is its own credential: no Authorization header.
         add_link_routes(self, lro, serve_result)
         self.routes[:] = _poll_first(self.routes)
+        self._hosts: list[APIRouter] = []
 
     def add_operation(self, op: Operation) -> None:
         self._submits.add(op)
         document_auth(self, self._lro)
+        for host in self._hosts:
+            self._extend(host)
+
+    def serve_in(self, host: APIRouter) -> None:
+        """Put these routes into `host` itself (an app's own router), in front of its
+        own, instead of `host.include_router(self)`: FastAPI (0.165) matches a request
+        against every route of an included router to pick the router, then again to
+        pick the route, with a few µs of bookkeeping per candidate each time; routes of
+        the app's router are matched once. The route objects are shared (the router's
+        dependencies are already part of each), and an operation registered later gets
+        its route in every host too, as an included router would give it. For an app
+        with no prefix of its own for lro (`lro.serving.create_app`)."""
+        host.routes[:0] = self.routes
+        self._hosts.append(host)
+
+    def _extend(self, host: APIRouter) -> None:
+        """Routes added since `serve_in` go into `host` right after the ones it has, in
+        this router's order."""
+        present = {id(r) for r in host.routes}
+        new = [r for r in self.routes if id(r) not in present]
+        if not new:
+            return
+        mine = {id(r) for r in self.routes}
+        last = max((i for i, r in enumerate(host.routes) if id(r) in mine), default=-1)
+        host.routes[last + 1 : last + 1] = new
 
 
 def build_router(lro: Runtime) -> LroRouter:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar
 
 import fastapi.routing
@@ -232,6 +233,27 @@ async def problem_for(request: Request, exc: Exception) -> Response:
     return await handle_unexpected(request, exc)
 
 
+_SERVING_APP: ContextVar[object] = ContextVar("lro.serving_app", default=None)
+"""The app serving the current request (`scope["app"]`), set by `LroRoute.handle`."""
+
+
+class _ServingAppOverrides:
+    """The dependency-overrides provider of lro's routes: the overrides of whichever app
+    is serving the request. A FastAPI route reads overrides from the provider its router
+    gave it when it was built; an included router's routes get the including app's at
+    request time, but lro's routes also sit directly in apps' own routers
+    (`LroRouter.serve_in`, one route object in several apps), where no one app may be
+    baked in. `app.dependency_overrides` then works as for any route of the app."""
+
+    @property
+    def dependency_overrides(self) -> dict[Any, Any]:
+        overrides = getattr(_SERVING_APP.get(), "dependency_overrides", None)
+        return overrides if isinstance(overrides, dict) else {}
+
+
+_OVERRIDES = _ServingAppOverrides()
+
+
 class LroRoute(APIRoute):
     """An APIRoute that keeps the whole HTTP contract wherever it is included.
 
@@ -243,6 +265,8 @@ class LroRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.lro_depth = _segments(declared_path(endpoint, path))
+        if kwargs.get("dependency_overrides_provider") is None:
+            kwargs["dependency_overrides_provider"] = _OVERRIDES
         super().__init__(path, endpoint, **kwargs)
         checks = not getattr(endpoint, NUL_OK, False)
         # A NUL can only reach the store through a path or query parameter the route
@@ -293,6 +317,13 @@ class LroRoute(APIRoute):
         if scope["type"] != "http":
             await super().handle(scope, receive, send)
             return
+        token = _SERVING_APP.set(scope.get("app"))
+        try:
+            await self._handle_http(scope, receive, send)
+        finally:
+            _SERVING_APP.reset(token)
+
+    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[ROOT_KEY] = request_root(scope, self.lro_depth)
         nul = self._nul_problem(scope)
         if nul is not None:
