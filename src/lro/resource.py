@@ -22,9 +22,9 @@ def rfc3339(value: datetime | None) -> str | None:
     write UTC), so no timestamp ever leaves the server without an offset."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # the stores' own are UTC already: no conversion
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def job_url(prefix: str, job_id: str) -> str:

@@ -20,6 +20,8 @@ be framed.
 
 Body limit. A declared `Content-Length` over the limit is refused before reading a byte,
 and a chunked body (no length) is cut off as soon as the running count passes the limit.
+A body the framing already bounds (HTTP/1.x: a Content-Length within the limit, or no
+body at all) is passed through uncounted, without wrapping the channels (`body_plan`).
 """
 
 from __future__ import annotations
@@ -136,15 +138,29 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def declared_too_large(scope: Scope, limit: int) -> bool:
-    """Whether the request declares a `Content-Length` over `limit` (refused unread)."""
+REFUSE, COUNT, BOUNDED = "refuse", "count", "bounded"
+"""What a request's framing says of its body against the limit (`body_plan`)."""
+
+
+def body_plan(scope: Scope, limit: int) -> str:
+    """REFUSE: a declared `Content-Length` over `limit` (refused unread). BOUNDED: the
+    body cannot pass the limit, so nobody need count it: HTTP/1.x frames a body by its
+    Content-Length (within the limit) or, with neither that nor Transfer-Encoding,
+    there is none (RFC 9112 §6.3); most requests are GETs without a body. COUNT: a
+    chunked body, or a protocol whose framing this does not know."""
+    length: int | None = None
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
+        name = name.lower()
+        if name == b"transfer-encoding":
+            return COUNT
+        if name == b"content-length":
             try:
-                return int(value) > limit
+                length = int(value)
             except ValueError:
-                return False
-    return False
+                return COUNT
+    if length is not None and length > limit:
+        return REFUSE
+    return BOUNDED if scope.get("http_version") in ("1.0", "1.1") else COUNT
 
 
 def limited(receive: Receive, limit: int) -> Receive:
@@ -197,8 +213,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if declared_too_large(scope, self.limit):
+        plan = body_plan(scope, self.limit)
+        if plan == REFUSE:
             await send_too_large(scope, send, self.limit)
+            return
+        if plan == BOUNDED:
+            await self.app(scope, receive, send)
             return
         started = False
 
@@ -218,11 +238,14 @@ class BodyLimitMiddleware:
 
 __all__ = [
     "ALWAYS",
+    "BOUNDED",
+    "COUNT",
     "HTML",
+    "REFUSE",
     "BodyLimitMiddleware",
     "HeadMiddleware",
     "SecurityHeadersMiddleware",
-    "declared_too_large",
+    "body_plan",
     "head_channels",
     "limited",
     "secured_send",

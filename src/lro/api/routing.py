@@ -45,7 +45,9 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from lro.api.middleware import (
-    declared_too_large,
+    BOUNDED,
+    REFUSE,
+    body_plan,
     head_channels,
     limited,
     secured_send,
@@ -387,10 +389,11 @@ class LroRoute(APIRoute):
             await response(scope, receive, secured_send(scope, send))
             return
         limit = self.max_body_bytes
-        if declared_too_large(scope, limit):
+        plan = body_plan(scope, limit)
+        if plan == REFUSE:
             await send_too_large(scope, send, limit)
             return
-        inner_receive = limited(receive, limit)
+        inner_receive = receive if plan == BOUNDED else limited(receive, limit)
         inner_send = secured_send(scope, send)
         if scope["method"] == "HEAD" and self._serves_get:
             scope = {**scope, "method": "GET"}
