@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from lro import tracing
 from lro.api.metrics import register_process_gauges
-from lro.api.middleware import BodyLimitMiddleware, HeadMiddleware, SecurityHeadersMiddleware
+from lro.api.middleware import ContractMiddleware
 from lro.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -63,9 +63,7 @@ def create_app(lro: LRO, *, embedded_worker: bool = False, **fastapi_kwargs: Any
     )
     app = FastAPI(lifespan=lifespan, **fastapi_kwargs)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=lro.settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(HeadMiddleware)  # outermost: everything inside sees the GET
+    app.add_middleware(ContractMiddleware, max_body_bytes=lro.settings.max_body_bytes)
     lro.router.serve_in(app.router)
     app.include_router(lro.operator_router)
     tracing.instrument_app(app)

@@ -1,12 +1,13 @@
 """ASGI middleware for a whole app (what `create_app` wraps around every route), and the
 pieces lro's own route class reuses to keep the same rules in any app (api/routing.py).
 
-    HeadMiddleware             HEAD for every GET route (RFC 9110 §9.3.2)
-    SecurityHeadersMiddleware  nosniff, no-referrer; no framing for HTML
-    BodyLimitMiddleware        413 for bodies over the limit, counted while they stream
+    HEAD                for every GET route (RFC 9110 §9.3.2)
+    security headers    nosniff, no-referrer; no framing for HTML
+    body limit          413 for bodies over the limit, counted while they stream
 
-All three are pure ASGI (no `BaseHTTPMiddleware`): no body buffering, so streams and file
-downloads pass through untouched, and the app's exception flow stays intact.
+`ContractMiddleware` does all three in one layer. It is pure ASGI (no
+`BaseHTTPMiddleware`): no body buffering, so streams and file downloads pass through
+untouched, and the app's exception flow stays intact.
 
 HEAD. FastAPI routes answer only the methods they declare, so `HEAD /api/v1/jobs/{id}`
 was a 405. A HEAD is routed as the GET it mirrors and answered with the GET's status and
@@ -54,20 +55,6 @@ def head_channels(receive: Receive, send: Send) -> tuple[Receive, Send]:
     return receive_until_answered, send_head
 
 
-class HeadMiddleware:
-    """For an app's own routes; lro's routes answer HEAD themselves (api/routing.py)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-        head_receive, head_send = head_channels(receive, send)
-        await self.app({**scope, "method": "GET"}, head_receive, head_send)
-
-
 # -- security headers ---------------------------------------------------------------------
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
@@ -83,7 +70,7 @@ _ALWAYS_RAW = [(name.lower().encode(), value.encode()) for name, value in ALWAYS
 _HTML_RAW = [(name.lower().encode(), value.encode()) for name, value in HTML.items()]
 
 SECURED = "lro.secured"
-"""Scope key: `SecurityHeadersMiddleware` adds the headers to every answer of this request,
+"""Scope key: `ContractMiddleware` adds the headers to every answer of this request,
 so a route need not wrap its `send` a second time (`secured_send`)."""
 
 
@@ -114,18 +101,6 @@ def with_security_headers(send: Send) -> Send:
 def secured_send(scope: Scope, send: Send) -> Send:
     """`send` with the security headers, unless the app's middleware adds them already."""
     return send if scope.get(SECURED) else with_security_headers(send)
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        scope[SECURED] = True
-        await self.app(scope, receive, with_security_headers(send))
 
 
 # -- body limit -----------------------------------------------------------------------------
@@ -197,12 +172,17 @@ async def send_too_large(scope: Scope, send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
-    """Answers 413 (problem+json) for bodies over `max_body_bytes`.
+# -- the app's middleware --------------------------------------------------------------------
+class ContractMiddleware:
+    """HEAD, the security headers and the body limit for every route of an app
+    (`create_app`), lro's and the app's own: one layer, where three middlewares cost
+    every request two more calls and a wrapped `send`. lro's routes keep the same rules
+    themselves wherever they are (api/routing.py), and skip what this already does.
 
-    Reading past the limit raises `PayloadTooLarge` inside the app, so an app with lro's
-    problem handlers renders it like any other problem; if it escapes the app before a
-    response started, this middleware sends the 413 itself.
+    HEAD is answered as the GET with `head_channels`. Reading past `max_body_bytes`
+    raises `PayloadTooLarge` inside the app, so an app with lro's problem handlers renders
+    it like any other problem; if it escapes the app before a response started, this
+    sends the 413 itself.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -213,6 +193,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}  # everything inside sees the GET
+            receive, send = head_channels(receive, send)
+        scope[SECURED] = True
+        send = with_security_headers(send)
         plan = body_plan(scope, self.limit)
         if plan == REFUSE:
             await send_too_large(scope, send, self.limit)
@@ -221,12 +206,13 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        answer = send
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await send(message)
+            await answer(message)
 
         try:
             await self.app(scope, limited(receive, self.limit), tracking_send)
@@ -242,9 +228,7 @@ __all__ = [
     "COUNT",
     "HTML",
     "REFUSE",
-    "BodyLimitMiddleware",
-    "HeadMiddleware",
-    "SecurityHeadersMiddleware",
+    "ContractMiddleware",
     "body_plan",
     "head_channels",
     "limited",

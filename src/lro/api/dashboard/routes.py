@@ -5,7 +5,8 @@ part of the API that clients are generated from and fuzzed against.
 
 Headers. The policy allows scripts, styles and connections to this origin only, and
 nothing inline, so even text that slipped into the page as markup could not run. The
-route sets it itself; `SecurityHeadersMiddleware` only adds what a response lacks.
+route sets it itself; the app's middleware (`ContractMiddleware`) only adds what a response
+lacks.
 """
 
 from __future__ import annotations
