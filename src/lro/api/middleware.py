@@ -113,6 +113,10 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
+LIMITED = "lro.body_limit"
+"""Scope key: the body limit `ContractMiddleware` already enforces on this request, so a
+route with the same limit (or a larger one) need not plan and count the body again."""
+
 REFUSE, COUNT, BOUNDED = "refuse", "count", "bounded"
 """What a request's framing says of its body against the limit (`body_plan`)."""
 
@@ -177,7 +181,8 @@ class ContractMiddleware:
     """HEAD, the security headers and the body limit for every route of an app
     (`create_app`), lro's and the app's own: one layer, where three middlewares cost
     every request two more calls and a wrapped `send`. lro's routes keep the same rules
-    themselves wherever they are (api/routing.py), and skip what this already does.
+    themselves wherever they are (api/routing.py), and skip what this already did (the
+    scope flags `SECURED` and `LIMITED`; a HEAD reaches them as the GET).
 
     HEAD is answered as the GET with `head_channels`. Reading past `max_body_bytes`
     raises `PayloadTooLarge` inside the app, so an app with lro's problem handlers renders
@@ -197,6 +202,7 @@ class ContractMiddleware:
             scope = {**scope, "method": "GET"}  # everything inside sees the GET
             receive, send = head_channels(receive, send)
         scope[SECURED] = True
+        scope[LIMITED] = self.limit
         send = with_security_headers(send)
         plan = body_plan(scope, self.limit)
         if plan == REFUSE:
@@ -206,13 +212,12 @@ class ContractMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
-        answer = send
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await answer(message)
+            await send(message)
 
         try:
             await self.app(scope, limited(receive, self.limit), tracking_send)
@@ -227,6 +232,7 @@ __all__ = [
     "BOUNDED",
     "COUNT",
     "HTML",
+    "LIMITED",
     "REFUSE",
     "ContractMiddleware",
     "body_plan",

@@ -46,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 
 from lro.api.middleware import (
     BOUNDED,
+    LIMITED,
     REFUSE,
     body_plan,
     head_channels,
@@ -389,7 +390,8 @@ class LroRoute(APIRoute):
             await response(scope, receive, secured_send(scope, send))
             return
         limit = self.max_body_bytes
-        plan = body_plan(scope, limit)
+        # The app's middleware may have refused or counted the body already.
+        plan = BOUNDED if scope.get(LIMITED, limit + 1) <= limit else body_plan(scope, limit)
         if plan == REFUSE:
             await send_too_large(scope, send, limit)
             return
