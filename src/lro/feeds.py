@@ -12,6 +12,12 @@ subscribers when the read began: the newest snapshot therefore holds everything 
 subscriber has not seen yet. A subscriber whose cursor is below a snapshot's floor (it
 joined while a read was in flight) reads its own gap from the store: correct first,
 shared when possible.
+
+The feeds of one process also share their reads with each other: the feeds that changes
+made due are read together, one store call (`jobs_with_events`) for all of them, at most
+`MAX_READS_IN_FLIGHT` such calls at once. A quiet job is read as soon as it changes; a
+thousand jobs changing at once cost a few round trips, not a thousand (one per change was
+most of an API process's CPU at 2,000 changes a second).
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ log = logging.getLogger("lro.feeds")
 
 READ_RETRY_SECONDS = 0.1
 MAX_READ_RETRY_SECONDS = 2.0
+
+MAX_BATCH = 200
+"""Feeds read by one store call at most (bounds the statement and its answer)."""
+
+MAX_READS_IN_FLIGHT = 2
+"""Store calls reading feeds at once; changes that arrive meanwhile wait for the next
+call and are read together with the others that came with them."""
 
 EVENTS_NOT_READ = 2**62
 """The floor of a snapshot read only for the job (no subscriber wanted events)."""
@@ -97,64 +110,105 @@ class Subscription:
 
 
 class Feed:
-    """Followers of one job and the single read that serves them all."""
+    """Followers of one job; its reads are made by `Feeds`, together with other feeds'."""
 
-    def __init__(self, store: Store, job_id: str) -> None:
-        self.store = store
+    def __init__(self, feeds: Feeds, job_id: str) -> None:
+        self.feeds = feeds
+        self.store = feeds.store
         self.job_id = job_id
         self.subscribers: set[Subscription] = set()
-        self._reading: asyncio.Task[None] | None = None
-        self._again = False
+        self.reading = False
+        """In a store call now; a change meanwhile sets `again` instead of a second read."""
+        self.again = False
 
     def refresh(self) -> None:
         """Read the job for all subscribers; coalesced while a read is in flight."""
-        if self._reading is not None:
-            self._again = True
-            return
-        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+        if self.reading:
+            self.again = True
+        else:
+            self.feeds.due(self)
 
-    async def _read_loop(self) -> None:
-        delay = READ_RETRY_SECONDS
-        try:
-            while self.subscribers:
-                self._again = False
-                try:
-                    snapshot = await self._read()
-                except Exception as exc:
-                    # Busy or unreachable store: try again soon rather than leaving the
-                    # followers to their slow re-check, backing off while it lasts.
-                    log.info("reading job %s for its followers failed: %r", self.job_id, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, MAX_READ_RETRY_SECONDS)
-                    continue
-                delay = READ_RETRY_SECONDS
-                for sub in tuple(self.subscribers):
-                    sub.offer(snapshot)
-                if not self._again:
-                    return
-        finally:
-            self._reading = None
-
-    async def _read(self) -> Snapshot:
+    def wanted(self) -> int:
+        """The floor of the next read: the lowest cursor among the subscribers, or
+        EVENTS_NOT_READ when none needs events yet (waiters, streams before their first)."""
         cursors = [s.cursor for s in self.subscribers if s.cursor is not None]
-        if not cursors:  # nobody needs events yet (waiters, streams before their first)
-            return Snapshot(EVENTS_NOT_READ, (), await self.store.get_job(self.job_id))
-        floor = min(cursors)
-        job, events = await self.store.job_with_events(self.job_id, floor)
-        return Snapshot(floor, tuple(events), job)
+        return min(cursors) if cursors else EVENTS_NOT_READ
 
 
 class Feeds:
     """All feeds of one process, keyed by job id; fed by the change hub."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
+        self.store = store
         self._feeds: dict[str, Feed] = {}
+        self._due: dict[Feed, None] = {}
+        """Feeds waiting for a read, in the order their changes came (an ordered set)."""
+        self._in_flight = 0
+        self._scheduled = False
+        self._retry_delay = READ_RETRY_SECONDS
+        self._tasks: set[asyncio.Task[None]] = set()
+        """The reads in flight, held so that they are not garbage-collected mid-read."""
 
     def changed(self, job_id: str) -> None:
         feed = self._feeds.get(job_id)
         if feed is not None:
             feed.refresh()
+
+    def due(self, feed: Feed) -> None:
+        """Read `feed` with the next store call. The call starts on the next turn of the
+        loop, so the changes of one notification (or one commit) are read together."""
+        self._due[feed] = None
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_reads)
+
+    def _start_reads(self) -> None:
+        self._scheduled = False
+        loop = asyncio.get_running_loop()
+        while self._due and self._in_flight < MAX_READS_IN_FLIGHT:
+            batch: list[Feed] = []
+            while self._due and len(batch) < MAX_BATCH:
+                feed = next(iter(self._due))
+                del self._due[feed]
+                if feed.subscribers:  # nobody left to tell: no read
+                    feed.reading, feed.again = True, False
+                    batch.append(feed)
+            if batch:
+                self._in_flight += 1
+                task = loop.create_task(self._read(batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, batch: list[Feed]) -> None:
+        try:
+            floors = [feed.wanted() for feed in batch]
+            try:
+                answers = await self.store.jobs_with_events(
+                    [(feed.job_id, floor) for feed, floor in zip(batch, floors, strict=True)]
+                )
+            except Exception as exc:
+                # Busy or unreachable store: try again soon rather than leaving the
+                # followers to their slow re-check, backing off while it lasts.
+                log.info("reading %d followed jobs failed: %r", len(batch), exc)
+                await asyncio.sleep(self._retry_delay)
+                self._retry_delay = min(self._retry_delay * 2, MAX_READ_RETRY_SECONDS)
+                for feed in batch:
+                    feed.again = True
+                return
+            self._retry_delay = READ_RETRY_SECONDS
+            for feed, floor, (job, events) in zip(batch, floors, answers, strict=True):
+                snapshot = Snapshot(floor, tuple(events), job)
+                for sub in tuple(feed.subscribers):
+                    sub.offer(snapshot)
+        finally:
+            self._in_flight -= 1
+            for feed in batch:
+                feed.reading = False
+                if feed.again and feed.subscribers:
+                    self._due[feed] = None
+            if self._due and not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._start_reads)
 
     def close(self) -> None:
         for feed in self._feeds.values():
@@ -167,7 +221,7 @@ class Feeds:
         read of its own before waiting (and cannot miss a change made meanwhile)."""
         feed = self._feeds.get(job_id)
         if feed is None:
-            feed = self._feeds[job_id] = Feed(self._store, job_id)
+            feed = self._feeds[job_id] = Feed(self, job_id)
         sub = Subscription(feed, cursor)
         feed.subscribers.add(sub)
         try:

@@ -322,16 +322,28 @@ async def test_recent_durations_newest_first(store: Store) -> None:
     assert await store.recent_durations("missing") == []
 
 
-async def test_job_with_events_is_events_after_and_get_job_in_one(store: Store) -> None:
+async def test_jobs_with_events_is_events_after_and_get_job_per_job_in_one(
+    store: Store,
+) -> None:
     job = await submit(store)
-    running = await claim_one(store, at(1))
+    other = await submit(store, operation="other")
+    running = await claim_one(store, at(1), operations=[job.operation])
     await store.set_progress([ProgressUpdate(lease_of(running), 40, "half")], at(2))
-    both = await store.job_with_events(job.id, 1)
-    assert both == (await store.get_job(job.id), await store.events_after(job.id, 1))
-    assert [e.version for e in both[1]] == [2, 3]
-    assert both[1][1].at == at(2) and both[1][1].step == "half"
-    assert await store.job_with_events(job.id, 3) == (both[0], [])
-    assert await store.job_with_events("no-such-job", 0) == (None, [])
+    assert await store.jobs_with_events([]) == []
+    answers = await store.jobs_with_events(
+        [(job.id, 1), ("no-such-job", 0), (other.id, 0), (job.id, 3), (job.id, 2**62)]
+    )
+    now_job, now_other = await store.get_job(job.id), await store.get_job(other.id)
+    assert answers == [
+        (now_job, await store.events_after(job.id, 1)),
+        (None, []),
+        (now_other, await store.events_after(other.id, 0)),
+        (now_job, []),
+        (now_job, []),
+    ]
+    assert [e.version for e in answers[0][1]] == [2, 3]
+    assert answers[0][1][1].at == at(2) and answers[0][1][1].step == "half"
+    assert [e.version for e in answers[2][1]] == [1]
 
 
 async def test_a_retry_of_a_job_whose_cancel_was_requested_ends_it_cancelled(

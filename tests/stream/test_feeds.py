@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tests.api.helpers import claim, make_lro, progress
+from tests.api.helpers import claim, lease, make_lro, progress
 
 from lro import LRO, SubmitRequest
+from lro.models import ProgressUpdate, utcnow
+from lro.store.types import ClaimParams
 
 
 def count_calls(obj: Any, name: str) -> list[int]:
@@ -44,7 +46,7 @@ async def test_a_hundred_followers_cost_one_read_per_change(tmp_path: Path) -> N
             assert all(f is not None and f.job is not None and f.job.version == 1 for f in firsts)
             for s in subs:
                 s.cursor = 1
-            reads = count_calls(lro.store, "job_with_events")
+            reads = count_calls(lro.store, "jobs_with_events")
             job = await claim(lro)
             await progress(lro, job, 30)
             seen = await asyncio.gather(*(until_version(s, 3) for s in subs))
@@ -54,6 +56,37 @@ async def test_a_hundred_followers_cost_one_read_per_change(tmp_path: Path) -> N
         # change may be read twice: never 100 times.
         assert 1 <= reads[0] <= 4
         assert len(lro.hub.feeds) == 0
+    finally:
+        await lro.stop()
+
+
+async def test_jobs_changed_together_are_read_together(tmp_path: Path) -> None:
+    """Fifty followed jobs moved by one commit: their feeds share a store call."""
+    lro = await started(tmp_path)
+    try:
+        submitted = await lro.submit_many(
+            [SubmitRequest("echo", {"text": str(i)}) for i in range(50)]
+        )
+        jobs = await lro.store.claim_jobs(
+            ClaimParams(worker_id="w", limit=50, lease_seconds=60, now=utcnow())
+        )
+        assert len(jobs) == 50
+        with contextlib.ExitStack() as stack:
+            subs = [stack.enter_context(lro.hub.feeds.subscribe(j.id)) for j in submitted]
+            firsts = await asyncio.gather(*(s.next(5) for s in subs))
+            assert all(f is not None and f.job is not None for f in firsts)
+            for s in subs:
+                s.cursor = 2  # queued, then claimed
+            reads = count_calls(lro.store, "jobs_with_events")
+            held = await lro.store.set_progress(
+                [ProgressUpdate(lease(j), 50, None) for j in jobs], utcnow()
+            )
+            assert all(held)
+            seen = await asyncio.gather(*(until_version(s, 3) for s in subs))
+        assert all([(e.version, e.progress_pct) for e in ev] == [(3, 50)] for ev in seen)
+        # One commit, fifty changes: one store call reads them all (SQLite may hear its
+        # own commit again through its event poll): never one call per job.
+        assert 1 <= reads[0] <= 4
     finally:
         await lro.stop()
 

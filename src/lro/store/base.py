@@ -228,11 +228,13 @@ class Store(Protocol):
         """The job's events with version > after_version, oldest first."""
         ...
 
-    async def job_with_events(
-        self, job_id: str, after_version: int
-    ) -> tuple[Job | None, list[JobEvent]]:
-        """`events_after` and then `get_job`, in one round trip: what a job's followers
-        need on every change. The job is never older than the last event returned."""
+    async def jobs_with_events(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Job | None, list[JobEvent]]]:
+        """For each `(job_id, after_version)`, in order: `get_job` and the job's
+        `events_after`, all in one round trip and one read snapshot (what the feeds of a
+        burst of changes need). Each job is never older than its last event returned; a
+        job that does not exist answers `(None, [])`."""
         ...
 
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:

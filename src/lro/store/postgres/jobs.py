@@ -122,17 +122,23 @@ class PostgresJobs:
         more = len(rows) > query.limit
         return Page(items, encode_cursor(items[-1]) if more and items else None)
 
-    async def job_with_events(
-        self, job_id: str, after_version: int
-    ) -> tuple[Job | None, list[JobEvent]]:
-        rows = await self._db.read(Q["job_with_events"], id=job_id, after=after_version)
-        if not rows:
-            return None, []
-        events = [
-            JobEvent(job_id, v, kind, STATUS[s], pct, step, attempt, from_epoch(at))
-            for v, kind, s, pct, step, attempt, at in json.loads(rows[0]["new_events"])
-        ]
-        return job_from_record(rows[0]), events
+    async def jobs_with_events(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Job | None, list[JobEvent]]]:
+        if not wanted:
+            return []
+        rows = await self._db.read(
+            Q["jobs_with_events"], ids=[w[0] for w in wanted], afters=[w[1] for w in wanted]
+        )
+        answers: list[tuple[Job | None, list[JobEvent]]] = [(None, [])] * len(wanted)
+        for row in rows:
+            job_id = row["id"]
+            events = [
+                JobEvent(job_id, v, kind, STATUS[s], pct, step, attempt, from_epoch(at))
+                for v, kind, s, pct, step, attempt, at in json.loads(row["new_events"])
+            ]
+            answers[row["ord"] - 1] = (job_from_record(row), events)
+        return answers
 
     async def events_after(self, job_id: str, after_version: int) -> list[JobEvent]:
         rows = await self._db.read(Q["events_after"], id=job_id, after=after_version)

@@ -233,18 +233,26 @@ class RedisJobs:
             )
         return [event_from_json(job_id, r) for r in raw]
 
-    async def job_with_events(
-        self, job_id: str, after_version: int
-    ) -> tuple[Job | None, list[JobEvent]]:
+    async def jobs_with_events(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Job | None, list[JobEvent]]]:
+        if not wanted:
+            return []
         conn = self._conn
         conn._check()
         with conn.errors():
             async with conn.client.pipeline(transaction=True) as pipe:
-                pipe.lrange(conn.key(f"job:{job_id}:events"), max(0, after_version), -1)
-                pipe.hgetall(conn.key(f"job:{job_id}"))
-                raw, h = await pipe.execute()
-        job = job_from_hash(h) if h else None
-        return job, [event_from_json(job_id, r) for r in raw] if job else []
+                for job_id, after in wanted:
+                    pipe.lrange(conn.key(f"job:{job_id}:events"), max(0, after), -1)
+                    pipe.hgetall(conn.key(f"job:{job_id}"))
+                replies = await pipe.execute()
+        answers: list[tuple[Job | None, list[JobEvent]]] = []
+        for (job_id, _), raw, h in zip(wanted, replies[::2], replies[1::2], strict=True):
+            if h:
+                answers.append((job_from_hash(h), [event_from_json(job_id, r) for r in raw]))
+            else:
+                answers.append((None, []))
+        return answers
 
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         self._conn._check()

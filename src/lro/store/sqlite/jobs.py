@@ -187,20 +187,30 @@ class SQLiteJobs:
         rows = await self._db.read(lambda c: c.execute(Q["events_after"], args).fetchall())
         return [event_from_row(r) for r in rows]
 
-    async def job_with_events(
-        self, job_id: str, after_version: int
-    ) -> tuple[Job | None, list[JobEvent]]:
-        def read(c: sqlite3.Connection) -> tuple[list[Row], Row]:
-            # One read transaction: the job row is at least as new as the events.
+    async def jobs_with_events(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Job | None, list[JobEvent]]]:
+        if not wanted:
+            return []
+
+        def read(c: sqlite3.Connection) -> list[tuple[list[Row], Row | None]]:
+            # One read transaction: each job row is at least as new as its events.
             c.execute("BEGIN")
             try:
-                events = c.execute(Q["events_after"], {"id": job_id, "after": after_version})
-                return events.fetchall(), job_row(c.execute(Q["get_job"], {"id": job_id}))
+                return [
+                    (
+                        c.execute(Q["events_after"], {"id": job_id, "after": after}).fetchall(),
+                        job_row(c.execute(Q["get_job"], {"id": job_id})),
+                    )
+                    for job_id, after in wanted
+                ]
             finally:
                 c.execute("COMMIT")
 
-        rows, row = await self._db.read_inline(read)
-        return (None if row is None else job_from_row(row)), [event_from_row(r) for r in rows]
+        return [
+            (None, []) if row is None else (job_from_row(row), [event_from_row(r) for r in rows])
+            for rows, row in await self._db.read_inline(read)
+        ]
 
     async def recent_durations(self, operation: str, limit: int = 20) -> list[float]:
         args = {"operation": operation, "limit": limit}

@@ -427,19 +427,20 @@ SELECT job_id, version, kind, status, progress_pct, step, attempt, at FROM lro_e
 WHERE job_id = :id AND version > :after
 ORDER BY version
 
--- name: job_with_events
--- The job, with its events after :after as a JSON array: one round trip for a feed's
--- read.
--- One statement, one snapshot: the job row is at least as new as the events.
-SELECT j.*, (
+-- name: jobs_with_events
+-- Each wanted job with its events after its own floor, as a JSON array: one round trip
+-- for the reads of every feed that a burst of changes made due (lro.feeds). One
+-- statement, one snapshot: each job row is at least as new as its events. A job that
+-- does not exist has no row; `ord` says which wanted item a row answers.
+SELECT w.ord, j.*, (
     SELECT coalesce(json_agg(json_build_array(
         e.version, e.kind, e.status, e.progress_pct, e.step, e.attempt,
         extract(epoch FROM e.at)::float8
     ) ORDER BY e.version), '[]')
-    FROM lro_events e WHERE e.job_id = :id AND e.version > :after
+    FROM lro_events e WHERE e.job_id = w.id AND e.version > w.after
 ) AS new_events
-FROM lro_jobs j
-WHERE j.id = :id
+FROM unnest(:ids::text[], :afters::bigint[]) WITH ORDINALITY AS w(id, after, ord)
+JOIN lro_jobs j ON j.id = w.id
 
 -- name: recent_durations
 SELECT extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM lro_jobs
