@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
@@ -44,7 +44,7 @@ from lro.api.links import result_link
 from lro.api.problems import problem_responses
 from lro.api.quotas import holds
 from lro.api.schemas import JobResource, inline_schema
-from lro.api.stream import SEND_TIMEOUT_SECONDS, STREAM_HEADERS
+from lro.api.stream import SEND_TIMEOUT_SECONDS, STREAM_HEADERS, StreamResponse
 from lro.api.views import RECHECK_SECONDS, api_base
 from lro.errors import Unauthorized
 from lro.listfeed import ListFilter, ListSubscription
@@ -186,7 +186,7 @@ def add_list_stream_routes(router: APIRouter, lro: Runtime) -> None:
             text=q.lower() if q else None,
         )
         release = holds(lro).acquire(lro, caller)
-        return EventSourceResponse(
+        return StreamResponse(
             list_stream(
                 lro,
                 flt,
