@@ -18,10 +18,11 @@ from lro.api.quotas import holds
 from lro.api.routing import fast_path
 from lro.api.schemas import JobList, JobResource
 from lro.api.views import (
+    JobRenders,
     api_base,
-    job_headers,
     job_response,
     not_found,
+    not_modified,
     visible_job,
     wait_for_job,
     while_connected,
@@ -220,6 +221,8 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
         }
         return JSONResponse(body, headers={"Cache-Control": "no-cache"})
 
+    renders = JobRenders()  # polls of an unchanged job share its encoded body
+
     async def poll(request: Request, job_id: str, caller: Caller, wait: float | None) -> Response:
         tags = request.headers.getlist("if-none-match")
         base = api_base(lro, request)
@@ -229,9 +232,12 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
             )
         else:
             job = await visible_job(lro, job_id, caller)
-        if tags and etag_matches(tags, job_etag(job, base)):
-            return Response(status_code=304, headers=job_headers(job, base))
-        return job_response(job, base, link=await result_link(lro, job, base))
+        if tags:
+            etag = job_etag(job, base)
+            if etag_matches(tags, etag):
+                return not_modified(job, base, etag)
+        link = await result_link(lro, job, base)
+        return job_response(job, base, link=link, renders=renders)
 
     async def fast_poll(request: Request) -> Response | None:
         """A poll without query parameters, skipping FastAPI's dependency solving: the

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from lro.api.auth import Caller
 from lro.api.headers import job_etag, job_retry_after
@@ -91,23 +92,44 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 new encoder per call, a few µs of every poll and submit answer."""
 
 
-class JobJSONResponse(JSONResponse):
-    """A job answer: JSONResponse's bytes, with the encoder made once (`_ENCODER`)."""
+class JobJSONResponse(Response):
+    """A job answer made from its encoded body and its headers as the raw list ASGI sends:
+    Starlette's Response would build the list again from a dict (and JSONResponse encode
+    with a new encoder per call), a few µs of every poll. `body` None: a 304, which has
+    neither a body nor its headers."""
 
-    def render(self, content: object) -> bytes:
-        return _ENCODER.encode(content).encode("utf-8")
+    media_type = "application/json"
+
+    def __init__(
+        self, body: bytes | None, status_code: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        if body is None:
+            self.body = b""
+        else:
+            self.body = body
+            headers.append((b"content-length", str(len(body)).encode()))
+            headers.append((b"content-type", b"application/json"))
+        self.raw_headers = headers
 
 
-def job_headers(
-    job: Job, prefix: str, *, now: datetime | None = None, retry_after: bool | None = None
-) -> dict[str, str]:
+def _raw_headers(
+    job: Job, prefix: str, retry_after: bool | None, etag: str | None = None
+) -> list[tuple[bytes, bytes]]:
     """ETag always; Retry-After on non-terminal answers (or when forced, as on a 202)."""
-    headers = {"ETag": job_etag(job, prefix), "Cache-Control": "no-cache"}
+    etag = etag or job_etag(job, prefix)
+    raw = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
     if retry_after is None:
         retry_after = not job.is_terminal
     if retry_after:
-        headers["Retry-After"] = str(job_retry_after(job, now or utcnow()))
-    return headers
+        raw.append((b"retry-after", str(job_retry_after(job, utcnow())).encode()))
+    return raw
+
+
+def not_modified(job: Job, prefix: str, etag: str) -> JobJSONResponse:
+    """304 to a poll whose If-None-Match names the job's current state (`etag`)."""
+    return JobJSONResponse(None, 304, _raw_headers(job, prefix, None, etag))
 
 
 def job_response(
@@ -118,15 +140,56 @@ def job_response(
     headers: dict[str, str] | None = None,
     retry_after: bool | None = None,
     link: str | None = None,
+    renders: JobRenders | None = None,
 ) -> JobJSONResponse:
-    """The job resource with its caching headers; `link` is its signed result link."""
-    all_headers = job_headers(job, prefix, retry_after=retry_after)
-    all_headers["Content-Location"] = job_url(prefix, job.id)
-    all_headers.update(headers or {})
-    body = job_resource(job, prefix)
-    if link is not None:
-        body["result_link"] = link
-    return JobJSONResponse(body, status_code, headers=all_headers)
+    """The job resource with its caching headers; `link` is its signed result link and
+    `headers` are added to those set here (never the same names). With `renders`, an
+    unchanged job's body is encoded once, not once per poll."""
+    raw = _raw_headers(job, prefix, retry_after)
+    raw.append((b"content-location", job_url(prefix, job.id).encode()))
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    if link is None and renders is not None:
+        body = renders.body(job, prefix)
+    else:
+        resource = job_resource(job, prefix)
+        if link is not None:
+            resource["result_link"] = link
+        body = _ENCODER.encode(resource).encode()
+    return JobJSONResponse(body, status_code, raw)
+
+
+RENDERS_KEPT = 4096
+"""Rendered bodies a `JobRenders` keeps (about 1 KiB each)."""
+
+
+class JobRenders:
+    """Encoded job bodies by (job id, version, base path), the most recently used kept.
+
+    A job is polled far more often than it changes (a client polls every Retry-After
+    seconds; a queued or long-running job's row stays as it is), and every committed
+    change bumps `version`: the same key is the same body, the rule the ETag already
+    relies on. The row is still read on every poll, so a change is seen at once; only
+    its rendering is shared. Answers that carry a signed link are never kept."""
+
+    def __init__(self, size: int = RENDERS_KEPT) -> None:
+        self._size = size
+        self._bodies: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
+
+    def body(self, job: Job, prefix: str) -> bytes:
+        key = (job.id, job.version, prefix)
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+            return body
+        body = _ENCODER.encode(job_resource(job, prefix)).encode()
+        self._bodies[key] = body
+        if len(self._bodies) > self._size:
+            self._bodies.popitem(last=False)
+        return body
+
+    def __len__(self) -> int:
+        return len(self._bodies)
 
 
 async def while_connected(request: Request, waiting: Awaitable[T]) -> T:
