@@ -17,7 +17,7 @@ from lro.api.headers import suggest_retry_after
 from lro.api.problems import problem_responses
 from lro.api.quotas import check_submit
 from lro.api.schemas import JobResource
-from lro.api.submit import IdempotencyKeyHeader, read_object
+from lro.api.submit import IdempotencyKeyHeader, read_object, url_path
 from lro.api.views import api_base
 from lro.batches import MAX_BATCH_JOBS, BatchItem, BatchRequest, submit_batch
 from lro.errors import BadRequest, Gone, NotFound, NotSupported, Unprocessable
@@ -184,7 +184,7 @@ def add_batch_routes(router: APIRouter, lro: Runtime) -> None:
                 owner=caller.principal,
                 callback_url=callback_url,
                 idempotency_key=read.idempotency_key,
-                fingerprint=fingerprint("POST", request.url.path, canonical_json(read.body)),
+                fingerprint=fingerprint("POST", url_path(request), canonical_json(read.body)),
             ),
         )
         base = _base(lro, request)
