@@ -159,8 +159,8 @@ def job_response(
     return JobJSONResponse(body, status_code, raw)
 
 
-RENDERS_KEPT = 4096
-"""Rendered bodies a `JobRenders` keeps (about 1 KiB each)."""
+RENDERS_BYTES = 4 * 1024 * 1024
+"""What a `JobRenders` keeps at most, in encoded bytes (about 4,000 typical bodies)."""
 
 
 class JobRenders:
@@ -170,10 +170,13 @@ class JobRenders:
     seconds; a queued or long-running job's row stays as it is), and every committed
     change bumps `version`: the same key is the same body, the rule the ETag already
     relies on. The row is still read on every poll, so a change is seen at once; only
-    its rendering is shared. Answers that carry a signed link are never kept."""
+    its rendering is shared. Answers that carry a signed link are never kept, and the
+    bodies kept are bounded by their bytes (a job's metadata can be large), a body
+    larger than a sixty-fourth of the bound not kept at all."""
 
-    def __init__(self, size: int = RENDERS_KEPT) -> None:
-        self._size = size
+    def __init__(self, max_bytes: int = RENDERS_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._bodies: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
 
     def body(self, job: Job, prefix: str) -> bytes:
@@ -183,9 +186,11 @@ class JobRenders:
             self._bodies.move_to_end(key)
             return body
         body = _ENCODER.encode(job_resource(job, prefix)).encode()
-        self._bodies[key] = body
-        if len(self._bodies) > self._size:
-            self._bodies.popitem(last=False)
+        if len(body) * 64 <= self._max_bytes:
+            self._bodies[key] = body
+            self._bytes += len(body)
+            while self._bytes > self._max_bytes:
+                self._bytes -= len(self._bodies.popitem(last=False)[1])
         return body
 
     def __len__(self) -> int:
