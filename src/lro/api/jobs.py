@@ -224,7 +224,8 @@ def add_job_routes(router: APIRouter, lro: Runtime) -> None:
     renders = JobRenders()  # polls of an unchanged job share its encoded body
 
     async def poll(request: Request, job_id: str, caller: Caller, wait: float | None) -> Response:
-        tags = request.headers.getlist("if-none-match")
+        # The raw list (ASGI names are lower case), not a Starlette Headers per poll.
+        tags = [v.decode("latin-1") for k, v in request.scope["headers"] if k == b"if-none-match"]
         base = api_base(lro, request)
         if wait is not None and wait > 0:
             job = await _long_poll(

@@ -68,6 +68,7 @@ HTML = {
 
 _ALWAYS_RAW = [(name.lower().encode(), value.encode()) for name, value in ALWAYS.items()]
 _HTML_RAW = [(name.lower().encode(), value.encode()) for name, value in HTML.items()]
+_SECURITY_NAMES = frozenset(name for name, _ in _ALWAYS_RAW + _HTML_RAW)
 
 SECURED = "lro.secured"
 """Scope key: `ContractMiddleware` adds the headers to every answer of this request,
@@ -76,15 +77,22 @@ so a route need not wrap its `send` a second time (`secured_send`)."""
 
 def add_security_headers(message: Message) -> None:
     """Add to an `http.response.start` message the security headers it lacks (never
-    overriding its own). On the raw header list: every answer passes here, and Starlette's
-    MutableHeaders cost a poll a few µs more."""
-    raw = list(message.get("headers") or ())
-    present = {name.lower() for name, _ in raw}
+    overriding its own). On the raw header list, in one pass over it: every answer
+    passes here, and Starlette's MutableHeaders cost a poll a few µs more."""
+    raw = message.get("headers") or ()
+    present: set[bytes] = set()
+    html = False
+    for name, value in raw:
+        lower = name.lower()
+        if lower in _SECURITY_NAMES:
+            present.add(lower)
+        elif lower == b"content-type" and value[:9].lower() == b"text/html":
+            html = True
     added = [(n, v) for n, v in _ALWAYS_RAW if n not in present]
-    if any(n == b"content-type" and v.lower().startswith(b"text/html") for n, v in raw):
+    if html:
         added += [(n, v) for n, v in _HTML_RAW if n not in present]
     if added:
-        message["headers"] = raw + added
+        message["headers"] = [*raw, *added]
 
 
 def with_security_headers(send: Send) -> Send:
