@@ -59,8 +59,13 @@ class SubmitRequest:
     dependency_policy: Any = None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """`json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` with
+    the encoder made once (`json.dumps` with options builds one per call)."""
+    return _CANONICAL.encode(value)
 
 
 def fingerprint(*parts: str) -> str:

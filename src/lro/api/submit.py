@@ -130,6 +130,18 @@ def _finite(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite)
+
+
+def parse_json(body: bytes) -> Any:
+    """`json.loads(body, parse_constant=..., parse_float=...)`, step for step, with the
+    decoder made once: `json.loads` with any option builds a new one per call."""
+    text = body.decode(json.detect_encoding(body), "surrogatepass")
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 """A `\\uD800`-`\\uDFFF` escape, or a surrogate encoded as UTF-8 (which `json.loads`
 decodes with "surrogatepass"): the only ways a lone surrogate gets into the parsed body."""
@@ -162,7 +174,7 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+        value = parse_json(body)
         _check_unicode(body, value)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(
