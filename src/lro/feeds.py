@@ -114,12 +114,15 @@ class Feed:
 
     def __init__(self, feeds: Feeds, job_id: str) -> None:
         self.feeds = feeds
-        self.store = feeds.store
         self.job_id = job_id
         self.subscribers: set[Subscription] = set()
         self.reading = False
         """In a store call now; a change meanwhile sets `again` instead of a second read."""
         self.again = False
+
+    @property
+    def store(self) -> Store:
+        return self.feeds.store
 
     def refresh(self) -> None:
         """Read the job for all subscribers; coalesced while a read is in flight."""
@@ -158,6 +161,9 @@ class Feeds:
         """Read `feed` with the next store call. The call starts on the next turn of the
         loop, so the changes of one notification (or one commit) are read together."""
         self._due[feed] = None
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._start_reads)
@@ -206,9 +212,8 @@ class Feeds:
                 feed.reading = False
                 if feed.again and feed.subscribers:
                     self._due[feed] = None
-            if self._due and not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._start_reads)
+            if self._due:
+                self._schedule()
 
     def close(self) -> None:
         for feed in self._feeds.values():
