@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -98,3 +99,87 @@ async def test_writes_after_the_store_closed_fail_as_unavailable(db: Database) -
     await db.close()
     with pytest.raises(StoreUnavailable):
         await db.write(insert(1))
+
+
+# -- inline writes (write(fn, inline=True)): a group of only short writes commits on the
+# event loop's own connection, and hands over to the writer thread when the file is busy.
+
+
+def insert_noting_thread(x: int, threads: list[int]) -> WriteFn[int]:
+    def fn(conn: sqlite3.Connection) -> tuple[int, Changes]:
+        threads.append(threading.get_ident())
+        conn.execute("INSERT INTO t (x) VALUES (?)", (x,))
+        return x, [JobChange(f"job-{x}", 1, Status.QUEUED)]
+
+    return fn
+
+
+async def test_a_burst_of_inline_writes_is_one_commit_on_the_loop_thread(db: Database) -> None:
+    commits: list[int] = []
+    db.after_commit = lambda: commits.append(1)
+    heard: list[str] = []
+    db.listeners.add(lambda change: heard.append(change.job_id))
+    threads: list[int] = []
+    calls = (db.write(insert_noting_thread(x, threads), inline=True) for x in range(10))
+    assert await asyncio.gather(*calls) == list(range(10))
+    assert set(threads) == {threading.get_ident()}
+    assert len(commits) == 1
+    assert heard == [f"job-{x}" for x in range(10)]
+    assert await stored(db) == list(range(10))
+
+
+async def test_a_group_with_any_thread_write_runs_on_the_writer_thread(db: Database) -> None:
+    threads: list[int] = []
+    await asyncio.gather(
+        db.write(insert_noting_thread(1, threads), inline=True),
+        db.write(insert_noting_thread(2, threads)),
+    )
+    assert len(set(threads)) == 1 and threading.get_ident() not in threads
+    assert await stored(db) == [1, 2]
+
+
+async def test_a_failing_inline_write_rolls_back_alone(db: Database) -> None:
+    calls = [db.write(insert(x, fail=x == 3), inline=True) for x in range(6)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[3], ValueError)
+    assert await stored(db) == [0, 1, 2, 4, 5]
+    await db.write(insert(6), inline=True)  # driver errors are raised as from the thread
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.write(insert(6), inline=True)
+
+
+async def test_an_inline_write_waits_for_a_busy_file_on_the_writer_thread(
+    db: Database, tmp_path: Path
+) -> None:
+    """Another process's write lock: the loop must not wait for it (the inline connection
+    gives up at once), and the write must still happen once the lock is released."""
+    other = sqlite3.connect(str(tmp_path / "lro.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    threads: list[int] = []
+    try:
+        write = asyncio.ensure_future(db.write(insert_noting_thread(7, threads), inline=True))
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the loop keeps turning while the lock is held
+        assert not write.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await write == 7
+    assert threads and threading.get_ident() not in threads
+    assert await stored(db) == [7]
+
+
+async def test_inline_commits_are_checkpointed_by_the_writer_thread(db: Database) -> None:
+    """The loop's connection never checkpoints (wal_autocheckpoint = 0): every
+    INLINE_CHECKPOINT_EVERY of its commits, a passive checkpoint runs on the writer."""
+    from lro.store.sqlite.connection import INLINE_CHECKPOINT_EVERY
+
+    for x in range(INLINE_CHECKPOINT_EVERY):
+        await db.write(insert(x), inline=True)
+    for _ in range(100):  # the checkpoint's completion arrives from the writer thread
+        if db.checkpoints:
+            break
+        await asyncio.sleep(0.01)
+    assert db.checkpoints == 1
+    frames = await db.read(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+    assert frames[0] == 0 and frames[1] == frames[2]  # nothing was left to copy

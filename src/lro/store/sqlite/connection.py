@@ -8,6 +8,19 @@ synchronous function on the right thread (`write(fn)`, `read(fn)`), so a call co
 thread hop however many statements it runs, and polls (reads) never queue behind claims
 (writes). Short indexed reads can run on the event loop itself (`read_inline`).
 
+Short writes run on the event loop too (`write(fn, inline=True)`: a submit of a few jobs),
+on a write connection of the loop's own. The writer thread costs them more than their
+SQL: two thread hops (~200 us of CPU for a lone submit), and, worse, the GIL. The thread
+releases it around every statement and must take it back after each; while the loop is
+busy it gets it only when the loop idles or at the interpreter's switch interval (5 ms),
+so under load the loop and the writer took turns instead of overlapping (a submit's wall
+time was the sum of both threads' CPU). Measured in docs/benchmarks.md. The loop's
+connection never waits: its busy timeout is 0, and a group it cannot begin at once
+(another process holds the write lock) goes to the writer thread, which waits as before.
+Nor does it ever checkpoint (`wal_autocheckpoint = 0`: a checkpoint syncs the database
+file); every `INLINE_CHECKPOINT_EVERY` inline commits a passive checkpoint runs on the
+writer thread instead. A group that holds any other write runs on the writer thread.
+
 Multi-process safety: every write transaction starts with `BEGIN IMMEDIATE`, which takes
 SQLite's single write lock up front (waiting up to `busy_timeout`), so a read-then-write
 such as a claim or an idempotent insert cannot interleave with another process's.
@@ -29,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +57,15 @@ from lro.store.types import JobChange
 T = TypeVar("T")
 Changes = list[JobChange]
 WriteFn = Callable[[sqlite3.Connection], tuple[T, Changes]]
+_Entry = tuple[WriteFn[object], "asyncio.Future[object]", bool]
+"""A queued write: its function, its caller's future, and whether it may run inline."""
+_Group = tuple[
+    list[_Entry],
+    "asyncio.Future[list[tuple[object, Changes] | _Failed]]",
+]
+"""Writes taken from the queue, and the writer thread's run of them."""
+
+_log = logging.getLogger("lro.store.sqlite")
 
 _INLINE_BUSY_MS = 50
 """Longest the event loop may wait on a busy file in a point read before handing it off."""
@@ -51,18 +74,11 @@ MAX_GROUP = 64
 """Most writes one transaction takes (group commit): bounds how long the first of them
 waits for the others to run."""
 
-
-def _run_in_transaction(conn: sqlite3.Connection, fn: WriteFn[T]) -> tuple[T, Changes]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        out = fn(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-    return out
+INLINE_CHECKPOINT_EVERY = 100
+"""Inline commits between two passive WAL checkpoints, which run on the writer thread.
+The loop's connection never checkpoints itself (`wal_autocheckpoint = 0`): a checkpoint
+copies pages into the database file and syncs it, which would stall every request on the
+loop. A hundred submits are a few hundred WAL pages (SQLite's own threshold is 1,000)."""
 
 
 class _Failed:
@@ -77,30 +93,38 @@ class _Failed:
 def _run_group(
     fns: list[WriteFn[object]], conn: sqlite3.Connection
 ) -> list[tuple[object, Changes] | _Failed]:
-    """All of `fns` in one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own.
+    """All of `fns` in one `BEGIN IMMEDIATE` transaction (`_run_begun`)."""
+    conn.execute("BEGIN IMMEDIATE")
+    return _run_begun(fns, conn)
 
-    A function's exception rolls back its own savepoint and becomes its outcome; one that
+
+def _run_begun(
+    fns: list[WriteFn[object]], conn: sqlite3.Connection
+) -> list[tuple[object, Changes] | _Failed]:
+    """`fns` inside the transaction the caller began, then COMMIT. A lone function runs
+    as it is, and its exception is the group's; in a group each runs in a savepoint of its
+    own, and an exception rolls back that savepoint and becomes its outcome. One that
     leaves no transaction behind (SQLite rolled it all back, as on SQLITE_FULL), an error
     undoing a savepoint, or a failed COMMIT is raised: then nothing of the group was kept.
     """
-    if len(fns) == 1:
-        return [_run_in_transaction(conn, fns[0])]
     outcomes: list[tuple[object, Changes] | _Failed] = []
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        for fn in fns:
-            conn.execute("SAVEPOINT lro_write")
-            try:
-                out = fn(conn)
-            except Exception as exc:
-                if not conn.in_transaction:
-                    raise
-                conn.execute("ROLLBACK TO lro_write")
+        if len(fns) == 1:
+            outcomes.append(fns[0](conn))
+        else:
+            for fn in fns:
+                conn.execute("SAVEPOINT lro_write")
+                try:
+                    out = fn(conn)
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        raise
+                    conn.execute("ROLLBACK TO lro_write")
+                    conn.execute("RELEASE lro_write")
+                    outcomes.append(_Failed(exc))
+                    continue
                 conn.execute("RELEASE lro_write")
-                outcomes.append(_Failed(exc))
-                continue
-            conn.execute("RELEASE lro_write")
-            outcomes.append(out)
+                outcomes.append(out)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -108,6 +132,10 @@ def _run_group(
                 conn.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _nothing() -> None:
@@ -131,9 +159,14 @@ class Database:
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._iconn: sqlite3.Connection | None = None
-        self._queue: list[tuple[WriteFn[object], asyncio.Future[object]]] = []
+        self._iwconn: sqlite3.Connection | None = None
+        self._queue: list[_Entry] = []
         """Writes waiting for the writer thread's next group (see `write`)."""
         self._flusher: asyncio.Task[None] | None = None
+        self._inline_commits = 0
+        self._checkpointing: asyncio.Future[None] | None = None
+        self.checkpoints = 0
+        """Passive checkpoints run for the inline commits (tests read it)."""
         self.opened = False
         self.closed = False
         self.full = False
@@ -165,6 +198,10 @@ class Database:
             # short busy timeout bounds the rare wait (then the read falls back to the
             # reader thread), so this cannot stall the loop.
             self._iconn = connect(self.path, readonly=True, busy_timeout_ms=_INLINE_BUSY_MS)
+            # Short writes (submits) commit on the event loop too (`write(fn, inline=True)`):
+            # without waiting for a busy file, and never checkpointing (module docstring).
+            self._iwconn = connect(self.path, busy_timeout_ms=0)
+            self._iwconn.execute("PRAGMA wal_autocheckpoint = 0")
         except (sqlite3.Error, OSError) as exc:
             await self.shutdown()
             if isinstance(exc, sqlite3.Error) and not is_unavailable(exc):
@@ -190,9 +227,10 @@ class Database:
             executor.shutdown(wait=False)
         self._writer = self._reader = None
         self._wconn = self._rconn = None
-        if self._iconn is not None:
-            self._iconn.close()
-            self._iconn = None
+        for inline in (self._iconn, self._iwconn):
+            if inline is not None:
+                inline.close()
+        self._iconn = self._iwconn = None
 
     async def migrate(self) -> int:
         """Migrate on the writer thread when open, else on a connection of its own."""
@@ -214,14 +252,25 @@ class Database:
             raise StoreUnavailable(f"cannot migrate {self.path!r}: {exc}") from exc
 
     # -- calls ----------------------------------------------------------------------------
-    async def _call(self, writer: bool, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` on the writer or reader thread; one hop per protocol call."""
+    def _begin(self, writer: bool, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Start `fn(conn)` on the writer or reader thread; `_finish` awaits it. Never
+        raises: a store that is not open gives a future that already failed."""
         executor = self._writer if writer else self._reader
         conn = self._wconn if writer else self._rconn
-        if self.closed or executor is None or conn is None:
-            raise StoreUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
+            if self.closed or executor is None or conn is None:
+                raise StoreUnavailable("the SQLite store is not open")
+            return loop.run_in_executor(executor, fn, conn)
+        except (StoreUnavailable, RuntimeError) as exc:  # RuntimeError: shut down meanwhile
+            failed: asyncio.Future[T] = loop.create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _finish(self, pending: asyncio.Future[T], writer: bool) -> T:
+        """The outcome of a call `_begin` started, its driver errors mapped."""
+        try:
+            result = await pending
         except sqlite3.Error as exc:
             raise self._mapped(exc, writer) from exc
         except RuntimeError as exc:  # the executor was shut down by a concurrent close()
@@ -231,6 +280,10 @@ class Database:
         if writer:
             self.full = False
         return result
+
+    async def _call(self, writer: bool, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the writer or reader thread; one hop per protocol call."""
+        return await self._finish(self._begin(writer, fn), writer)
 
     def _mapped(self, exc: Exception, writer: bool) -> Exception:
         """What a caller sees of a driver error: StoreUnavailable for a busy, locked or
@@ -245,43 +298,98 @@ class Database:
         unavailable.__cause__ = exc
         return unavailable
 
-    async def write(self, fn: WriteFn[T]) -> T:
+    async def write(self, fn: WriteFn[T], *, inline: bool = False) -> T:
         """Run `fn` in a `BEGIN IMMEDIATE` transaction on the writer thread, grouped with
         the writes that queued meanwhile (module docstring); after the commit, hand the
-        changes it returned to the listeners, then answer."""
+        changes it returned to the listeners, then answer. `inline`: `fn` writes a few
+        rows, and a group of only such writes runs on the event loop's own connection."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
-        self._queue.append((fn, future))
+        self._queue.append((fn, future, inline))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
         return await future  # type: ignore[return-value]
 
-    async def _flush(self) -> None:
-        """Run the queued writes, a group per turn of the writer thread, until none wait."""
+    def _next_group(self) -> _Group:
+        """Take the queued writes (at most MAX_GROUP) and start them on the writer."""
+        group = self._queue[:MAX_GROUP]
+        del self._queue[:MAX_GROUP]
+        fns = [fn for fn, _, _ in group]
+        if self._iwconn is not None and all(inline for _, _, inline in group):
+            ran: asyncio.Future[list[tuple[object, Changes] | _Failed]]
+            ran = asyncio.get_running_loop().create_future()
+            try:
+                outcomes = self._run_inline(self._iwconn, fns)
+            except Exception as exc:
+                ran.set_exception(exc)
+                return group, ran
+            if outcomes is not None:
+                ran.set_result(outcomes)
+                return group, ran
+        return group, self._begin(True, functools.partial(_run_group, fns))
+
+    def _run_inline(
+        self, conn: sqlite3.Connection, fns: list[WriteFn[object]]
+    ) -> list[tuple[object, Changes] | _Failed] | None:
+        """The group, run on the loop's own write connection; None when another
+        connection holds the file's write lock (BEGIN IMMEDIATE was refused at once, so
+        nothing ran): then the writer thread, which may wait for it, takes the group."""
         try:
-            while self._queue:
-                group = self._queue[:MAX_GROUP]
-                del self._queue[:MAX_GROUP]
-                fns = [fn for fn, _ in group]
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_unavailable(exc):
+                return None
+            raise
+        outcomes = _run_begun(fns, conn)
+        self._inline_commits += 1
+        if self._inline_commits >= INLINE_CHECKPOINT_EVERY and self._checkpointing is None:
+            self._inline_commits = 0
+            self._checkpointing = self._begin(True, _checkpoint)
+            self._checkpointing.add_done_callback(self._checkpointed)
+        return outcomes
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is None:
+            self.checkpoints += 1
+        else:  # the next one tries again; SQLite's own, on the writer thread, still runs
+            _log.debug("passive WAL checkpoint failed: %r", error)
+
+    async def _flush(self) -> None:
+        """Run the queued writes a group at a time and answer each, until none waits. The
+        task first runs after the callbacks already ready, so a burst of writes made in
+        one turn of the loop is one group. The next group is started before this one's
+        callers are answered, so the writer thread runs it meanwhile."""
+        current = self._next_group() if self._queue else None
+        try:
+            while current is not None:
+                group, pending = current
                 try:
-                    outcomes = await self._call(True, functools.partial(_run_group, fns))
+                    outcomes = await self._finish(pending, True)
                 except Exception as exc:
-                    for _, future in group:
+                    current = self._next_group() if self._queue else None
+                    for _, future, _ in group:
                         if not future.done():
                             future.set_exception(exc)
                     continue
                 except BaseException as exc:  # cancelled: the callers must not hang
-                    for _, future in group:
+                    for _, future, _ in group:
                         if not future.done():
                             future.set_exception(StoreUnavailable(f"write interrupted: {exc!r}"))
                     raise
+                current = self._next_group() if self._queue else None
                 changes = [c for o in outcomes if not isinstance(o, _Failed) for c in o[1]]
                 try:
                     if changes:
                         self.after_commit()
                     self.listeners.dispatch(changes)
+                except Exception:  # a hook's failure must not stop the groups behind
+                    _log.exception("a change hook failed after a commit")
                 finally:  # committed: every caller is answered, whatever a hook did
-                    for (_, future), outcome in zip(group, outcomes, strict=True):
+                    for (_, future, _), outcome in zip(group, outcomes, strict=True):
                         if future.done():  # its caller was cancelled; the write stands
                             continue
                         if isinstance(outcome, _Failed):

@@ -68,6 +68,11 @@ from lro.store.types import (
 
 Q = load_queries(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
 
+INLINE_JOBS = 16
+"""Most jobs a submit may insert on the event loop's own connection (`Database.write`'s
+`inline`): a few hundred microseconds of SQLite at most. Larger batches go to the writer
+thread, so the loop keeps answering meanwhile."""
+
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in jobs.sql)
 
 
@@ -134,7 +139,9 @@ class SQLiteJobs:
                 changes = [change_of(i.job) for i in out if i.created]
             return out, changes
 
-        return await self._db.write(tx)
+        # A submit of a few jobs commits on the loop itself: two thread hops cost more than
+        # its insert, and under load the writer thread waits for the GIL (connection.py).
+        return await self._db.write(tx, inline=len(jobs) <= INLINE_JOBS)
 
     # -- read ---------------------------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:
