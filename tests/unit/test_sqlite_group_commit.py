@@ -128,14 +128,40 @@ async def test_a_burst_of_inline_writes_is_one_commit_on_the_loop_thread(db: Dat
     assert await stored(db) == list(range(10))
 
 
-async def test_a_group_with_any_thread_write_runs_on_the_writer_thread(db: Database) -> None:
-    threads: list[int] = []
+async def test_inline_writes_behind_a_thread_write_go_with_it_in_queue_order(
+    db: Database,
+) -> None:
+    loop_thread = threading.get_ident()
+    threads: list[tuple[int, int]] = []
+
+    def noting(x: int) -> WriteFn[int]:
+        def fn(conn: sqlite3.Connection) -> tuple[int, Changes]:
+            threads.append((x, threading.get_ident()))
+            conn.execute("INSERT INTO t (x) VALUES (?)", (x,))
+            return x, []
+
+        return fn
+
     await asyncio.gather(
-        db.write(insert_noting_thread(1, threads), inline=True),
-        db.write(insert_noting_thread(2, threads)),
+        db.write(noting(1), inline=True),
+        db.write(noting(2)),
+        db.write(noting(3), inline=True),
     )
-    assert len(set(threads)) == 1 and threading.get_ident() not in threads
-    assert await stored(db) == [1, 2]
+    assert [x for x, _ in threads] == [1, 2, 3]
+    assert threads[0][1] == loop_thread  # the inline head of the queue: on the loop
+    assert threads[1][1] == threads[2][1] != loop_thread  # the rest: one writer group
+    assert await stored(db) == [1, 2, 3]
+
+
+async def test_an_inline_group_is_bounded(db: Database) -> None:
+    from lro.store.sqlite.connection import MAX_INLINE_GROUP
+
+    commits: list[int] = []
+    db.after_commit = lambda: commits.append(1)
+    calls = (db.write(insert(x), inline=True) for x in range(MAX_INLINE_GROUP + 1))
+    await asyncio.gather(*calls)
+    assert len(commits) == 2
+    assert await stored(db) == list(range(MAX_INLINE_GROUP + 1))
 
 
 async def test_a_failing_inline_write_rolls_back_alone(db: Database) -> None:

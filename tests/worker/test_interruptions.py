@@ -265,17 +265,21 @@ async def test_a_job_whose_cancel_was_requested_is_not_retried_after_an_error(
     has not heard of it yet, the store's retry ends the job the same way (tests/contract,
     test_a_retry_of_a_job_whose_cancel_was_requested_ends_it_cancelled)."""
     runs: list[int] = []
+    started = asyncio.Event()
     asked = asyncio.Event()
 
     @lro.operation("flaky", max_attempts=3)
     async def flaky(ctx: JobContext) -> None:
         runs.append(ctx.attempt)
+        started.set()
         await asyncio.shield(asked.wait())  # not interrupted by the cancel's grace
         raise RuntimeError("upstream timed out")
 
     job = await lro.submit("flaky")
     async with running_worker(lro, cancel_grace=30) as worker:
-        await wait_job(lro, job.id, lambda j: j.status is Status.PROCESSING)
+        # The handler must be running: a job seen `processing` may not have started it
+        # yet, and a cancel before it starts rightly ends the job without running it.
+        await asyncio.wait_for(started.wait(), 5)
         changed = await lro.store.request_cancel(job.id, utcnow(), 60)
         assert changed is not None and changed.job.cancel_requested
         asked.set()

@@ -8,8 +8,9 @@ synchronous function on the right thread (`write(fn)`, `read(fn)`), so a call co
 thread hop however many statements it runs, and polls (reads) never queue behind claims
 (writes). Short indexed reads can run on the event loop itself (`read_inline`).
 
-Short writes run on the event loop too (`write(fn, inline=True)`: a submit of a few jobs),
-on a write connection of the loop's own. The writer thread costs them more than their
+Short writes run on the event loop too (`write(fn, inline=True)`: a submit of a few jobs,
+a worker's claim, completions, heartbeats and progress), on a write connection of the
+loop's own. The writer thread costs them more than their
 SQL: two thread hops (~200 us of CPU for a lone submit), and, worse, the GIL. The thread
 releases it around every statement and must take it back after each; while the loop is
 busy it gets it only when the loop idles or at the interpreter's switch interval (5 ms),
@@ -19,7 +20,8 @@ connection never waits: its busy timeout is 0, and a group it cannot begin at on
 (another process holds the write lock) goes to the writer thread, which waits as before.
 Nor does it ever checkpoint (`wal_autocheckpoint = 0`: a checkpoint syncs the database
 file); every `INLINE_CHECKPOINT_EVERY` inline commits a passive checkpoint runs on the
-writer thread instead. A group that holds any other write runs on the writer thread.
+writer thread instead. Everything else (sweeps, rescues, deliveries, blobs, large
+batches) runs on the writer thread, so the loop keeps answering while it runs.
 
 Multi-process safety: every write transaction starts with `BEGIN IMMEDIATE`, which takes
 SQLite's single write lock up front (waiting up to `busy_timeout`), so a read-then-write
@@ -73,6 +75,13 @@ _INLINE_BUSY_MS = 50
 MAX_GROUP = 64
 """Most writes one transaction takes (group commit): bounds how long the first of them
 waits for the others to run."""
+
+INLINE_ROWS = 32
+"""Most rows a write may touch to be marked `inline` by its caller (a submit of a few
+jobs, a worker's claim, completions, heartbeats, progress): ~50 us of SQLite per row."""
+
+MAX_INLINE_GROUP = 16
+"""Most inline writes one group on the loop takes: bounds how long it holds the loop."""
 
 INLINE_CHECKPOINT_EVERY = 100
 """Inline commits between two passive WAL checkpoints, which run on the writer thread.
@@ -198,7 +207,7 @@ class Database:
             # short busy timeout bounds the rare wait (then the read falls back to the
             # reader thread), so this cannot stall the loop.
             self._iconn = connect(self.path, readonly=True, busy_timeout_ms=_INLINE_BUSY_MS)
-            # Short writes (submits) commit on the event loop too (`write(fn, inline=True)`):
+            # Short writes commit on the event loop too (`write(fn, inline=True)`):
             # without waiting for a busy file, and never checkpointing (module docstring).
             self._iwconn = connect(self.path, busy_timeout_ms=0)
             self._iwconn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -311,11 +320,17 @@ class Database:
         return await future  # type: ignore[return-value]
 
     def _next_group(self) -> _Group:
-        """Take the queued writes (at most MAX_GROUP) and start them on the writer."""
-        group = self._queue[:MAX_GROUP]
-        del self._queue[:MAX_GROUP]
-        fns = [fn for fn, _, _ in group]
-        if self._iwconn is not None and all(inline for _, _, inline in group):
+        """Take the next writes from the queue and start them: the inline writes at its
+        head (at most MAX_INLINE_GROUP) on the loop's connection, else up to MAX_GROUP
+        writes, inline or not, on the writer thread. Either way in queue order."""
+        queue = self._queue
+        if self._iwconn is not None and queue[0][2]:
+            n = 1
+            while n < len(queue) and n < MAX_INLINE_GROUP and queue[n][2]:
+                n += 1
+            group = queue[:n]
+            del queue[:n]
+            fns = [fn for fn, _, _ in group]
             ran: asyncio.Future[list[tuple[object, Changes] | _Failed]]
             ran = asyncio.get_running_loop().create_future()
             try:
@@ -326,6 +341,10 @@ class Database:
             if outcomes is not None:
                 ran.set_result(outcomes)
                 return group, ran
+        else:
+            group = queue[:MAX_GROUP]
+            del queue[:MAX_GROUP]
+            fns = [fn for fn, _, _ in group]
         return group, self._begin(True, functools.partial(_run_group, fns))
 
     def _run_inline(

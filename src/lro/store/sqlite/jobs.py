@@ -32,7 +32,7 @@ from lro.models import (
 )
 from lro.store.rules import idempotent_replay, rescue_of
 from lro.store.sql import load_queries
-from lro.store.sqlite.connection import Changes, Database
+from lro.store.sqlite.connection import INLINE_ROWS, Changes, Database
 from lro.store.sqlite.rows import (
     PACKAGE,
     STATUS,
@@ -67,11 +67,6 @@ from lro.store.types import (
 )
 
 Q = load_queries(PACKAGE, "jobs.sql", "rows.sql", "search.sql")
-
-INLINE_JOBS = 16
-"""Most jobs a submit may insert on the event loop's own connection (`Database.write`'s
-`inline`): a few hundred microseconds of SQLite at most. Larger batches go to the writer
-thread, so the loop keeps answering meanwhile."""
 
 _FIRST_PAGE = (2**63 - 1, "")  # a keyset cursor past every row (see list_jobs in jobs.sql)
 
@@ -141,7 +136,7 @@ class SQLiteJobs:
 
         # A submit of a few jobs commits on the loop itself: two thread hops cost more than
         # its insert, and under load the writer thread waits for the GIL (connection.py).
-        return await self._db.write(tx, inline=len(jobs) <= INLINE_JOBS)
+        return await self._db.write(tx, inline=len(jobs) <= INLINE_ROWS)
 
     # -- read ---------------------------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:
@@ -256,7 +251,7 @@ class SQLiteJobs:
             jobs = [job_from_row(r) for r in rows]
             return jobs, [change_of(j) for j in jobs]
 
-        return await self._db.write(tx)
+        return await self._db.write(tx, inline=params.limit <= INLINE_ROWS)
 
     async def heartbeat(
         self, leases: Sequence[Lease], lease_seconds: float, now: datetime
@@ -274,7 +269,7 @@ class SQLiteJobs:
                 out.append(HeartbeatResult(lease.job_id, row is not None, requested))
             return out, []
 
-        return await self._db.write(tx)
+        return await self._db.write(tx, inline=len(leases) <= INLINE_ROWS)
 
     async def set_progress(self, updates: Sequence[ProgressUpdate], now: datetime) -> list[bool]:
         if not updates:
@@ -302,7 +297,7 @@ class SQLiteJobs:
                     changes.append(JobChange(u.lease.job_id, row["version"], STATUS[row["status"]]))
             return held, changes
 
-        return await self._db.write(tx)
+        return await self._db.write(tx, inline=len(updates) <= INLINE_ROWS)
 
     async def _fenced(self, items: list[tuple[str, dict[str, Any]]]) -> list[Job | None]:
         """Run one fenced `... RETURNING` update per (query, args) in one transaction."""
@@ -320,7 +315,9 @@ class SQLiteJobs:
                     changes.append(change_of(job))
             return out, changes
 
-        return await self._db.write(tx) if items else []
+        if not items:
+            return []
+        return await self._db.write(tx, inline=len(items) <= INLINE_ROWS)
 
     async def complete_jobs(
         self, completions: Sequence[Completion], now: datetime, retention_seconds: float
@@ -450,7 +447,7 @@ class SQLiteJobs:
                 return CancelResult(job, CancelOutcome.REQUESTED), []
             return CancelResult(job, CancelOutcome.FINISHED), []
 
-        return await self._db.write(tx)
+        return await self._db.write(tx, inline=True)
 
     async def delete_job(self, job_id: str) -> DeleteResult | None:
         def tx(conn: sqlite3.Connection) -> tuple[DeleteResult | None, Changes]:

@@ -27,7 +27,7 @@ from datetime import datetime
 from lro.models import Job
 from lro.store.rules import held_back
 from lro.store.sql import load_queries
-from lro.store.sqlite.connection import Changes, Database
+from lro.store.sqlite.connection import INLINE_ROWS, Changes, Database
 from lro.store.sqlite.rows import (
     PACKAGE,
     change_of,
@@ -73,7 +73,7 @@ class SQLiteWorkload:
                 jobs += _claim_operation(conn, spec, left, now_us, lease_until, params.worker_id)
             return jobs, [change_of(j) for j in jobs]
 
-        return await self._db.write(tx)
+        return await self._db.write(tx, inline=params.limit <= INLINE_ROWS)
 
     async def adopt(self, operation: str, *, limited: bool) -> int:
         query = Q["adopt_keyed" if limited else "adopt_plain"]
