@@ -196,16 +196,38 @@ async def test_an_inline_write_waits_for_a_busy_file_on_the_writer_thread(
 
 
 async def test_inline_commits_are_checkpointed_by_the_writer_thread(db: Database) -> None:
-    """The loop's connection never checkpoints (wal_autocheckpoint = 0): every
-    INLINE_CHECKPOINT_EVERY of its commits, a passive checkpoint runs on the writer."""
+    """The loop's connection never checkpoints (wal_autocheckpoint = 0): after every
+    INLINE_CHECKPOINT_EVERY of its commits, the next group runs on the writer thread
+    behind a passive checkpoint."""
     from lro.store.sqlite.connection import INLINE_CHECKPOINT_EVERY
 
     for x in range(INLINE_CHECKPOINT_EVERY):
         await db.write(insert(x), inline=True)
-    for _ in range(100):  # the checkpoint's completion arrives from the writer thread
-        if db.checkpoints:
-            break
-        await asyncio.sleep(0.01)
+    assert db.checkpoints == 0
+    threads: list[int] = []
+    await db.write(insert_noting_thread(INLINE_CHECKPOINT_EVERY, threads), inline=True)
     assert db.checkpoints == 1
-    frames = await db.read(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
-    assert frames[0] == 0 and frames[1] == frames[2]  # nothing was left to copy
+    assert threads and threading.get_ident() not in threads
+    assert await stored(db) == list(range(INLINE_CHECKPOINT_EVERY + 1))
+
+
+async def test_the_wal_stays_bounded_under_steady_inline_writes(db: Database) -> None:
+    """SQLite reuses the WAL from its start only after a checkpoint copied every frame in
+    it. A checkpoint run beside the loop's commits never catches up with them, and the
+    file grew without bound; in the queue's turn, the WAL restarts after each one. Every
+    commit adds at least one frame, so without restarts the WAL would hold over ten
+    times INLINE_CHECKPOINT_EVERY frames here."""
+    from lro.store.sqlite.connection import INLINE_CHECKPOINT_EVERY
+
+    commits = 10 * INLINE_CHECKPOINT_EVERY
+    for x in range(commits):  # a steady stream: each wave of two is one inline commit
+        await asyncio.gather(
+            db.write(insert(2 * x), inline=True), db.write(insert(2 * x + 1), inline=True)
+        )
+    assert db.checkpoints >= 9
+    busy, frames, _ = await db.read(
+        lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    )
+    assert busy == 0
+    assert frames <= 4 * INLINE_CHECKPOINT_EVERY
+    assert len(await stored(db)) == 2 * commits

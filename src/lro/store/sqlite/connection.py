@@ -19,8 +19,12 @@ time was the sum of both threads' CPU). Measured in docs/benchmarks.md. The loop
 connection never waits: its busy timeout is 0, and a group it cannot begin at once
 (another process holds the write lock) goes to the writer thread, which waits as before.
 Nor does it ever checkpoint (`wal_autocheckpoint = 0`: a checkpoint syncs the database
-file); every `INLINE_CHECKPOINT_EVERY` inline commits a passive checkpoint runs on the
-writer thread instead. Everything else (sweeps, rescues, deliveries, blobs, large
+file); after every `INLINE_CHECKPOINT_EVERY` inline commits, the next group goes to the
+writer thread, which runs a passive checkpoint before it. The checkpoint must take its
+turn in the queue like a write: run beside the loop's commits it could never catch up
+with them, and SQLite restarts the WAL from its beginning only once a checkpoint has
+copied every frame, so the file grew without bound under steady writes (467 MB after
+33,600 submits). Everything else (sweeps, rescues, deliveries, blobs, large
 batches) runs on the writer thread, so the loop keeps answering while it runs.
 
 Multi-process safety: every write transaction starts with `BEGIN IMMEDIATE`, which takes
@@ -84,10 +88,11 @@ MAX_INLINE_GROUP = 16
 """Most inline writes one group on the loop takes: bounds how long it holds the loop."""
 
 INLINE_CHECKPOINT_EVERY = 100
-"""Inline commits between two passive WAL checkpoints, which run on the writer thread.
-The loop's connection never checkpoints itself (`wal_autocheckpoint = 0`): a checkpoint
-copies pages into the database file and syncs it, which would stall every request on the
-loop. A hundred submits are a few hundred WAL pages (SQLite's own threshold is 1,000)."""
+"""Inline commits between two passive WAL checkpoints, which run on the writer thread in
+the queue's turn (module docstring). The loop's connection never checkpoints itself
+(`wal_autocheckpoint = 0`): a checkpoint copies pages into the database file and syncs
+it, which would stall every request on the loop. A hundred submits are about a thousand
+WAL pages, SQLite's own threshold."""
 
 
 class _Failed:
@@ -143,10 +148,6 @@ def _run_begun(
     return outcomes
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-
 def _nothing() -> None:
     pass
 
@@ -173,7 +174,7 @@ class Database:
         """Writes waiting for the writer thread's next group (see `write`)."""
         self._flusher: asyncio.Task[None] | None = None
         self._inline_commits = 0
-        self._checkpointing: asyncio.Future[None] | None = None
+        """Inline commits since the last passive checkpoint (INLINE_CHECKPOINT_EVERY)."""
         self.checkpoints = 0
         """Passive checkpoints run for the inline commits (tests read it)."""
         self.opened = False
@@ -324,7 +325,8 @@ class Database:
         head (at most MAX_INLINE_GROUP) on the loop's connection, else up to MAX_GROUP
         writes, inline or not, on the writer thread. Either way in queue order."""
         queue = self._queue
-        if self._iwconn is not None and queue[0][2]:
+        due = self._inline_commits >= INLINE_CHECKPOINT_EVERY
+        if self._iwconn is not None and queue[0][2] and not due:
             n = 1
             while n < len(queue) and n < MAX_INLINE_GROUP and queue[n][2]:
                 n += 1
@@ -345,7 +347,24 @@ class Database:
             group = queue[:MAX_GROUP]
             del queue[:MAX_GROUP]
             fns = [fn for fn, _, _ in group]
+        if due:
+            self._inline_commits = 0
+            return group, self._begin(True, functools.partial(self._checkpoint_then, fns))
         return group, self._begin(True, functools.partial(_run_group, fns))
+
+    def _checkpoint_then(
+        self, fns: list[WriteFn[object]], conn: sqlite3.Connection
+    ) -> list[tuple[object, Changes] | _Failed]:
+        """On the writer thread: a passive checkpoint, then the group. No write of this
+        process commits meanwhile, so the checkpoint can copy every frame and the group's
+        first write restarts the WAL. A failed checkpoint fails nothing: the next one (or
+        the writer connection's own automatic one) tries again."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+        except sqlite3.Error as exc:
+            _log.debug("passive WAL checkpoint failed: %r", exc)
+        return _run_group(fns, conn)
 
     def _run_inline(
         self, conn: sqlite3.Connection, fns: list[WriteFn[object]]
@@ -361,21 +380,7 @@ class Database:
             raise
         outcomes = _run_begun(fns, conn)
         self._inline_commits += 1
-        if self._inline_commits >= INLINE_CHECKPOINT_EVERY and self._checkpointing is None:
-            self._inline_commits = 0
-            self._checkpointing = self._begin(True, _checkpoint)
-            self._checkpointing.add_done_callback(self._checkpointed)
         return outcomes
-
-    def _checkpointed(self, done: asyncio.Future[None]) -> None:
-        self._checkpointing = None
-        if done.cancelled():
-            return
-        error = done.exception()
-        if error is None:
-            self.checkpoints += 1
-        else:  # the next one tries again; SQLite's own, on the writer thread, still runs
-            _log.debug("passive WAL checkpoint failed: %r", error)
 
     async def _flush(self) -> None:
         """Run the queued writes a group at a time and answer each, until none waits. The
