@@ -17,14 +17,13 @@ from lro.api.headers import suggest_retry_after
 from lro.api.problems import problem_responses
 from lro.api.quotas import check_submit
 from lro.api.schemas import JobResource
-from lro.api.submit import IdempotencyKeyHeader, read_object, url_path
+from lro.api.submit import IdempotencyKeyHeader, read_object, request_fingerprint
 from lro.api.views import api_base
 from lro.batches import MAX_BATCH_JOBS, BatchItem, BatchRequest, submit_batch
 from lro.errors import BadRequest, Gone, NotFound, NotSupported, Unprocessable
 from lro.models import utcnow
 from lro.resource import batch_resource, batch_url, rfc3339
 from lro.store import Batch, BatchQuery
-from lro.submission import canonical_json, fingerprint
 
 if TYPE_CHECKING:
     from lro.runtime import Runtime
@@ -184,7 +183,7 @@ def add_batch_routes(router: APIRouter, lro: Runtime) -> None:
                 owner=caller.principal,
                 callback_url=callback_url,
                 idempotency_key=read.idempotency_key,
-                fingerprint=fingerprint("POST", url_path(request), canonical_json(read.body)),
+                fingerprint=request_fingerprint(request, read.idempotency_key, read.body),
             ),
         )
         base = _base(lro, request)

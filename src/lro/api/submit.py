@@ -250,7 +250,7 @@ async def submit_and_answer(
         req,
         owner=caller.principal,
         idempotency_key=key,
-        fingerprint=fingerprint("POST", url_path(request), canonical_json(body)),
+        fingerprint=request_fingerprint(request, key, body),
     )
     rate_fields = await check_submit(lro, caller)
     [inserted] = await submit_jobs(lro, [req])
@@ -275,6 +275,15 @@ async def submit_and_answer(
     if job.version == inserted.job.version:
         job = inserted.accepted  # unchanged since the insert: the state that was accepted
     return job_response(job, base, status_code=202, headers=headers, retry_after=True)
+
+
+def request_fingerprint(request: Request, key: str | None, body: dict[str, Any]) -> str | None:
+    """What an idempotent replay must match (the method, the path, the body as canonical
+    JSON); None without an Idempotency-Key, as nothing is ever compared with it then. A
+    large batch body costs milliseconds to canonicalise."""
+    if key is None:
+        return None
+    return fingerprint("POST", url_path(request), canonical_json(body))
 
 
 def url_path(request: Request) -> str:
