@@ -326,27 +326,25 @@ class Database:
         writes, inline or not, on the writer thread. Either way in queue order."""
         queue = self._queue
         due = self._inline_commits >= INLINE_CHECKPOINT_EVERY
-        if self._iwconn is not None and queue[0][2] and not due:
-            n = 1
-            while n < len(queue) and n < MAX_INLINE_GROUP and queue[n][2]:
-                n += 1
-            group = queue[:n]
-            del queue[:n]
-            fns = [fn for fn, _, _ in group]
+        # The loop's connection for an inline head of the queue, else None: the writer.
+        conn = self._iwconn if queue[0][2] and not due else None
+        n = MAX_GROUP if conn is None else 1
+        while conn is not None and n < len(queue) and n < MAX_INLINE_GROUP and queue[n][2]:
+            n += 1
+        group = queue[:n]
+        del queue[:n]
+        fns = [fn for fn, _, _ in group]
+        if conn is not None:
             ran: asyncio.Future[list[tuple[object, Changes] | _Failed]]
             ran = asyncio.get_running_loop().create_future()
             try:
-                outcomes = self._run_inline(self._iwconn, fns)
+                outcomes = self._run_inline(conn, fns)
             except Exception as exc:
                 ran.set_exception(exc)
                 return group, ran
             if outcomes is not None:
                 ran.set_result(outcomes)
                 return group, ran
-        else:
-            group = queue[:MAX_GROUP]
-            del queue[:MAX_GROUP]
-            fns = [fn for fn, _, _ in group]
         if due:
             self._inline_commits = 0
             return group, self._begin(True, functools.partial(self._checkpoint_then, fns))
